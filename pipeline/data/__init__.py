@@ -1,0 +1,1 @@
+"""The video data layer: decoding backends, samplers, transforms, annotation formats, datasets."""

@@ -1,0 +1,123 @@
+"""The one interface every decoding backend implements.
+
+open(path) -> VideoMeta (frames that really decode, fps, duration, size) -> get_frames(indices) as a
+uint8 `(T, C, H, W)` tensor -> close(). Readers are context managers and must free their decoder on
+close, because decord and PyAV both leak when readers are dropped without it (decord#1, PyAV#1117).
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from pipeline.errors import VideoError
+from pipeline.registry import Registry
+
+BACKENDS: Registry[type[VideoReader]] = Registry("backend")
+
+
+@dataclass(frozen=True)
+class VideoMeta:
+    """What a reader knows about a video once it is open."""
+
+    path: str
+    num_frames: int  # frames that decode (the header's count is only a hint; see each backend)
+    fps: float
+    width: int
+    height: int
+
+    @property
+    def duration(self) -> float:
+        """Seconds, from the decodable frame count (container durations include audio and padding)."""
+        return self.num_frames / self.fps if self.fps > 0 else 0.0
+
+
+def check_readable(path: str | os.PathLike[str]) -> Path:
+    """Fail early with a clear reason for the commonest bad inputs, before any decoder sees them."""
+    p = Path(path)
+    if not p.exists():
+        raise VideoError(p, "no such file")
+    if p.is_dir():
+        raise VideoError(p, "is a directory, not a video file")
+    if p.stat().st_size == 0:
+        raise VideoError(p, "empty file (0 bytes)")
+    if not os.access(p, os.R_OK):
+        raise VideoError(p, "permission denied")
+    return p
+
+
+def probe_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(width, height) of the first video stream from the container header, without decoding."""
+    import av
+
+    with av.open(str(path)) as container:
+        cc = container.streams.video[0].codec_context
+        return int(cc.width), int(cc.height)
+
+
+class VideoReader(ABC):
+    """Random access to the frames of one video file.
+
+    Subclasses set `meta` in `__init__` and implement `_decode(sorted unique indices) -> (N, C, H, W)`.
+    Indices are validated and de-duplicated here once, so every backend gets the same contract.
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, path: str | os.PathLike[str], *, num_threads: int = 1) -> None:
+        self.path = check_readable(path)
+        self.num_threads = num_threads
+        self.meta: VideoMeta
+
+    # --- public API -----------------------------------------------------------------------------
+    def get_frames(self, indices: Sequence[int] | np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Frames at `indices` (any order, repeats allowed) as uint8 `(T, C, H, W)`."""
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)  # (T,)
+        if idx.size == 0:
+            raise ValueError(f"{self.path}: no frame indices requested")
+        n = self.meta.num_frames
+        if idx.min() < 0 or idx.max() >= n:
+            raise IndexError(f"{self.path}: frame indices must lie in [0, {n}), got {idx.min()}..{idx.max()}")
+        unique, inverse = np.unique(idx, return_inverse=True)  # decode each frame once, in file order
+        frames = self._decode(unique)  # (U, C, H, W)
+        if frames.shape[0] < unique.size:
+            # The header promised frames the stream does not hold: clamp to the last one that decoded.
+            # The reader now reports the true count, so later samplers ask only for real frames.
+            self._truncate(frames.shape[0])
+            if frames.shape[0] == 0:
+                raise VideoError(self.path, "no frame decodes")
+            last = frames.shape[0] - 1
+            inverse = np.minimum(inverse, last)
+        return frames[torch.as_tensor(inverse)]  # (T, C, H, W)
+
+    def close(self) -> None:  # noqa: B027 - optional for backends with nothing to release
+        """Release the decoder. Safe to call twice."""
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return self.meta.num_frames
+
+    def __repr__(self) -> str:
+        m = self.meta
+        return f"{type(self).__name__}({str(self.path)!r}, frames={m.num_frames}, fps={m.fps:.3f}, {m.width}x{m.height})"
+
+    # --- for subclasses ---------------------------------------------------------------------------
+    @abstractmethod
+    def _decode(self, indices: np.ndarray) -> torch.Tensor:
+        """Decode sorted unique in-range indices; may return fewer rows if the stream ends early."""
+
+    def _truncate(self, num_frames: int) -> None:
+        m = self.meta
+        self.meta = VideoMeta(m.path, num_frames, m.fps, m.width, m.height)

@@ -1,0 +1,51 @@
+"""TorchCodec backend: PyTorch's own decoder (torchvision's `read_video` went away in 0.28).
+
+`seek_mode="exact"` scans the file once at open, so the frame count and every index are the
+stream's, not the header's. Needs the system FFmpeg shared libraries (Debian package `ffmpeg`).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from pipeline.data.backends.base import BACKENDS, VideoMeta, VideoReader
+from pipeline.errors import VideoError
+
+
+@BACKENDS.register("torchcodec")
+class TorchCodecReader(VideoReader):
+    """TorchCodec VideoDecoder with exact seeking."""
+
+    name = "torchcodec"
+
+    def __init__(self, path: str | os.PathLike[str], *, num_threads: int = 1, seek_mode: str = "exact") -> None:
+        super().__init__(path, num_threads=num_threads)
+        from torchcodec.decoders import VideoDecoder
+
+        try:
+            self._dec = VideoDecoder(str(self.path), seek_mode=seek_mode, num_ffmpeg_threads=num_threads)
+        except (RuntimeError, ValueError) as e:
+            raise VideoError(self.path, f"cannot open: {_reason(e)}") from e
+        md = self._dec.metadata
+        n = int(md.num_frames or 0)
+        if n == 0:
+            self.close()
+            raise VideoError(self.path, "no video frames")
+        self.meta = VideoMeta(str(self.path), n, float(md.average_fps or 0.0), int(md.width), int(md.height))
+
+    def _decode(self, indices: np.ndarray) -> torch.Tensor:
+        try:
+            return self._dec.get_frames_at(indices=indices.tolist()).data  # (U, C, H, W) uint8
+        except (RuntimeError, IndexError) as e:
+            raise VideoError(self.path, f"decode failed: {_reason(e)}") from e
+
+    def close(self) -> None:
+        self._dec = None
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
