@@ -1,0 +1,72 @@
+"""Writing videos with PyAV: test clips, the built-in dataset, re-encoding and summary clips.
+
+`lossless=True` writes FFV1 (RGB, intra plus `gop`), so every decoder must give back the exact
+pixels: the conformance tests rely on it. Lossless H.264 (x264 at qp 0, `libx264rgb` or yuv420p) was
+tried first and dropped: decord2 3.4 returns the wrong frame after a seek in such streams (an earlier
+keyframe's neighbour), while PyAV and TorchCodec agree; ordinary x264 streams decode identically.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def write_video(
+    path: str | os.PathLike[str],
+    frames: torch.Tensor | np.ndarray | Iterable[torch.Tensor | np.ndarray],
+    *,
+    fps: float = 25.0,
+    lossless: bool = False,
+    crf: int = 23,
+    gop: int | None = None,
+    preset: str = "veryfast",
+    threads: int = 1,
+) -> Path:
+    """Encode uint8 RGB frames `(T, C, H, W)` (or an iterable of `(C, H, W)`) to `path`.
+
+    Default: H.264 yuv420p (H and W must be even) for .mp4. `lossless=True`: FFV1 RGB, use .mkv.
+    `gop` caps the keyframe interval (x264's `-g`); `threads=1` makes the bytes reproducible.
+    """
+    import av
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rate = Fraction(fps).limit_denominator(1001)
+    with av.open(str(path), mode="w") as container:
+        stream = None
+        for frame in frames:
+            arr = _hwc(frame)  # (H, W, 3)
+            if stream is None:
+                h, w = arr.shape[:2]
+                if not lossless and (h % 2 or w % 2):
+                    raise ValueError(f"{path}: yuv420p needs an even frame size, got {w}x{h}")
+                stream = container.add_stream("ffv1" if lossless else "libx264", rate=rate)
+                stream.width, stream.height = w, h
+                stream.pix_fmt = "bgr0" if lossless else "yuv420p"
+                opts = {} if lossless else {"crf": str(crf), "preset": preset}
+                if gop:
+                    opts["g"] = str(gop)
+                stream.options = opts
+                stream.codec_context.thread_count = threads
+            for packet in stream.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+                container.mux(packet)
+        if stream is None:
+            raise ValueError(f"{path}: no frames to write")
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def _hwc(frame: torch.Tensor | np.ndarray) -> np.ndarray:
+    arr = frame.numpy() if isinstance(frame, torch.Tensor) else np.asarray(frame)
+    if arr.dtype != np.uint8:
+        raise TypeError(f"frames must be uint8, got {arr.dtype}")
+    if arr.ndim != 3 or arr.shape[0] != 3:
+        raise ValueError(f"each frame must be (3, H, W), got {tuple(arr.shape)}")
+    return np.ascontiguousarray(arr.transpose(1, 2, 0))  # (H, W, 3)
