@@ -1,0 +1,196 @@
+"""`vap bench-data`: decoding throughput per backend, raw vs through the dataset, memory, re-encode gain.
+
+All figures are ratios or medians of interleaved repeats measured in one run, because wall-clock time
+on a shared machine is noisy. Every backend decodes the same TSN-8 training indices, drawn exactly as
+the dataset draws them, with a fresh reader per clip (as a data loader does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+SAMPLES = Path(__file__).resolve().parents[2] / "datasets" / "samples"
+
+
+def _indices(sampler, n: int, seed: int, i: int) -> np.ndarray:
+    return sampler(n, np.random.default_rng([seed, 0, i]), training=True)[0]
+
+
+def raw_clips_per_second(backend: str, videos: list[Path], sampler, clips: int, seed: int = 0) -> float:
+    """Open a fresh reader per clip and decode the clip's indices; clips per second."""
+    from pipeline.data.backends import open_video
+
+    t0 = time.perf_counter()
+    for i in range(clips):
+        with open_video(videos[i % len(videos)], backend) as r:
+            r.get_frames(_indices(sampler, r.meta.num_frames, seed, i))
+    return clips / (time.perf_counter() - t0)
+
+
+def dataset_clips_per_second(backend: str, videos: list[Path], sampler, clips: int, seed: int = 0) -> float:
+    """The same clips through VideoDataset + DataLoader (no transform, batch 1, main process)."""
+    from torch.utils.data import DataLoader
+
+    from pipeline.data.annotations import VideoRecord
+    from pipeline.data.dataset import VideoDataset, collate_videos
+
+    records = [VideoRecord(videos[i % len(videos)], 0, str(i)) for i in range(clips)]
+    ds = VideoDataset(records, sampler=sampler, training=True, backend=backend, seed=seed)
+    loader = DataLoader(ds, batch_size=1, num_workers=0, collate_fn=collate_videos)
+    t0 = time.perf_counter()
+    n = sum(len(b) for b in loader)
+    if n != clips:
+        raise RuntimeError(f"dataset decoded {n} of {clips} clips")
+    return clips / (time.perf_counter() - t0)
+
+
+def peak_memory_mb(backend: str, video: Path, frames: int = 8) -> float:
+    """Peak resident memory of a fresh process that opens `video` and decodes a TSN-`frames` clip,
+    minus that of the same process doing everything but the decode."""
+    code = (
+        "import resource, sys, numpy as np\n"
+        "from pipeline.data.backends import open_video\n"
+        "from pipeline.data.samplers import TSNSampler\n"
+        "b, p, k, run = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == '1'\n"
+        "if run:\n"
+        "    with open_video(p, b) as r:\n"
+        "        x = r.get_frames(TSNSampler(num_segments=k)(r.meta.num_frames, np.random.default_rng(0), training=True)[0])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    peak = []
+    for run in ("0", "1"):
+        out = subprocess.run([sys.executable, "-c", code, backend, str(video), str(frames), run],
+                             capture_output=True, text=True, check=True)  # fmt: skip
+        peak.append(float(out.stdout.strip().splitlines()[-1]))
+    return peak[1] - peak[0]
+
+
+def make_long_video(path: Path, seconds: int = 600, size: str = "1280x720") -> Path:
+    """A synthetic 720p test-pattern video of `seconds` (ffmpeg's testsrc2), made once and cached."""
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part.mp4")
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25",
+         "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-g", "250", "-pix_fmt", "yuv420p", str(tmp)],
+        check=True,
+    )  # fmt: skip
+    tmp.rename(path)
+    return path
+
+
+def run_bench(args: argparse.Namespace) -> dict:
+    from rich.console import Console
+
+    from pipeline.data.backends import available_backends, choose_backend
+    from pipeline.data.reencode import reencode
+    from pipeline.data.samplers import TSNSampler
+
+    console = Console(stderr=True)
+    videos = sorted(Path(args.videos).glob("*.mp4")) if Path(args.videos).is_dir() else [Path(args.videos)]
+    if not videos:
+        raise FileNotFoundError(f"{args.videos}: no .mp4 videos to benchmark")
+    sampler = TSNSampler(num_segments=8)
+    backends = available_backends()
+    auto = choose_backend(videos[0])
+    results: dict = {"videos": [str(v) for v in videos], "clips_per_repeat": args.clips, "repeats": args.repeats,
+                     "auto_choice": auto.backend, "auto_measured_seconds": auto.seconds}  # fmt: skip
+    raw: dict[str, list[float]] = {b: [] for b in [*backends, "auto"]}
+    ds: dict[str, list[float]] = {b: [] for b in backends}
+    for rep in range(args.repeats):  # interleave backends so machine noise hits all alike
+        console.print(f"repeat {rep + 1}/{args.repeats}")
+        for b in raw:
+            raw[b].append(raw_clips_per_second(b, videos, sampler, args.clips, seed=rep))
+        for b in ds:
+            ds[b].append(dataset_clips_per_second(b, videos, sampler, args.clips, seed=rep))
+    med = {b: statistics.median(v) for b, v in raw.items()}
+    fastest = max(backends, key=med.__getitem__)
+    results["raw_clips_per_s"] = med
+    results["dataset_clips_per_s"] = {b: statistics.median(v) for b, v in ds.items()}
+    results["dataset_over_raw"] = {
+        b: statistics.median(d / r for d, r in zip(ds[b], raw[b], strict=True)) for b in backends
+    }
+    results["fastest"] = fastest
+    results["auto_over_fastest"] = statistics.median(a / f for a, f in zip(raw["auto"], raw[fastest], strict=True))
+    results["data_ms_per_clip"] = {b: 1000 / v for b, v in results["dataset_clips_per_s"].items()}
+
+    # Re-encoding gain on a long-GOP sample: the original vs short side 256, GOP 16.
+    long_gop = Path(args.long_gop)
+    if long_gop.exists():
+        short = reencode(long_gop, Path(args.cache) / f"{long_gop.stem}_s256_g16.mp4", short_side=256, gop=16)
+        gains = []
+        for rep in range(args.repeats):
+            before = raw_clips_per_second(fastest, [long_gop], sampler, args.clips, seed=rep)
+            after = raw_clips_per_second(fastest, [short], sampler, args.clips, seed=rep)
+            gains.append(after / before)
+        results["reencode"] = {"video": str(long_gop), "backend": fastest, "speedup_median": statistics.median(gains),
+                               "speedups": gains}  # fmt: skip
+
+    if args.long_video:
+        long_video = make_long_video(Path(args.cache) / "testsrc2_720p_600s.mp4")
+        results["peak_memory_mb_8_frames_10min_720p"] = {b: peak_memory_mb(b, long_video) for b in backends}
+    return results
+
+
+def write_report(results: dict, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+    lines = [
+        "# Data-layer benchmark (`vap bench-data`)",
+        "",
+        f"Videos: {', '.join(Path(v).name for v in results['videos'])}; TSN-8 training indices, a fresh reader per clip;",
+        f"{results['clips_per_repeat']} clips per repeat, median of {results['repeats']} interleaved repeats.",
+        "",
+        "| backend | raw clips/s | dataset clips/s | dataset / raw | data ms per clip |",
+        "|---|---|---|---|---|",
+    ]
+    for b, v in results["raw_clips_per_s"].items():
+        d = results["dataset_clips_per_s"].get(b)
+        lines.append(
+            f"| {b} | {v:.1f} | {d:.1f} | {results['dataset_over_raw'][b]:.2f} | {results['data_ms_per_clip'][b]:.0f} |"
+            if d else f"| {b} (chose {results['auto_choice']}) | {v:.1f} | | | |"
+        )  # fmt: skip
+    lines += ["", f"Fastest: **{results['fastest']}**; `auto` / fastest = **{results['auto_over_fastest']:.2f}**."]
+    if "reencode" in results:
+        r = results["reencode"]
+        lines += ["", f"Re-encoding {Path(r['video']).name} to short side 256, GOP 16: TSN-8 clips/s x"
+                      f"**{r['speedup_median']:.2f}** ({r['backend']})."]  # fmt: skip
+    if "peak_memory_mb_8_frames_10min_720p" in results:
+        mem = ", ".join(f"{b} {v:.0f} MB" for b, v in results["peak_memory_mb_8_frames_10min_720p"].items())
+        lines += ["", f"Peak extra memory to sample 8 frames from a 10-minute 720p video: {mem}."]
+    out.write_text("\n".join(lines) + "\n")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench-data",
+        help="benchmark decoding: clips/s per backend, raw vs dataset, memory, re-encode speed-up",
+        description="Measure TSN-8 clips/s for each installed backend and for `auto`, raw and through the "
+        "dataset + DataLoader, on the sample videos; the speed-up from re-encoding a long-GOP video; and "
+        "(with --long-video) peak memory to sample 8 frames from a 10-minute 720p video. Writes a JSON and a "
+        "Markdown table.",
+    )
+    p.add_argument("--videos", default=str(SAMPLES), help="a video or a folder of .mp4 (default: datasets/samples)")
+    p.add_argument("--clips", type=int, default=40, help="clips per repeat (default: %(default)s)")
+    p.add_argument("--repeats", type=int, default=5, help="interleaved repeats; medians are reported (default: %(default)s)")
+    p.add_argument("--long-gop", default=str(SAMPLES / "bigbuckbunny.mp4"), help="long-GOP video for the re-encode gain")
+    p.add_argument("--long-video", action="store_true", help="also measure peak memory on a 10-minute 720p video (made once with ffmpeg)")
+    p.add_argument("--cache", default=str(Path.home() / ".cache" / "vap" / "bench"), help="where generated videos are kept")
+    p.add_argument("--out", type=Path, default=Path("docs/bench/data.md"), help="Markdown report (a .json is written beside it)")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    results = run_bench(args)
+    write_report(results, args.out)
+    print(args.out.read_text())
+    return 0

@@ -1,0 +1,98 @@
+"""Run a function on many inputs in worker processes, each call under a wall-clock timeout.
+
+Why hand-written: a decoder that hangs in native code holding the GIL (decord#373) cannot be
+interrupted by signals or threads, and `multiprocessing.Pool` / `concurrent.futures` cannot kill one
+stuck worker without losing the pool. Here each worker has its own pipe; a worker past its deadline is
+killed and replaced, and its input is reported as timed out. Results come back in completion order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+
+@dataclass
+class Outcome:
+    item: Any
+    result: Any = None
+    error: str | None = None  # "timed out after N s" or the worker's exception, one line
+
+
+def _serve(fn: Callable[[Any], Any], conn: Connection) -> None:
+    while True:
+        item = conn.recv()
+        if item is None:
+            return
+        try:
+            conn.send(("ok", fn(item)))
+        except Exception as e:  # report, keep serving
+            conn.send(("error", " ".join(f"{type(e).__name__}: {e}".split())))
+
+
+class _Worker:
+    def __init__(self, ctx: Any, fn: Callable[[Any], Any]) -> None:
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(fn, child), daemon=True)
+        self.proc.start()
+        child.close()
+        self.item: Any = None
+        self.started = 0.0
+
+    def submit(self, item: Any) -> None:
+        self.item, self.started = item, time.monotonic()
+        self.conn.send(item)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.join(1)
+        self.conn.close()
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        self.proc.join(2)
+        if self.proc.is_alive():
+            self.kill()
+
+
+def run_isolated(
+    fn: Callable[[Any], Any], items: Iterable[Any], *, jobs: int = 1, timeout: float = 60.0
+) -> Iterator[Outcome]:
+    """Yield an `Outcome` per item. `fn` must be a module-level function (it is sent to workers)."""
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    pending = list(items)[::-1]
+    workers = [_Worker(ctx, fn) for _ in range(max(1, min(jobs, len(pending))))] if pending else []
+    busy: dict[Connection, _Worker] = {}
+    try:
+        while pending or busy:
+            for w in workers:
+                if w.conn not in busy and pending:
+                    w.submit(pending.pop())
+                    busy[w.conn] = w
+            deadline = min(w.started for w in busy.values()) + timeout
+            for conn in wait(list(busy), timeout=max(0.0, deadline - time.monotonic())):
+                w = busy.pop(conn)
+                try:
+                    status, value = conn.recv()
+                except EOFError:  # the worker died (a crash in native code)
+                    status, value = "error", f"decoder process died (exit code {w.proc.exitcode})"
+                    workers[workers.index(w)] = _Worker(ctx, fn)
+                    w.kill()
+                yield Outcome(w.item, value, None) if status == "ok" else Outcome(w.item, None, value)
+            now = time.monotonic()
+            for conn, w in list(busy.items()):
+                if now - w.started >= timeout:
+                    busy.pop(conn)
+                    w.kill()
+                    workers[workers.index(w)] = _Worker(ctx, fn)
+                    yield Outcome(w.item, None, f"timed out after {timeout:g} s")
+    finally:
+        for w in workers:
+            w.stop()

@@ -1,0 +1,57 @@
+"""`vap`: the one command line of the video attention pipeline.
+
+Each subcommand lives in `pipeline/apps/<name>.py` as `add_parser(subparsers)` plus a `main(args)`
+that returns the exit code; heavy imports happen inside `main`, so `vap --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from pipeline import __version__
+
+# Subcommand modules, in the order `vap --help` lists them.
+APPS = ("check", "data", "bench", "listing")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vap",
+        description="Video attention pipeline: decode videos, train action recognizers with spatial and "
+        "temporal attention, summarize videos into key frames, score collections offline.",
+        epilog="Run `vap COMMAND --help` for the options of one command.",
+    )
+    parser.add_argument("--version", action="version", version=f"vap {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in APPS:
+        importlib.import_module(f"pipeline.apps.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("vap: interrupted", file=sys.stderr)
+        return 130
+    except (FileNotFoundError, ValueError, KeyError, RuntimeError) as e:
+        # Expected user errors (bad path, bad config value, bad video) end in one line, not a traceback.
+        if args.verbose:
+            raise
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"vap {args.command}: error: {msg}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

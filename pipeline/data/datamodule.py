@@ -1,0 +1,144 @@
+"""LightningDataModule over annotation files: the one place that turns config into loaders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from pipeline.data.annotations import Annotations, read_annotations
+from pipeline.data.dataset import VideoDataset, collate_videos
+from pipeline.data.samplers import ClipSampler, build_sampler
+from pipeline.data.transforms import Compose, build_transforms, default_transforms
+
+
+def default_num_workers() -> int:
+    """One worker per core, at most 8, leaving the main process a core when there are several."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(8, cores - 1))
+
+
+class VideoDataModule(L.LightningDataModule):
+    """Train/val/test video loaders from annotation files in any registered format.
+
+    `train`, `val`, `test` are annotation sources (a list file, a CSV, a split folder, ...) read with
+    `fmt`; `root` is where the videos are. Class names come from the training annotations and are
+    kept in `class_names` (and in the checkpoint, through the task's hyper-parameters).
+    """
+
+    def __init__(
+        self,
+        *,
+        train: str | None = None,
+        val: str | None = None,
+        test: str | None = None,
+        fmt: str = "list",
+        root: str | None = None,
+        split: int = 1,
+        class_names: str | None = None,
+        sampler: str = "tsn",
+        sampler_args: dict[str, Any] | None = None,
+        size: int = 112,
+        flip: bool = True,
+        three_crop: bool = False,
+        train_transforms: list[Any] | None = None,
+        eval_transforms: list[Any] | None = None,
+        backend: str = "auto",
+        batch_size: int = 8,
+        num_workers: int | None = None,
+        pin_memory: bool | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.sources = {"train": train, "val": val, "test": test}
+        self.fmt, self.root, self.split = fmt, root, split
+        self.class_names_file = class_names
+        self.sampler: ClipSampler = build_sampler(sampler, **(sampler_args or {}))
+        self.train_tf = build_transforms(train_transforms) if train_transforms else default_transforms(
+            size, training=True, flip=flip
+        )
+        self.eval_tf: Compose = build_transforms(eval_transforms) if eval_transforms else default_transforms(
+            size, training=False, three_crop=three_crop
+        )
+        self.backend = backend
+        self.batch_size = batch_size
+        self.num_workers = default_num_workers() if num_workers is None else num_workers
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.seed = seed
+        self.annotations: dict[str, Annotations] = {}
+        self.datasets: dict[str, VideoDataset] = {}
+
+    # ------------------------------------------------------------------------------------------------
+    def read(self, stage: str) -> Annotations | None:
+        source = self.sources[stage]
+        if source is None:
+            return None
+        if stage not in self.annotations:
+            names: list[str] | Path | None = Path(self.class_names_file) if self.class_names_file else None
+            if stage != "train" and "train" in self.annotations:
+                names = self.annotations["train"].class_names
+            self.annotations[stage] = read_annotations(
+                self.fmt, source, root=self.root, split=self.split,
+                subset="train" if stage == "train" else "test", class_names=names,
+            )  # fmt: skip
+        return self.annotations[stage]
+
+    @property
+    def class_names(self) -> list[str]:
+        for stage in ("train", "val", "test"):
+            ann = self.read(stage)
+            if ann is not None:
+                return ann.class_names
+        raise ValueError("no annotation source given (train, val or test)")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def setup(self, stage: str | None = None) -> None:
+        wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
+        for split in wanted.get(stage or "", ("train", "val", "test")):
+            ann = self.read(split)
+            if ann is None or split in self.datasets:
+                continue
+            training = split == "train"
+            self.datasets[split] = VideoDataset(
+                ann.records, sampler=self.sampler, transform=self.train_tf if training else self.eval_tf,
+                training=training, backend=self.backend, num_classes=len(ann.class_names), seed=self.seed,
+            )  # fmt: skip
+
+    def _loader(self, split: str, *, shuffle: bool) -> DataLoader:
+        if split not in self.datasets:
+            self.setup(None)
+        if split not in self.datasets:
+            raise ValueError(f"no {split} annotations were given to the data module")
+        return DataLoader(
+            self.datasets[split],
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            collate_fn=collate_videos,
+            # Workers are re-created each epoch so they see the dataset's new epoch (fresh clips).
+            persistent_workers=False,
+            drop_last=False,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        return batch.to(device, non_blocking=True) if hasattr(batch, "to") else super().transfer_batch_to_device(
+            batch, device, dataloader_idx
+        )
