@@ -8,6 +8,7 @@ close, because decord and PyAV both leak when readers are dropped without it (de
 from __future__ import annotations
 
 import os
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,6 +63,32 @@ def probe_size(path: str | os.PathLike[str]) -> tuple[int, int]:
         return int(cc.width), int(cc.height)
 
 
+def diagnose(path: str | os.PathLike[str], error: BaseException) -> str:
+    """A plain one-line reason for a failed open, the same whichever backend failed.
+
+    Each decoder words the same problem differently (and decord prefixes C++ source locations), so
+    the container is probed once with PyAV: a file FFmpeg cannot parse, or one with no video stream,
+    gets a fixed wording; anything else keeps the backend's own last line.
+    """
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return "no video stream (audio-only or not a video)"
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
+        return "not a readable video: invalid data (corrupt, truncated, or not a video file)"
+    return "cannot open: " + error_text(error)
+
+
+def error_text(error: BaseException) -> str:
+    """The last line of a decoder's message without its `[time] file.cc:NN:` prefix."""
+    lines = [ln.strip() for ln in str(error).strip().splitlines() if ln.strip()]
+    text = lines[-1] if lines else type(error).__name__
+    # decord: "[12:00:00] /src/x.cc:218: msg"; TorchCodec: "func, /src/x.cpp:1493, msg".
+    return re.split(r"\S+\.(?:cc|cpp|c|h):\d+[:,]?\s*", text)[-1].strip() or type(error).__name__
+
+
 class VideoReader(ABC):
     """Random access to the frames of one video file.
 
@@ -86,16 +113,29 @@ class VideoReader(ABC):
         if idx.min() < 0 or idx.max() >= n:
             raise IndexError(f"{self.path}: frame indices must lie in [0, {n}), got {idx.min()}..{idx.max()}")
         unique, inverse = np.unique(idx, return_inverse=True)  # decode each frame once, in file order
-        frames = self._decode(unique)  # (U, C, H, W)
+        frames = self._decode_prefix(unique)  # (U', C, H, W), U' <= U
         if frames.shape[0] < unique.size:
-            # The header promised frames the stream does not hold: clamp to the last one that decoded.
-            # The reader now reports the true count, so later samplers ask only for real frames.
-            self._truncate(frames.shape[0])
-            if frames.shape[0] == 0:
-                raise VideoError(self.path, "no frame decodes")
-            last = frames.shape[0] - 1
-            inverse = np.minimum(inverse, last)
+            # The header promised frames the stream does not hold (or they are broken): keep what
+            # decoded, clamp the rest to the last good frame, and lower the count so that later
+            # samplers ask only for frames that exist.
+            self._truncate(int(unique[frames.shape[0]]))
+            inverse = np.minimum(inverse, frames.shape[0] - 1)
         return frames[torch.as_tensor(inverse)]  # (T, C, H, W)
+
+    def _decode_prefix(self, unique: np.ndarray) -> torch.Tensor:
+        """`_decode`, and when it fails, the longest run of leading frames that decodes one by one."""
+        try:
+            return self._decode(unique)
+        except VideoError as first:
+            good = []
+            for i in unique:
+                try:
+                    good.append(self._decode(np.array([i])))
+                except VideoError:
+                    break
+            if not good:
+                raise first
+            return torch.cat(good)
 
     def close(self) -> None:  # noqa: B027 - optional for backends with nothing to release
         """Release the decoder. Safe to call twice."""

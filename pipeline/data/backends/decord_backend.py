@@ -13,7 +13,7 @@ import os
 import numpy as np
 import torch
 
-from pipeline.data.backends.base import BACKENDS, VideoMeta, VideoReader, probe_size
+from pipeline.data.backends.base import BACKENDS, VideoMeta, VideoReader, diagnose, error_text, probe_size
 from pipeline.errors import VideoError
 
 
@@ -27,6 +27,7 @@ class DecordReader(VideoReader):
         super().__init__(path, num_threads=num_threads)
         import decord
 
+        decord.logging.set_level(decord.logging.QUIET)  # errors reach the user as VideoError instead
         try:
             self._vr = decord.VideoReader(str(self.path), ctx=decord.cpu(0), num_threads=num_threads)
             # decord caches its packet index (one (start, end) time per frame really in the stream)
@@ -35,7 +36,7 @@ class DecordReader(VideoReader):
             real = len(self._vr._frame_pts)
         except (decord.DECORDError, RuntimeError, AssertionError, IndexError) as e:
             self._vr = None
-            raise VideoError(self.path, f"cannot open: {_first_line(e)}") from e
+            raise VideoError(self.path, diagnose(self.path, e)) from e
         n = min(len(self._vr), real)
         if n == 0:
             self.close()
@@ -49,14 +50,10 @@ class DecordReader(VideoReader):
         try:
             arr = self._vr.get_batch(indices.tolist()).asnumpy()  # (U, H, W, 3)
         except decord.DECORDError as e:
-            raise VideoError(self.path, f"decode failed: {_first_line(e)}") from e
+            raise VideoError(self.path, f"decode failed: {error_text(e)}") from e
         return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()  # (U, C, H, W)
 
     def close(self) -> None:
         # decord has no close(): dropping the last reference frees the native reader.
         self._vr = None
 
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[-1] if text else type(e).__name__

@@ -15,7 +15,7 @@ import os
 import numpy as np
 import torch
 
-from pipeline.data.backends.base import BACKENDS, VideoMeta, VideoReader
+from pipeline.data.backends.base import BACKENDS, VideoMeta, VideoReader, diagnose
 from pipeline.errors import VideoError
 
 
@@ -32,7 +32,7 @@ class PyAVReader(VideoReader):
         try:
             self._container = av.open(str(self.path))
         except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as e:
-            raise VideoError(self.path, f"cannot open: {e}") from e
+            raise VideoError(self.path, diagnose(self.path, e)) from e
         try:
             if not self._container.streams.video:
                 raise VideoError(self.path, "no video stream (audio-only or not a video)")

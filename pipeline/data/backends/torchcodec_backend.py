@@ -11,7 +11,7 @@ import os
 import numpy as np
 import torch
 
-from pipeline.data.backends.base import BACKENDS, VideoMeta, VideoReader
+from pipeline.data.backends.base import BACKENDS, VideoMeta, VideoReader, diagnose, error_text
 from pipeline.errors import VideoError
 
 
@@ -28,7 +28,7 @@ class TorchCodecReader(VideoReader):
         try:
             self._dec = VideoDecoder(str(self.path), seek_mode=seek_mode, num_ffmpeg_threads=num_threads)
         except (RuntimeError, ValueError) as e:
-            raise VideoError(self.path, f"cannot open: {_reason(e)}") from e
+            raise VideoError(self.path, diagnose(self.path, e)) from e
         md = self._dec.metadata
         n = int(md.num_frames or 0)
         if n == 0:
@@ -40,12 +40,8 @@ class TorchCodecReader(VideoReader):
         try:
             return self._dec.get_frames_at(indices=indices.tolist()).data  # (U, C, H, W) uint8
         except (RuntimeError, IndexError) as e:
-            raise VideoError(self.path, f"decode failed: {_reason(e)}") from e
+            raise VideoError(self.path, f"decode failed: {error_text(e)}") from e
 
     def close(self) -> None:
         self._dec = None
 
-
-def _reason(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
