@@ -113,29 +113,46 @@ class VideoReader(ABC):
         if idx.min() < 0 or idx.max() >= n:
             raise IndexError(f"{self.path}: frame indices must lie in [0, {n}), got {idx.min()}..{idx.max()}")
         unique, inverse = np.unique(idx, return_inverse=True)  # decode each frame once, in file order
-        frames = self._decode_prefix(unique)  # (U', C, H, W), U' <= U
-        if frames.shape[0] < unique.size:
+        frames, count = self._decode_clamped(unique)  # (U', C, H, W), U' <= U
+        if count is not None:
             # The header promised frames the stream does not hold (or they are broken): keep what
             # decoded, clamp the rest to the last good frame, and lower the count so that later
             # samplers ask only for frames that exist.
-            self._truncate(int(unique[frames.shape[0]]))
+            self._truncate(count)
             inverse = np.minimum(inverse, frames.shape[0] - 1)
         return frames[torch.as_tensor(inverse)]  # (T, C, H, W)
 
-    def _decode_prefix(self, unique: np.ndarray) -> torch.Tensor:
-        """`_decode`, and when it fails, the longest run of leading frames that decodes one by one."""
+    def _decode_clamped(self, unique: np.ndarray) -> tuple[torch.Tensor, int | None]:
+        """`_decode`, falling back to the frames that really decode: (frames, new count or None).
+
+        On failure, the leading requested frames are decoded one by one; if not even the first one
+        decodes, a binary search finds the last frame before it that does (a handful of decodes,
+        paid only for broken files).
+        """
         try:
-            return self._decode(unique)
+            frames = self._decode(unique)
+            return frames, (int(unique[frames.shape[0]]) if frames.shape[0] < unique.size else None)
         except VideoError as first:
-            good = []
-            for i in unique:
-                try:
-                    good.append(self._decode(np.array([i])))
-                except VideoError:
-                    break
-            if not good:
-                raise first
-            return torch.cat(good)
+            failure = first
+        good = []
+        for i in unique:
+            try:
+                good.append(self._decode(np.array([i])))
+            except VideoError:
+                break
+        if good:
+            return torch.cat(good), int(unique[len(good)])
+        lo, hi, best = 0, int(unique[0]) - 1, None  # find the largest decodable index below unique[0]
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            try:
+                best = (mid, self._decode(np.array([mid])))
+                lo = mid + 1
+            except VideoError:
+                hi = mid - 1
+        if best is None:
+            raise failure
+        return best[1], best[0] + 1
 
     def close(self) -> None:  # noqa: B027 - optional for backends with nothing to release
         """Release the decoder. Safe to call twice."""

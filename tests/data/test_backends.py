@@ -1,0 +1,214 @@
+"""Conformance of the three decoding backends, bad input, and the measured `auto` choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import SAMPLE_VIDEOS
+
+from pipeline.data.backends import BACKENDS, available_backends, open_video
+from pipeline.data.backends import auto as auto_mod
+from pipeline.errors import VideoError
+
+BACKEND_NAMES = ["pyav", "decord", "torchcodec"]
+INDICES = [29, 0, 7, 7, 13, 6, 12, 5, 28]  # any order, repeats, keyframes (0, 6, 12) and their neighbours
+
+
+def test_all_backends_installed():
+    assert available_backends() == ["torchcodec", "decord", "pyav"]
+    assert {*BACKEND_NAMES, "auto"} <= set(BACKENDS.names())
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_lossless_frames_are_exact(backend, lossless_video):
+    path, frames = lossless_video
+    with open_video(path, backend) as r:
+        assert (r.meta.num_frames, r.meta.width, r.meta.height) == (30, 40, 36)
+        assert r.meta.fps == pytest.approx(25.0)
+        assert r.meta.duration == pytest.approx(30 / 25)
+        got = r.get_frames(INDICES)
+    assert got.dtype == torch.uint8 and got.shape == (len(INDICES), 3, 36, 40)
+    assert torch.equal(got, frames[INDICES])
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_every_frame_in_order_is_exact(backend, lossless_video):
+    path, frames = lossless_video
+    with open_video(path, backend) as r:
+        assert torch.equal(r.get_frames(range(30)), frames)
+
+
+@pytest.mark.parametrize("backend", ["decord", "torchcodec"])
+def test_backends_agree_on_lossy_h264(backend, lossy_video):
+    path, frames = lossy_video
+    idx = [39, 0, 8, 9, 17, 16, 31, 38, 3]
+    with open_video(path, "pyav") as ref, open_video(path, backend) as r:
+        assert r.meta == ref.meta
+        a, b = ref.get_frames(idx), r.get_frames(idx)
+    assert torch.equal(a, b)
+    # and they are the frames that were written (lossy: close, and each the nearest written frame)
+    err = (a.float()[:, None] - frames.float()[None]).abs().mean(dim=(2, 3, 4))  # (k, T)
+    assert err.argmin(dim=1).tolist() == idx
+
+
+@pytest.mark.parametrize("backend", ["decord", "torchcodec"])
+@pytest.mark.parametrize("video", SAMPLE_VIDEOS, ids=lambda p: p.stem)
+def test_backends_agree_on_real_videos(backend, video):
+    with open_video(video, "pyav") as ref, open_video(video, backend) as r:
+        assert r.meta.num_frames == ref.meta.num_frames
+        assert (r.meta.width, r.meta.height) == (ref.meta.width, ref.meta.height)
+        n = ref.meta.num_frames
+        idx = np.linspace(0, n - 1, 8).astype(int)[::-1]
+        a, b = ref.get_frames(idx).float(), r.get_frames(idx).float()
+    assert (a - b).abs().mean() < 1.0  # lossy decoders may round differently, never by frames
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_index_errors(backend, lossless_video):
+    with open_video(lossless_video[0], backend) as r:
+        with pytest.raises(IndexError, match="lossless.mkv"):
+            r.get_frames([30])
+        with pytest.raises(IndexError):
+            r.get_frames([-1])
+        with pytest.raises(ValueError, match="no frame"):
+            r.get_frames([])
+
+
+@pytest.mark.parametrize("backend", [*BACKEND_NAMES, "auto"])
+@pytest.mark.parametrize(
+    "case, reason",
+    [
+        ("zero_bytes", "empty file (0 bytes)"),
+        ("random_bytes", "not a readable video"),
+        ("truncated", "not a readable video"),
+        ("text", "not a readable video"),
+        ("audio_only", "no video stream"),
+        ("missing", "no such file"),
+    ],
+)
+def test_bad_input_is_one_clear_line(backend, case, reason, bad_videos):
+    path = bad_videos[case]
+    with pytest.raises(VideoError) as info:
+        open_video(path, backend)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: ") and reason in msg
+    assert "\n" not in msg and ".cc:" not in msg and ".cpp" not in msg
+    assert info.value.path == str(path)
+
+
+def test_directory_is_not_a_video(tmp_path):
+    with pytest.raises(VideoError, match="is a directory"):
+        open_video(tmp_path, "pyav")
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_odd_but_valid_videos(backend, odd_good_videos):
+    with open_video(odd_good_videos["one_frame"], backend) as r:
+        assert r.meta.num_frames == 1
+        assert r.get_frames([0, 0, 0]).shape == (3, 3, 40, 40)
+    with open_video(odd_good_videos["non_ascii"], backend) as r:
+        assert r.meta.num_frames == 10
+        assert r.get_frames([9]).shape == (1, 3, 40, 40)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_header_that_lies_is_clamped_not_hung(backend, tmp_path):
+    """An mp4 with its index in front whose data is cut: the index promises frames that are gone."""
+    import subprocess
+
+    src = SAMPLE_VIDEOS[0]
+    full = tmp_path / "faststart.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), "-c", "copy", "-movflags", "+faststart",
+                    str(full)], check=True)  # fmt: skip
+    cut = tmp_path / "cut.mp4"
+    data = full.read_bytes()
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    with open_video(cut, backend) as r:
+        promised = r.meta.num_frames
+        frames = r.get_frames([0, promised - 1])
+        assert frames.shape[0] == 2
+        assert r.meta.num_frames < promised  # the reader learned the true count
+        assert torch.equal(frames[1], frames[0])  # clamped to the last frame that decoded
+        assert r.get_frames([r.meta.num_frames - 1]).shape[0] == 1  # later requests stay in range
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_close_releases_and_is_idempotent(backend, lossless_video):
+    r = open_video(lossless_video[0], backend)
+    r.close()
+    r.close()
+    for attr in ("_container", "_vr", "_dec"):
+        assert getattr(r, attr, None) is None
+
+
+def test_bounded_memory_long_video_is_not_decoded_whole(tmp_path):
+    """PyAV seeks to the keyframe before each wanted frame: decoding work is bounded by the GOP."""
+    from pipeline.data.backends.pyav import PyAVReader
+    from pipeline.data.writer import write_video
+
+    frames = torch.zeros(300, 3, 32, 32, dtype=torch.uint8)
+    frames[:, 0] = torch.arange(300)[:, None, None] % 256
+    path = write_video(tmp_path / "long.mp4", frames, fps=25, gop=10)
+    decoded = []
+
+    class Counting(PyAVReader):
+        def _decode(self, indices):
+            import av
+
+            original = av.container.InputContainer.decode
+            count = [0]
+
+            def counting(container, *a, **k):
+                for f in original(container, *a, **k):
+                    count[0] += 1
+                    yield f
+
+            av.container.InputContainer.decode = counting
+            try:
+                return super()._decode(indices)
+            finally:
+                av.container.InputContainer.decode = original
+                decoded.append(count[0])
+
+    with Counting(path) as r:
+        r.get_frames([5, 150, 295])
+    assert decoded[0] <= 3 * 12  # at most about one GOP per wanted frame, never the 300
+
+
+def test_auto_picks_a_measured_installed_backend(lossless_video, monkeypatch):
+    auto_mod.reset_choice()
+    try:
+        with open_video(lossless_video[0], "auto") as r:
+            choice = auto_mod.choose_backend()
+            assert choice.backend == r.name
+            assert set(choice.seconds) == {"torchcodec", "decord", "pyav"}
+            assert choice.backend == min(choice.seconds, key=choice.seconds.get)
+    finally:
+        auto_mod.reset_choice()
+
+
+def test_auto_falls_back_when_a_backend_is_missing(lossless_video, monkeypatch):
+    import importlib
+
+    real = importlib.import_module
+
+    def fake_import(name, *a, **k):
+        if name.startswith(("torchcodec", "decord")):
+            raise ImportError(f"No module named {name!r}")
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(importlib, "import_module", fake_import)
+    auto_mod.reset_choice()
+    try:
+        assert auto_mod.available_backends() == ["pyav"]
+        with open_video(lossless_video[0], "auto") as r:
+            assert r.name == "pyav"
+    finally:
+        auto_mod.reset_choice()
+
+
+def test_unknown_backend_lists_allowed(lossless_video):
+    with pytest.raises(KeyError, match="allowed: auto, decord, pyav, torchcodec"):
+        open_video(lossless_video[0], "opencv")
