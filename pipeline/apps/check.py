@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp")
+from pipeline.data.annotations import VIDEO_EXTENSIONS
+
 
 
 @dataclass
@@ -77,11 +78,13 @@ def run_check(
     from pipeline.apps.isolate import run_isolated
 
     if backend == "auto" and paths:
-        # Measure the fastest backend once, here, so the forked workers inherit the choice.
+        # Measure the fastest backend once, here, and hand the workers its name.
         from pipeline.data.backends import choose_backend
 
         for p in paths[:5]:
-            if choose_backend(p).seconds:
+            choice = choose_backend(p)
+            if choice.seconds:
+                backend = choice.backend
                 break
     results: dict[str, CheckResult] = {}
     fn = partial(check_video, backend=backend)

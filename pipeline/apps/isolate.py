@@ -65,8 +65,10 @@ class _Worker:
 def run_isolated(
     fn: Callable[[Any], Any], items: Iterable[Any], *, jobs: int = 1, timeout: float = 60.0
 ) -> Iterator[Outcome]:
-    """Yield an `Outcome` per item. `fn` must be a module-level function (it is sent to workers)."""
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    """Yield an `Outcome` per item. `fn` must be picklable (a module-level function or a partial)."""
+    # spawn, not fork: a fork taken after FFmpeg, OpenMP or decoder threads have started in this
+    # process can deadlock in the child (seen here with TorchCodec loaded before the fork).
+    ctx = mp.get_context("spawn")
     pending = list(items)[::-1]
     workers = [_Worker(ctx, fn) for _ in range(max(1, min(jobs, len(pending))))] if pending else []
     busy: dict[Connection, _Worker] = {}

@@ -25,7 +25,7 @@ from pipeline.errors import AnnotationError
 from pipeline.registry import Registry
 
 UNLABELED = -1  # the label of a video whose annotation has none (Kinetics and SSv2 test sets)
-VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v"})
+VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp"})
 KINETICS_TEMPLATE = "{label}/{youtube_id}_{time_start:06d}_{time_end:06d}.mp4"
 KINETICS_UNLABELED_TEMPLATE = "{youtube_id}_{time_start:06d}_{time_end:06d}.mp4"
 

@@ -1,0 +1,371 @@
+"""`moving-digits`: the built-in labelled video dataset, whose classes can only be told apart in time.
+
+Each video moves or zooms one real handwritten digit (scikit-learn's `load_digits()`, 8x8 images)
+on a small noisy canvas. The classes come in pairs that differ only in the direction of time
+(right/left, down/up, zoom in/out): the second class of a pair is the first one played backwards, so
+the frames of a video, taken as a set, are equally likely under both classes. An order-blind average
+of per-frame features is therefore at chance within each pair, and only a temporal model (LSTM,
+transformer over frames) can get the pairs right. The digit's identity is a distractor.
+
+    digit pool (split by image) -> pose path (centre, size per frame) -> grid_sample -> tint, noise -> mp4
+
+The `sparse` variant shows the motion in only `informative_frames` consecutive frames at a random
+point in time; the other frames hold the same digit still at an unrelated random pose, so the class
+lives in those few frames alone (a test for temporal attention). Written layout, under `DIR`:
+
+    videos/<split>/<class_name>/<split>_<nnnnn>.mp4   H.264, `size`x`size`, `frames` frames at `fps`
+    videos/<split>/meta.json                          video id (file stem) -> informative frame indices
+    train.txt, val.txt, test.txt                      `videos/.../x.mp4 <label>`, paths relative to DIR
+    classes.txt                                       one class name per line, line index = label
+    PROVENANCE.md, manifest.json                      source, licence, seed and parameters
+
+`make_moving_digits` is idempotent: a directory whose `manifest.json` records a finished run with
+the same parameters is returned untouched. A directory made by this generator with other parameters
+(or left unfinished) is regenerated. A non-empty directory that this generator did not make is
+refused unless `overwrite=True`, so that a mistyped `--out` cannot delete someone's data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pipeline.data.writer import write_video
+from pipeline.registry import Registry
+
+CLASS_NAMES: tuple[str, ...] = ("move_right", "move_left", "move_down", "move_up", "zoom_in", "zoom_out")
+VARIANTS: tuple[str, ...] = ("dense", "sparse")
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+# Bump when the rendering changes, so that directories made by an older generator are regenerated.
+GENERATOR_VERSION = 1
+
+# Share of the 1,797 source images given to each split: held-out videos show handwriting unseen in training.
+_DIGIT_SHARE = {"train": 0.6, "val": 0.2, "test": 0.2}
+_UPSCALED = 32  # the 8x8 digit is upscaled (bicubic) once to this size, then resampled per frame
+_NOISE_STD = 6.0  # per-pixel, per-frame Gaussian noise, in uint8 levels
+
+DATA_MAKERS: Registry[Any] = Registry("data maker")
+
+
+@dataclass(frozen=True)
+class MovingDigitsConfig:
+    """Everything that decides the dataset's content; stored in `manifest.json`."""
+
+    seed: int = 0
+    num_train: int = 600
+    num_val: int = 150
+    num_test: int = 150
+    frames: int = 16
+    size: int = 64  # square canvas, even (H.264 yuv420p)
+    fps: int = 8
+    variant: str = "dense"  # "dense": motion in every frame; "sparse": only in `informative_frames`
+    informative_frames: int = 4  # sparse variant only
+    crf: int = 18
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        if self.frames < 2:
+            raise ValueError(f"frames must be at least 2 (motion needs two frames), got {self.frames}")
+        if self.variant == "sparse" and not 2 <= self.informative_frames <= self.frames:
+            raise ValueError(
+                f"informative_frames must be in [2, frames={self.frames}], got {self.informative_frames}"
+            )
+        if self.size < 16 or self.size % 2:
+            raise ValueError(f"size must be even and at least 16, got {self.size}")
+        if min(self.num_train, self.num_val, self.num_test) < 0:
+            raise ValueError("video counts must not be negative")
+        if self.fps <= 0:
+            raise ValueError(f"fps must be positive, got {self.fps}")
+        if not 0 <= self.crf <= 51:
+            raise ValueError(f"crf must be in [0, 51], got {self.crf}")
+
+    def count(self, split: str) -> int:
+        return {"train": self.num_train, "val": self.num_val, "test": self.num_test}[split]
+
+
+@lru_cache(maxsize=8)
+def _digit_pools(seed: int) -> dict[str, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    images = load_digits().images.astype(np.float32) / 16.0  # (1797, 8, 8), ink in [0, 1]
+    order = np.random.default_rng([seed, 1797]).permutation(len(images))
+    n_train = round(_DIGIT_SHARE["train"] * len(images))
+    n_val = round(_DIGIT_SHARE["val"] * len(images))
+    parts = np.split(order, [n_train, n_train + n_val])
+    pools = {split: images[np.sort(idx)] for split, idx in zip(SPLITS, parts, strict=True)}
+    for pool in pools.values():
+        pool.setflags(write=False)
+    return pools
+
+
+def digit_pools(seed: int = 0) -> dict[str, np.ndarray]:
+    """Disjoint sets of source digit images `(N, 8, 8)` with ink in [0, 1], one per split."""
+    return _digit_pools(seed)
+
+
+def render_video(
+    label: int, rng: np.random.Generator, digits: np.ndarray, cfg: MovingDigitsConfig
+) -> tuple[torch.Tensor, list[int]]:
+    """One video of class `label`: uint8 frames `(T, C, H, W)` and the indices of the frames that carry the class.
+
+    `digits` is a pool of `(N, h, w)` images with ink in [0, 1] (see `digit_pools`); one is drawn from
+    it. The second class of each pair is rendered as the first and then reversed in time, so the
+    same `rng` state gives exactly the reversed frames of the partner class.
+    """
+    if not 0 <= label < len(CLASS_NAMES):
+        raise ValueError(f"label must be in [0, {len(CLASS_NAMES)}), got {label}")
+    if digits.ndim != 3 or len(digits) == 0:
+        raise ValueError(f"digits must be a non-empty (N, h, w) array, got shape {digits.shape}")
+    t, size = cfg.frames, cfg.size
+    digit = digits[rng.integers(len(digits))]  # (h, w)
+    steps = cfg.informative_frames if cfg.variant == "sparse" else t
+    path = _path(label // 2, steps, size, rng)  # (steps, 3): centre x, centre y, digit size, in pixels
+    if steps < t:
+        start = int(rng.integers(0, t - steps + 1))
+        poses = np.repeat(_still_pose(size, rng)[None], t, axis=0)  # (T, 3)
+        poses[start : start + steps] = path
+        informative = list(range(start, start + steps))
+    else:
+        poses = path
+        informative = list(range(t))
+    frames = _draw(digit, poses, size, rng)  # (T, 3, H, W)
+    if label % 2:
+        frames = frames.flip(0)
+        informative = sorted(t - 1 - i for i in informative)
+    return frames, informative
+
+
+def _path(axis: int, steps: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """The forward path of a pair (right, down or zoom in) as `(steps, 3)` rows of (cx, cy, digit size)."""
+    ramp = np.linspace(0.0, 1.0, steps)
+    if axis < 2:
+        side = rng.uniform(0.25, 0.31) * size  # 16-20 px on a 64 px canvas
+        lo, hi = side / 2, size - side / 2  # centres that keep the whole digit in view
+        travel = rng.uniform(0.5, 1.0) * (hi - lo)
+        along = rng.uniform(lo, hi - travel) + travel * ramp
+        across = np.full(steps, rng.uniform(lo, hi))
+        cx, cy = (along, across) if axis == 0 else (across, along)
+        sides = np.full(steps, side)
+    else:
+        small, big = rng.uniform(0.15, 0.22) * size, rng.uniform(0.42, 0.55) * size
+        sides = small * (big / small) ** ramp  # geometric, so the zoom looks steady
+        cx, cy = (np.full(steps, c) for c in rng.uniform(big / 2, size - big / 2, 2))
+    return np.stack([cx, cy, sides], axis=1)
+
+
+def _still_pose(size: int, rng: np.random.Generator) -> np.ndarray:
+    """A class-independent pose for the uninformative frames of the sparse variant."""
+    side = rng.uniform(0.15, 0.55) * size
+    cx, cy = rng.uniform(side / 2, size - side / 2, 2)
+    return np.array([cx, cy, side])
+
+
+def _draw(digit: np.ndarray, poses: np.ndarray, size: int, rng: np.random.Generator) -> torch.Tensor:
+    ink = torch.tensor(digit, dtype=torch.float32)[None, None]  # (1, 1, h, w)
+    ink = F.interpolate(ink, size=(_UPSCALED, _UPSCALED), mode="bicubic", align_corners=False).clamp(0, 1)
+    # affine_grid maps output pixels (normalised, align_corners=False) into the digit's own [-1, 1] box:
+    # x_in = (x_px - cx) / (side / 2) with x_px = (x_norm + 1) * size / 2.
+    cx, cy, side = (torch.from_numpy(poses[:, i]).float() for i in range(3))  # (T,) each
+    theta = torch.zeros(len(poses), 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = size / side
+    theta[:, 0, 2] = (size - 2 * cx) / side
+    theta[:, 1, 2] = (size - 2 * cy) / side
+    grid = F.affine_grid(theta, [len(poses), 1, size, size], align_corners=False)  # (T, H, W, 2)
+    alpha = F.grid_sample(ink.expand(len(poses), -1, -1, -1), grid, align_corners=False)  # (T, 1, H, W)
+
+    background = torch.from_numpy(rng.uniform(0, 48, 3)).float().view(1, 3, 1, 1)
+    hue = rng.uniform(0.2, 1.0, 3)
+    tint = torch.from_numpy(hue / hue.max() * rng.uniform(170, 255)).float().view(1, 3, 1, 1)
+    noise = torch.from_numpy(rng.standard_normal((len(poses), 3, size, size), dtype=np.float32))
+    frames = background + (tint - background) * alpha + _NOISE_STD * noise  # (T, 3, H, W)
+    return frames.round_().clamp_(0, 255).to(torch.uint8)
+
+
+def render_split(cfg: MovingDigitsConfig, split: str) -> Iterator[tuple[str, int, torch.Tensor, list[int]]]:
+    """(video id, label, frames, informative indices) for every video of `split`, as written to disk.
+
+    Each video has its own generator seeded by (seed, split, index), so any one can be re-rendered alone.
+    Labels cycle through the classes, so every prefix of a split is as balanced as it can be.
+    """
+    split_id = SPLITS.index(split)
+    pool = digit_pools(cfg.seed)[split]
+    for i in range(cfg.count(split)):
+        label = i % len(CLASS_NAMES)
+        rng = np.random.default_rng([cfg.seed, split_id, i])
+        frames, informative = render_video(label, rng, pool, cfg)
+        yield f"{split}_{i:05d}", label, frames, informative
+
+
+def make_moving_digits(
+    out: str | os.PathLike[str],
+    cfg: MovingDigitsConfig = MovingDigitsConfig(),  # noqa: B008 (frozen, so sharing it is safe)
+    *,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> Path:
+    """Write the dataset to `out` (see the module docstring for the layout) and return `out`.
+
+    Returns at once if `out` already holds a finished dataset with the same parameters.
+    """
+    out = Path(out).expanduser()
+    manifest = _manifest(cfg)
+    if _is_complete(out, manifest):
+        return out
+    _clear(out, overwrite=overwrite)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / "manifest.json", {**manifest, "complete": False})
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, disable=not progress) as bar:
+        for split in SPLITS:
+            task = bar.add_task(f"moving-digits ({cfg.variant}) {split}", total=cfg.count(split))
+            lines, informative_by_id = [], {}
+            for video_id, label, frames, informative in render_split(cfg, split):
+                rel = f"videos/{split}/{CLASS_NAMES[label]}/{video_id}.mp4"
+                write_video(out / rel, frames, fps=cfg.fps, crf=cfg.crf)
+                lines.append(f"{rel} {label}\n")
+                informative_by_id[video_id] = informative
+                bar.advance(task)
+            (out / "videos" / split).mkdir(parents=True, exist_ok=True)
+            _write_json(out / "videos" / split / "meta.json", informative_by_id)
+            (out / f"{split}.txt").write_text("".join(lines))
+    (out / "classes.txt").write_text("".join(f"{name}\n" for name in CLASS_NAMES))
+    (out / "PROVENANCE.md").write_text(_provenance(cfg))
+    _write_json(out / "manifest.json", {**manifest, "complete": True})  # last: marks the run finished
+    return out
+
+
+def default_data_dir() -> Path:
+    """Where `vap train` without a config makes the dataset.
+
+    `$VAP_DATA_DIR` if set; else `<repo>/datasets/moving-digits` when the package runs from a source
+    checkout; else `~/.cache/vap/moving-digits`.
+    """
+    env = os.environ.get("VAP_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    repo = Path(__file__).resolve().parents[2]
+    if (repo / "pyproject.toml").is_file() and (repo / "pipeline").is_dir():
+        return repo / "datasets" / "moving-digits"
+    return Path.home() / ".cache" / "vap" / "moving-digits"
+
+
+def _manifest(cfg: MovingDigitsConfig) -> dict[str, Any]:
+    return {
+        "generator": "moving-digits",
+        "version": GENERATOR_VERSION,
+        "config": asdict(cfg),
+        "classes": list(CLASS_NAMES),
+    }
+
+
+def _is_complete(out: Path, manifest: dict[str, Any]) -> bool:
+    found = _read_manifest(out)
+    if found is None or not found.pop("complete", False) or found != manifest:
+        return False
+    cfg = MovingDigitsConfig(**manifest["config"])
+    for split in SPLITS:
+        listing = out / f"{split}.txt"
+        if not listing.is_file() or not (out / "videos" / split / "meta.json").is_file():
+            return False
+        paths = [line.rsplit(" ", 1)[0] for line in listing.read_text().splitlines() if line.strip()]
+        if len(paths) != cfg.count(split) or not all((out / p).is_file() for p in paths):
+            return False
+    return (out / "classes.txt").is_file()
+
+
+def _read_manifest(out: Path) -> dict[str, Any] | None:
+    try:
+        found = json.loads((out / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) and found.get("generator") == "moving-digits" else None
+
+
+def _clear(out: Path, *, overwrite: bool) -> None:
+    """Remove what an earlier run wrote; refuse a non-empty directory this generator did not make."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise NotADirectoryError(f"{out}: exists and is not a directory")
+    ours = _read_manifest(out) is not None
+    if not ours and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(
+            f"{out}: not empty and not made by the moving-digits generator; "
+            "choose another directory or pass overwrite=True"
+        )
+    shutil.rmtree(out / "videos", ignore_errors=True)
+    for name in (*(f"{s}.txt" for s in SPLITS), "classes.txt", "PROVENANCE.md", "manifest.json"):
+        (out / name).unlink(missing_ok=True)
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, indent=1) + "\n")
+
+
+def _provenance(cfg: MovingDigitsConfig) -> str:
+    import sklearn
+
+    params = "\n".join(f"- `{k}`: {v!r}" for k, v in asdict(cfg).items())
+    shares = ", ".join(f"{s} {round(100 * p)}%" for s, p in _DIGIT_SHARE.items())
+    return f"""# moving-digits ({cfg.variant})
+
+Generated by `pipeline/data/moving_digits.py` (generator version {GENERATOR_VERSION}, scikit-learn
+{sklearn.__version__}); regenerate it with `vap data make moving-digits{"-sparse" if cfg.variant == "sparse" else ""}
+--out DIR` and the parameters below. Nothing here was downloaded.
+
+Source images: the 1,797 8x8 handwritten digits of scikit-learn's `load_digits()`, which ships with
+scikit-learn (BSD-3-Clause). scikit-learn's copy is the test set of the UCI "Optical Recognition of
+Handwritten Digits" data (E. Alpaydin, C. Kaynak, 1998); keep that attribution when you share the
+videos. The images are split before rendering ({shares}), so validation and test videos show
+digit images that the training videos never use.
+
+Classes (label = line in `classes.txt`): {", ".join(f"{i} `{n}`" for i, n in enumerate(CLASS_NAMES))}.
+Each odd class is its even partner played backwards, so only the order of the frames tells a pair
+apart; the digit's identity and colour are distractors. `videos/<split>/meta.json` maps each video id
+to the frames that carry the class (all frames in the dense variant).
+
+Parameters (`manifest.json` holds the same):
+
+{params}
+"""
+
+
+def _config(variant: str, seed: int, overrides: dict[str, Any]) -> MovingDigitsConfig:
+    allowed = {f.name for f in fields(MovingDigitsConfig)} - {"seed", "variant"}
+    unknown = sorted(set(overrides) - allowed)
+    if unknown:
+        raise TypeError(f"unknown moving-digits option(s) {unknown}; allowed: {sorted(allowed)}")
+    return MovingDigitsConfig(seed=seed, variant=variant, **overrides)
+
+
+@DATA_MAKERS.register("moving-digits")
+def make_dense(
+    out: str | os.PathLike[str], *, seed: int = 0, progress: bool = True, overwrite: bool = False, **overrides: Any
+) -> Path:
+    """Handwritten digits moving right/left/down/up or zooming in/out; pairs differ only in time order."""
+    cfg = _config("dense", seed, overrides)
+    return make_moving_digits(out, cfg, progress=progress, overwrite=overwrite)
+
+
+@DATA_MAKERS.register("moving-digits-sparse")
+def make_sparse(
+    out: str | os.PathLike[str], *, seed: int = 0, progress: bool = True, overwrite: bool = False, **overrides: Any
+) -> Path:
+    """moving-digits with the motion in only a few consecutive frames, recorded in videos/<split>/meta.json."""
+    cfg = _config("sparse", seed, overrides)
+    return make_moving_digits(out, cfg, progress=progress, overwrite=overwrite)

@@ -1,0 +1,93 @@
+"""`vap check` and the isolated runner behind it: bad videos found, named, quarantined; hangs killed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.apps.check import check_video, collect_videos
+from pipeline.apps.isolate import run_isolated
+from pipeline.cli import main
+
+
+@pytest.fixture
+def mixed_folder(tmp_path, bad_videos, odd_good_videos, lossy_video) -> Path:
+    d = tmp_path / "collection"
+    (d / "sub dir").mkdir(parents=True)
+    shutil.copy(lossy_video[0], d / "good.mp4")
+    shutil.copy(odd_good_videos["non_ascii"], d / "sub dir" / odd_good_videos["non_ascii"].name)
+    shutil.copy(odd_good_videos["one_frame"], d / "one frame.mp4")
+    for case in ("zero_bytes", "random_bytes", "truncated", "text"):
+        shutil.copy(bad_videos[case], d / "sub dir" / f"{case}.mp4")
+    shutil.copy(bad_videos["audio_only"], d / "audio.mp4")
+    (d / "readme.txt").write_text("not a video, not listed")
+    return d
+
+
+def test_check_folder_writes_quarantine_and_exit_code(mixed_folder, tmp_path, capsys):
+    out = tmp_path / "q" / "quarantine.json"
+    code = main(["check", str(mixed_folder), "--out", str(out), "--jobs", "2", "--timeout", "60"])
+    assert code == 1
+    report = json.loads(out.read_text())
+    assert report["checked"] == 8 and report["good"] == 3 and report["bad"] == 5
+    reasons = {Path(q["path"]).name: q["reason"] for q in report["quarantine"]}
+    assert reasons == {
+        "zero_bytes.mp4": "empty file (0 bytes)",
+        "random_bytes.mp4": "not a readable video: invalid data (corrupt, truncated, or not a video file)",
+        "truncated.mp4": "not a readable video: invalid data (corrupt, truncated, or not a video file)",
+        "text.mp4": "not a readable video: invalid data (corrupt, truncated, or not a video file)",
+        "audio.mp4": "no video stream (audio-only or not a video)",
+    }
+    err = capsys.readouterr().err
+    assert "zero_bytes.mp4: empty file (0 bytes)" in err and "quarantine list" in err
+
+
+def test_check_all_good_exits_zero(tmp_path, lossy_video):
+    (tmp_path / "v").mkdir()
+    shutil.copy(lossy_video[0], tmp_path / "v" / "a.mp4")
+    assert main(["check", str(tmp_path / "v"), "--out", str(tmp_path / "q.json")]) == 0
+    assert json.loads((tmp_path / "q.json").read_text())["quarantine"] == []
+
+
+def test_check_annotation_file_includes_missing_videos(tmp_path, lossy_video):
+    shutil.copy(lossy_video[0], tmp_path / "a.mp4")
+    (tmp_path / "list.txt").write_text("a.mp4 0\nnot here.mp4 1\n")
+    assert main(["check", str(tmp_path / "list.txt"), "--out", str(tmp_path / "q.json")]) == 1
+    q = json.loads((tmp_path / "q.json").read_text())["quarantine"]
+    assert [(Path(x["path"]).name, x["reason"]) for x in q] == [("not here.mp4", "no such file")]
+
+
+def test_check_missing_path_is_one_line_error(tmp_path, capsys):
+    assert main(["check", str(tmp_path / "nowhere")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"vap check: error: {tmp_path / 'nowhere'}: no such file or folder"
+
+
+def test_check_video_reports_counts(lossy_video):
+    r = check_video(str(lossy_video[0]), backend="pyav")
+    assert r.ok and (r.num_frames, r.width, r.height) == (40, 64, 48) and r.fps == pytest.approx(24)
+
+
+def test_collect_videos_recursive(mixed_folder):
+    names = sorted(p.name for p in collect_videos(mixed_folder))
+    assert "readme.txt" not in names and "audio.mp4" in names and len(names) == 8
+
+
+def _sleepy(x: float) -> float:
+    if x < 0:
+        raise ValueError("negative")
+    time.sleep(x)
+    return x
+
+
+def test_isolated_runner_kills_hangs_and_keeps_going():
+    t0 = time.monotonic()
+    outcomes = {o.item: o for o in run_isolated(_sleepy, [0.0, 30.0, -1.0, 0.1, 0.0], jobs=2, timeout=1.5)}
+    assert time.monotonic() - t0 < 15
+    assert outcomes[30.0].error == "timed out after 1.5 s"
+    assert outcomes[-1.0].error == "ValueError: negative"
+    assert outcomes[0.1].result == 0.1 and outcomes[0.0].error is None
