@@ -62,7 +62,8 @@ def peak_memory_mb(backend: str, video: Path, frames: int = 8) -> float:
         "b, p, k, run = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == '1'\n"
         "if run:\n"
         "    with open_video(p, b) as r:\n"
-        "        x = r.get_frames(TSNSampler(num_segments=k)(r.meta.num_frames, np.random.default_rng(0), training=True)[0])\n"
+        "        idx = TSNSampler(num_segments=k)(r.meta.num_frames, np.random.default_rng(0), training=True)\n"
+        "        x = r.get_frames(idx[0])\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
     )
     peak = []
@@ -147,7 +148,8 @@ def write_report(results: dict, out: Path) -> None:
     lines = [
         "# Data-layer benchmark (`vap bench-data`)",
         "",
-        f"Videos: {', '.join(Path(v).name for v in results['videos'])}; TSN-8 training indices, a fresh reader per clip;",
+        f"Videos: {', '.join(Path(v).name for v in results['videos'])}; TSN-8 training indices,",
+        "a fresh reader per clip;",
         f"{results['clips_per_repeat']} clips per repeat, median of {results['repeats']} interleaved repeats.",
         "",
         "| backend | raw clips/s | dataset clips/s | dataset / raw | data ms per clip |",
@@ -159,7 +161,10 @@ def write_report(results: dict, out: Path) -> None:
             f"| {b} | {v:.1f} | {d:.1f} | {results['dataset_over_raw'][b]:.2f} | {results['data_ms_per_clip'][b]:.0f} |"
             if d else f"| {b} (chose {results['auto_choice']}) | {v:.1f} | | | |"
         )  # fmt: skip
-    lines += ["", f"Fastest: **{results['fastest']}**; `auto` / fastest = **{results['auto_over_fastest']:.2f}**."]
+    lines += [
+        "",
+        f"Fastest: **{results['fastest']}**; `auto` / fastest = **{results['auto_over_fastest']:.2f}**.",
+    ]
     if "reencode" in results:
         r = results["reencode"]
         lines += ["", f"Re-encoding {Path(r['video']).name} to short side 256, GOP 16: TSN-8 clips/s x"
@@ -181,11 +186,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--videos", default=str(SAMPLES), help="a video or a folder of .mp4 (default: datasets/samples)")
     p.add_argument("--clips", type=int, default=40, help="clips per repeat (default: %(default)s)")
-    p.add_argument("--repeats", type=int, default=5, help="interleaved repeats; medians are reported (default: %(default)s)")
-    p.add_argument("--long-gop", default=str(SAMPLES / "bigbuckbunny.mp4"), help="long-GOP video for the re-encode gain")
-    p.add_argument("--long-video", action="store_true", help="also measure peak memory on a 10-minute 720p video (made once with ffmpeg)")
-    p.add_argument("--cache", default=str(Path.home() / ".cache" / "vap" / "bench"), help="where generated videos are kept")
-    p.add_argument("--out", type=Path, default=Path("docs/bench/data.md"), help="Markdown report (a .json is written beside it)")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="interleaved repeats; medians are reported (default: %(default)s)",
+    )
+    p.add_argument(
+        "--long-gop", default=str(SAMPLES / "bigbuckbunny.mp4"), help="long-GOP video for the re-encode gain"
+    )
+    p.add_argument(
+        "--long-video",
+        action="store_true",
+        help="also measure peak memory on a 10-minute 720p video (made once with ffmpeg)",
+    )
+    p.add_argument(
+        "--cache",
+        default=str(Path.home() / ".cache" / "vap" / "bench"),
+        help="where generated videos are kept",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("docs/bench/data.md"),
+        help="Markdown report (a .json is written beside it)",
+    )
     p.set_defaults(func=main)
 
 

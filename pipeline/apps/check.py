@@ -20,7 +20,6 @@ import numpy as np
 from pipeline.data.annotations import VIDEO_EXTENSIONS
 
 
-
 @dataclass
 class CheckResult:
     path: str
@@ -47,7 +46,9 @@ def check_video(path: str, backend: str = "auto", sample_frames: int = 3) -> Che
             frames = reader.get_frames(idx)  # (k, C, H, W)
             m = reader.meta  # after decoding: a truncated stream has lowered the count
             if frames.shape[1] != 3 or frames.shape[2] != m.height or frames.shape[3] != m.width:
-                raise VideoError(path, f"decoded frames have shape {tuple(frames.shape)}, header says {m.width}x{m.height}")
+                raise VideoError(
+                    path, f"decoded frames have shape {tuple(frames.shape)}, header says {m.width}x{m.height}"
+                )
             reason = "" if m.num_frames == n else f"header promises {n} frames, {m.num_frames} decode"
         return CheckResult(path, True, reason, m.num_frames, m.fps, m.width, m.height, time.perf_counter() - t0)
     except VideoError as e:
@@ -122,9 +123,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "summary. Exit code 0 when every video is good, 1 when some are bad.",
     )
     p.add_argument("path", type=Path, help="folder of videos, one video, or an annotation file")
-    p.add_argument("--out", type=Path, default=Path("quarantine.json"), help="quarantine JSON to write (default: %(default)s)")
-    p.add_argument("--format", dest="fmt", default=None, help="annotation format when PATH is a file (default: list, or csv for .csv)")
-    p.add_argument("--root", default=None, help="folder the annotation paths are relative to (default: the file's folder)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("quarantine.json"),
+        help="quarantine JSON to write (default: %(default)s)",
+    )
+    p.add_argument(
+        "--format",
+        dest="fmt",
+        default=None,
+        help="annotation format when PATH is a file (default: list, or csv for .csv)",
+    )
+    p.add_argument(
+        "--root",
+        default=None,
+        help="folder the annotation paths are relative to (default: the file's folder)",
+    )
     p.add_argument("--backend", default="auto", help="decoding backend (default: %(default)s; see `vap list`)")
     p.add_argument("--jobs", type=int, default=2, help="worker processes (default: %(default)s)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds allowed per video (default: %(default)s)")
@@ -147,7 +162,12 @@ def main(args: argparse.Namespace) -> int:
     table.add_column("good", justify="right")
     table.add_column("bad", justify="right")
     table.add_column("frames (total)", justify="right")
-    table.add_row(str(len(results)), str(len(results) - len(bad)), str(len(bad)), str(sum(r.num_frames for r in results)))
+    table.add_row(
+        str(len(results)),
+        str(len(results) - len(bad)),
+        str(len(bad)),
+        str(sum(r.num_frames for r in results)),
+    )
     console.print(table)
     for r in bad:
         console.print(f"[red]bad[/] {r.path}: {r.reason}", highlight=False, soft_wrap=True)

@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "model cannot tell them apart. Deterministic under --seed; a complete dataset with the same "
         "parameters is left as it is.",
     )
-    make.add_argument("name", help="dataset to make (see `vap list \"data maker\"`): moving-digits, moving-digits-sparse")
+    make.add_argument("name", help='dataset to make (see `vap list "data maker"`): moving-digits, moving-digits-sparse')
     make.add_argument("--out", type=Path, default=None, help="output folder (default: datasets/<name> in a checkout)")
     make.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     make.add_argument("--num-train", type=int, default=None, help="training videos (default: the maker's)")
@@ -35,10 +35,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     re.add_argument("src", type=Path, help="a video or a folder of videos")
     re.add_argument("dst", type=Path, help="output video (for one input) or folder")
-    re.add_argument("--short-side", type=int, default=256, help="short side in pixels; 0 keeps the size (default: %(default)s)")
+    re.add_argument(
+        "--short-side",
+        type=int,
+        default=256,
+        help="short side in pixels; 0 keeps the size (default: %(default)s)",
+    )
     re.add_argument("--gop", type=int, default=16, help="keyframe interval in frames (default: %(default)s)")
     re.add_argument("--crf", type=int, default=23, help="x264 quality, lower is better (default: %(default)s)")
-    re.add_argument("--tool", choices=("auto", "ffmpeg", "pyav"), default="auto", help="encoder (default: ffmpeg if installed)")
+    re.add_argument(
+        "--tool",
+        choices=("auto", "ffmpeg", "pyav"),
+        default="auto",
+        help="encoder (default: ffmpeg if installed)",
+    )
     re.add_argument("--skip-existing", action="store_true", help="leave outputs that exist already")
     re.set_defaults(func=main_reencode)
 
@@ -47,7 +57,11 @@ def main_make(args: argparse.Namespace) -> int:
     from pipeline.data.moving_digits import DATA_MAKERS, default_data_dir
 
     out = args.out or (default_data_dir().parent / args.name)
-    overrides = {k: v for k, v in {"num_train": args.num_train, "num_val": args.num_val, "num_test": args.num_test}.items() if v is not None}
+    overrides = {
+        k: v
+        for k, v in {"num_train": args.num_train, "num_val": args.num_val, "num_test": args.num_test}.items()
+        if v is not None
+    }
     path = DATA_MAKERS.build(args.name, out=out, seed=args.seed, progress=True, **overrides)
     print(f"{args.name}: {path} (train.txt, val.txt, test.txt, classes.txt)")
     return 0

@@ -8,6 +8,7 @@ killed and replaced, and its input is reported as timed out. Results come back i
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -53,10 +54,8 @@ class _Worker:
         self.conn.close()
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.conn.send(None)
-        except OSError:
-            pass
         self.proc.join(2)
         if self.proc.is_alive():
             self.kill()

@@ -190,9 +190,7 @@ def read_list(source: Path, *, root: Path | None = None, class_names: list[str] 
         rel, labels = _split_list_line(line)
         if not labels:
             last = line.split()[-1]
-            reason = (
-                f"label {last!r} is not an integer" if len(line.split()) > 1 else "no label after the path"
-            )
+            reason = f"label {last!r} is not an integer" if len(line.split()) > 1 else "no label after the path"
             raise AnnotationError(source, reason, n)
         if any(k < 0 for k in labels) and labels != [UNLABELED]:
             raise AnnotationError(source, f"labels {labels} are not all >= 0 (-1 alone means unlabeled)", n)
@@ -220,9 +218,7 @@ def read_csv(source: Path, *, root: Path | None = None, class_names: list[str] |
             raise AnnotationError(source, f"empty {'label' if row['path'] else 'path'}", n)
     if all(_is_int(row["label"]) for _, row in rows):
         labels = [int(row["label"]) for _, row in rows]
-        names = _names_for_int_labels(
-            source, class_names, [(n, k) for (n, _), k in zip(rows, labels, strict=True)]
-        )
+        names = _names_for_int_labels(source, class_names, [(n, k) for (n, _), k in zip(rows, labels, strict=True)])
     else:
         names = class_names or _classes_beside(source) or sorted({row["label"] for _, row in rows})
         labels = [_index_of(source, n, row["label"], names, "class_names") for n, row in rows]
@@ -266,9 +262,7 @@ def read_folder(source: Path, *, class_names: list[str] | None = None) -> Annota
 
 
 @ANNOTATION_FORMATS.register("ucf101")
-def read_ucf101(
-    source: Path, *, root: Path | None = None, split: int = 1, subset: str = "train"
-) -> Annotations:
+def read_ucf101(source: Path, *, root: Path | None = None, split: int = 1, subset: str = "train") -> Annotations:
     """UCF101's `ucfTrainTestlist` folder: classInd.txt plus trainlist0{split}.txt / testlist0{split}.txt.
 
     Labels there are 1-based and the test lists have none; every label here is the 0-based classInd index,
@@ -300,9 +294,7 @@ def read_ucf101(
         if len(tokens) == 2:
             label = int(tokens[1]) - 1
             if not 0 <= label < len(names):
-                raise AnnotationError(
-                    list_file, f"label {tokens[1]} not in classInd.txt (1..{len(names)})", n
-                )
+                raise AnnotationError(list_file, f"label {tokens[1]} not in classInd.txt (1..{len(names)})", n)
             if folder is not None and by_folder[folder.casefold()] != label:
                 reason = f"label {tokens[1]} is {names[label]!r} but the video is in folder {folder!r}"
                 raise AnnotationError(list_file, reason, n)
@@ -315,9 +307,7 @@ def read_ucf101(
 
 
 @ANNOTATION_FORMATS.register("hmdb51")
-def read_hmdb51(
-    source: Path, *, root: Path | None = None, split: int = 1, subset: str = "train"
-) -> Annotations:
+def read_hmdb51(source: Path, *, root: Path | None = None, split: int = 1, subset: str = "train") -> Annotations:
     """HMDB51's split folder: `<class>_test_split{split}.txt` lines `video.avi 1|2|0` (train/test/unused).
 
     Videos are `root/<class>/<video.avi>`; class names are the file-name prefixes, sorted. Video names
@@ -386,9 +376,7 @@ def read_kinetics(
         try:
             rel = template.format(**fields)
         except (KeyError, ValueError, IndexError) as e:
-            raise AnnotationError(
-                source, f"path_template {template!r} does not fit this row ({e})", n
-            ) from None
+            raise AnnotationError(source, f"path_template {template!r} does not fit this row ({e})", n) from None
         records.append(_record(root, rel, label, start=start, end=end))
     return Annotations(records, names, str(source))
 
@@ -484,9 +472,7 @@ def _classes_beside(source: Path) -> list[str] | None:
     return load_class_names(beside) if beside.is_file() else None
 
 
-def _names_for_int_labels(
-    source: Path, class_names: list[str] | None, labels: Iterable[tuple[int, int]]
-) -> list[str]:
+def _names_for_int_labels(source: Path, class_names: list[str] | None, labels: Iterable[tuple[int, int]]) -> list[str]:
     """`class_names`, else classes.txt beside `source`, else "0".."K-1"; every label must be in range."""
     labels = [(n, k) for n, k in labels if k != UNLABELED]
     names = class_names or _classes_beside(source)

@@ -59,11 +59,15 @@ class VideoDataModule(L.LightningDataModule):
         self.fmt, self.root, self.split = fmt, root, split
         self.class_names_file = class_names
         self.sampler: ClipSampler = build_sampler(sampler, **(sampler_args or {}))
-        self.train_tf = build_transforms(train_transforms) if train_transforms else default_transforms(
-            size, training=True, flip=flip
+        self.train_tf = (
+            build_transforms(train_transforms)
+            if train_transforms
+            else default_transforms(size, training=True, flip=flip)
         )
-        self.eval_tf: Compose = build_transforms(eval_transforms) if eval_transforms else default_transforms(
-            size, training=False, three_crop=three_crop
+        self.eval_tf: Compose = (
+            build_transforms(eval_transforms)
+            if eval_transforms
+            else default_transforms(size, training=False, three_crop=three_crop)
         )
         self.backend = backend
         self.batch_size = batch_size
@@ -139,6 +143,8 @@ class VideoDataModule(L.LightningDataModule):
         return self._loader("test", shuffle=False)
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        return batch.to(device, non_blocking=True) if hasattr(batch, "to") else super().transfer_batch_to_device(
-            batch, device, dataloader_idx
+        return (
+            batch.to(device, non_blocking=True)
+            if hasattr(batch, "to")
+            else super().transfer_batch_to_device(batch, device, dataloader_idx)
         )

@@ -79,9 +79,7 @@ class MovingDigitsConfig:
         if self.frames < 2:
             raise ValueError(f"frames must be at least 2 (motion needs two frames), got {self.frames}")
         if self.variant == "sparse" and not 2 <= self.informative_frames <= self.frames:
-            raise ValueError(
-                f"informative_frames must be in [2, frames={self.frames}], got {self.informative_frames}"
-            )
+            raise ValueError(f"informative_frames must be in [2, frames={self.frames}], got {self.informative_frames}")
         if self.size < 16 or self.size % 2:
             raise ValueError(f"size must be even and at least 16, got {self.size}")
         if min(self.num_train, self.num_val, self.num_test) < 0:
@@ -355,7 +353,12 @@ def _config(variant: str, seed: int, overrides: dict[str, Any]) -> MovingDigitsC
 
 @DATA_MAKERS.register("moving-digits")
 def make_dense(
-    out: str | os.PathLike[str], *, seed: int = 0, progress: bool = True, overwrite: bool = False, **overrides: Any
+    out: str | os.PathLike[str],
+    *,
+    seed: int = 0,
+    progress: bool = True,
+    overwrite: bool = False,
+    **overrides: Any,
 ) -> Path:
     """Handwritten digits moving right/left/down/up or zooming in/out; pairs differ only in time order."""
     cfg = _config("dense", seed, overrides)
@@ -364,7 +367,12 @@ def make_dense(
 
 @DATA_MAKERS.register("moving-digits-sparse")
 def make_sparse(
-    out: str | os.PathLike[str], *, seed: int = 0, progress: bool = True, overwrite: bool = False, **overrides: Any
+    out: str | os.PathLike[str],
+    *,
+    seed: int = 0,
+    progress: bool = True,
+    overwrite: bool = False,
+    **overrides: Any,
 ) -> Path:
     """moving-digits with the motion in only a few consecutive frames, recorded in videos/<split>/meta.json."""
     cfg = _config("sparse", seed, overrides)

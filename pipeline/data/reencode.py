@@ -13,6 +13,7 @@ import subprocess
 from fractions import Fraction
 from pathlib import Path
 
+from pipeline.data.backends.base import diagnose
 from pipeline.errors import VideoError
 
 
@@ -45,8 +46,8 @@ def reencode(
             s = c.streams.video[0]
             w, h = scaled_size(s.codec_context.width, s.codec_context.height, short_side)
             rate = s.average_rate or s.guessed_rate or Fraction(25)
-    except av.error.FFmpegError as e:
-        raise VideoError(src, f"cannot open: {e}") from e
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as e:
+        raise VideoError(src, diagnose(src, e)) from e
     if tool == "auto":
         tool = "ffmpeg" if shutil.which("ffmpeg") else "pyav"
     if tool == "ffmpeg":
@@ -57,7 +58,10 @@ def reencode(
         ]  # fmt: skip
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
-            raise VideoError(src, f"ffmpeg failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+            raise VideoError(
+                src,
+                f"ffmpeg failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}",
+            )
         return dst
     if tool != "pyav":
         raise ValueError(f"unknown re-encode tool {tool!r}; allowed: auto, ffmpeg, pyav")

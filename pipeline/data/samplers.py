@@ -71,10 +71,8 @@ class ClipSampler(ABC):
         k, clips = self.clip_len, self.num_clips(training)
         if self.short_video == "error":
             raise ValueError(f"video has {n} frames, fewer than the {self.min_frames()} this sampler needs")
-        if self.short_video == "loop":
-            one = np.arange(k) % n
-        else:  # stretch: every frame used, in order, repeats spread evenly
-            one = stretch(n, k)
+        # loop wraps around; stretch uses every frame, in order, with repeats spread evenly
+        one = np.arange(k) % n if self.short_video == "loop" else stretch(n, k)
         return np.tile(one, (clips, 1))
 
 

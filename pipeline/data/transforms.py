@@ -74,7 +74,7 @@ class RandomCrop(ClipTransform):
     def __call__(self, video: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
         h, w = _pair(self.size)
         H, W = video.shape[-2:]
-        if H < h or W < w:
+        if h > H or w > W:
             raise ValueError(f"random_crop {h}x{w} is larger than the frames {H}x{W}; resize first")
         top, left = int(rng.integers(0, H - h + 1)), int(rng.integers(0, W - w + 1))
         return video[..., top : top + h, left : left + w]  # (T, C, h, w)
@@ -118,12 +118,7 @@ class MultiScaleCrop(ClipTransform):
     def __call__(self, video: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
         H, W = video.shape[-2:]
         sides = [int(min(H, W) * s) for s in self.scales]
-        pairs = [
-            (h, w)
-            for i, h in enumerate(sides)
-            for j, w in enumerate(sides)
-            if abs(i - j) <= self.max_distort
-        ]
+        pairs = [(h, w) for i, h in enumerate(sides) for j, w in enumerate(sides) if abs(i - j) <= self.max_distort]
         h, w = pairs[int(rng.integers(len(pairs)))]
         dy, dx = (H - h) // 4, (W - w) // 4
         # The 13 TSN anchor positions: corners, centre, and the quarter points in between.
@@ -154,7 +149,7 @@ class ThreeCrop(ClipTransform):
     def __call__(self, video: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
         h, w = _pair(self.size)
         H, W = video.shape[-2:]
-        if H < h or W < w:
+        if h > H or w > W:
             raise ValueError(f"three_crop {h}x{w} is larger than the frames {H}x{W}; resize first")
         if W >= H:
             tops, lefts = [(H - h) // 2] * 3, [0, (W - w) // 2, W - w]
@@ -206,4 +201,3 @@ def normalize(
     m = torch.as_tensor(mean, dtype=torch.float32, device=video.device)[:, None, None]  # (C, 1, 1)
     s = torch.as_tensor(std, dtype=torch.float32, device=video.device)[:, None, None]
     return (video.float() / 255.0 - m) / s
-

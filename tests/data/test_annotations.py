@@ -87,9 +87,7 @@ def test_list_multilabel_gives_every_record_a_tuple(tmp_path: Path) -> None:
 def test_list_class_names(tmp_path: Path, how: str) -> None:
     names = ["Apply Eye Makeup", "Zumba", "Ökonomie"]
     source = write(tmp_path / "train.txt", "x.mp4 2\ny.mp4 0\n")
-    names_file = write(
-        tmp_path / ("classes.txt" if how == "beside" else "names.txt"), "\n".join(names) + "\n"
-    )
+    names_file = write(tmp_path / ("classes.txt" if how == "beside" else "names.txt"), "\n".join(names) + "\n")
     given = {"list": names, "file": names_file, "beside": None}[how]
     ann = read_annotations("list", source, class_names=given)
     assert ann.class_names == names and labels(ann) == [2, 0]
@@ -318,10 +316,7 @@ def test_hmdb51_train_and_test(hmdb: Path, tmp_path: Path) -> None:
         "fall_floor/fall_1.avi",
     ]
     assert labels(train) == [0, 1, 2]
-    assert (
-        train.records[1].path
-        == (tmp_path / "videos" / "clap" / "#20_Rhythm_clap_u_nm_np1_fr_goo_0.avi").absolute()
-    )
+    assert train.records[1].path == (tmp_path / "videos" / "clap" / "#20_Rhythm_clap_u_nm_np1_fr_goo_0.avi").absolute()
     test = read_annotations("hmdb51", hmdb, root=tmp_path, subset="test")
     assert ids(test) == [
         "brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_0.avi",
@@ -384,9 +379,7 @@ def test_kinetics_class_names_file_and_template(tmp_path: Path) -> None:
     )
     assert labels(ann) == [0, 2, 3] and ann.num_classes == 4
     assert ids(ann)[1] == "train/massaging_person's_head/-0fZv6HsuBE.mp4"
-    with pytest.raises(
-        AnnotationError, match=r"train\.csv:3: class \"massaging person's head\" not in class_names"
-    ):
+    with pytest.raises(AnnotationError, match=r"train\.csv:3: class \"massaging person's head\" not in class_names"):
         read_annotations("kinetics", source, class_names=["abseiling"])
 
 
@@ -408,9 +401,7 @@ def test_kinetics_test_csv_without_labels(tmp_path: Path) -> None:
     ],
 )
 def test_kinetics_bad_rows(tmp_path: Path, row: str, reason: str) -> None:
-    source = write(
-        tmp_path / "val.csv", f"label,youtube_id,time_start,time_end,split\nabseiling,a,1,2,val\n{row}\n"
-    )
+    source = write(tmp_path / "val.csv", f"label,youtube_id,time_start,time_end,split\nabseiling,a,1,2,val\n{row}\n")
     with pytest.raises(AnnotationError, match=rf"val\.csv:3: {reason}"):
         read_annotations("kinetics", source)
 
@@ -460,9 +451,7 @@ def test_ssv2_test_has_no_labels(ssv2: Path, tmp_path: Path) -> None:
 def test_ssv2_unknown_template_names_its_line(ssv2: Path, tmp_path: Path) -> None:
     items = [{"id": "1", "template": SSV2_TEMPLATES[0]}, {"id": "2", "template": "Juggling [something]"}]
     source = write(ssv2 / "validation.json", json.dumps(items, indent=4))
-    with pytest.raises(
-        AnnotationError, match=r"validation\.json:6: template 'Juggling \[something\]' not in"
-    ):
+    with pytest.raises(AnnotationError, match=r"validation\.json:6: template 'Juggling \[something\]' not in"):
         read_annotations("ssv2", source, root=tmp_path)
 
 
@@ -508,9 +497,7 @@ def test_round_trip_through_list_file(tmp_path: Path, ucf: Path, kind: str) -> N
     elif kind == "kinetics":
         original = read_annotations("kinetics", write(tmp_path / "k.csv", KINETICS_TRAIN), root=root)
     elif kind == "multilabel":
-        original = read_annotations(
-            "list", write(tmp_path / "m.txt", "a b.mp4 3 1\nc.mp4 0\nd.mp4 -1\n"), root=root
-        )
+        original = read_annotations("list", write(tmp_path / "m.txt", "a b.mp4 3 1\nc.mp4 0\nd.mp4 -1\n"), root=root)
     else:
         original = read_annotations("list", write(tmp_path / "u.txt", "naïve/日本 語.mp4 0\n"), root=root)
     out = tmp_path / "lists" / "train.txt"

@@ -168,7 +168,9 @@ class VideoReader(ABC):
 
     def __repr__(self) -> str:
         m = self.meta
-        return f"{type(self).__name__}({str(self.path)!r}, frames={m.num_frames}, fps={m.fps:.3f}, {m.width}x{m.height})"
+        return (
+            f"{type(self).__name__}({str(self.path)!r}, frames={m.num_frames}, fps={m.fps:.3f}, {m.width}x{m.height})"
+        )
 
     # --- for subclasses ---------------------------------------------------------------------------
     @abstractmethod

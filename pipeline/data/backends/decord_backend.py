@@ -56,4 +56,3 @@ class DecordReader(VideoReader):
     def close(self) -> None:
         # decord has no close(): dropping the last reference frees the native reader.
         self._vr = None
-

@@ -44,4 +44,3 @@ class TorchCodecReader(VideoReader):
 
     def close(self) -> None:
         self._dec = None
-

@@ -1,0 +1,63 @@
+"""The `vap` entry point as a user meets it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from pipeline import __version__
+from pipeline.cli import main
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("check", "data", "bench-data", "list"):
+        assert f"    {command}" in out
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.strip() == f"vap {__version__}"
+
+
+def test_no_command_prints_help_and_fails(capsys):
+    assert main([]) == 2
+    assert "usage: vap" in capsys.readouterr().out
+
+
+def test_list_prints_every_registry(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for kind in ("backend", "sampler", "transform", "annotation format", "data maker"):
+        assert f"{kind} (" in out
+    for name in (
+        "torchcodec",
+        "decord",
+        "pyav",
+        "auto",
+        "tsn",
+        "dense",
+        "ucf101",
+        "kinetics",
+        "moving-digits",
+    ):
+        assert name in out
+    assert "installed backends: torchcodec, decord, pyav" in out
+
+
+def test_list_one_kind_and_unknown_kind(capsys):
+    assert main(["list", "sampler"]) == 0
+    assert "tsn" in capsys.readouterr().out
+    assert main(["list", "optimizer"]) == 1
+    assert "unknown registry 'optimizer'; allowed:" in capsys.readouterr().err
+
+
+def test_console_script_is_installed():
+    out = subprocess.run([sys.executable, "-m", "pipeline.cli", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("vap ")
