@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from pipeline.data.annotations import Annotations, read_annotations
-from pipeline.data.dataset import VideoDataset, collate_videos
+from pipeline.data.dataset import FailureTracker, VideoBatch, VideoDataset, collate_videos
 from pipeline.data.samplers import ClipSampler, build_sampler
 from pipeline.data.transforms import Compose, build_transforms, default_transforms
 
@@ -52,6 +52,7 @@ class VideoDataModule(L.LightningDataModule):
         num_workers: int | None = None,
         pin_memory: bool | None = None,
         seed: int = 0,
+        max_bad_rate: float = 0.05,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -74,6 +75,9 @@ class VideoDataModule(L.LightningDataModule):
         self.num_workers = default_num_workers() if num_workers is None else num_workers
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self.seed = seed
+        # Bad videos: training stops past `max_bad_rate`; evaluation only records (never substitutes).
+        self.train_failures = FailureTracker(max_rate=max_bad_rate)
+        self.eval_failures = FailureTracker(max_rate=1.0)
         self.annotations: dict[str, Annotations] = {}
         self.datasets: dict[str, VideoDataset] = {}
 
@@ -148,3 +152,10 @@ class VideoDataModule(L.LightningDataModule):
             if hasattr(batch, "to")
             else super().transfer_batch_to_device(batch, device, dataloader_idx)
         )
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        if isinstance(batch, VideoBatch):
+            trainer = getattr(self, "trainer", None)
+            training = trainer is None or trainer.training
+            (self.train_failures if training else self.eval_failures).update(batch)
+        return batch

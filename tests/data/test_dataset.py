@@ -138,6 +138,21 @@ def test_datamodule_end_to_end(tiny_set):
     assert sum(len(b) for b in val) == 6 and sum(len(b.failures) for b in val) == 1
     moved = dm.transfer_batch_to_device(train[0], torch.device("cpu"), 0)
     assert isinstance(moved, VideoBatch)
+    for batch in val:  # Lightning calls this hook on every batch: failures are counted there
+        dm.on_after_batch_transfer(batch, 0)
+    assert dm.train_failures.seen == 7 and dm.train_failures.failed_items == 1  # no trainer: training
+
+
+def test_datamodule_stops_training_past_the_bad_rate(tiny_set):
+    dm = VideoDataModule(
+        train=str(tiny_set / "with_bad.txt"), size=32, batch_size=7, num_workers=0, backend="pyav",
+        max_bad_rate=0.1, sampler_args={"num_segments": 2},
+    )  # fmt: skip
+    dm.train_failures.min_seen = 5
+    dm.setup("fit")
+    with pytest.raises(TooManyBadVideos, match="1 of 7 clips failed"):
+        for batch in dm.train_dataloader():
+            dm.on_after_batch_transfer(batch, 0)
 
 
 def test_datamodule_without_split_says_so(tiny_set):
