@@ -53,12 +53,14 @@ def dataset_clips_per_second(backend: str, videos: list[Path], sampler, clips: i
 
 
 def peak_memory_mb(backend: str, video: Path, frames: int = 8) -> float:
-    """Peak resident memory of a fresh process that opens `video` and decodes a TSN-`frames` clip,
-    minus that of the same process doing everything but the decode."""
+    """Peak resident memory (MB) of a fresh process that opens `video` and decodes a TSN-`frames`
+    clip, minus that of the same process with the same imports that does not open the video."""
     code = (
         "import resource, sys, numpy as np\n"
         "from pipeline.data.backends import open_video\n"
         "from pipeline.data.samplers import TSNSampler\n"
+        "from pipeline.data.backends import available_backends\n"
+        "available_backends()  # the baseline loads every decoder library too\n"
         "b, p, k, run = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == '1'\n"
         "if run:\n"
         "    with open_video(p, b) as r:\n"
