@@ -1,0 +1,87 @@
+"""Pretrained weights: torchvision's own weights API online, its cache offline, or a local file.
+
+`weights` in a config is one of:
+  - none: random initialisation;
+  - `imagenet`: torchvision's ImageNet weights for the model; a weights file already in torch hub's
+    `checkpoints/` folder is preferred to a download (offline machines seed that folder);
+  - an enum name such as `IMAGENET1K_V2`: exactly those torchvision weights;
+  - a path to a `.pth`/`.pt` file: a state dict, loaded with `torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision.models import WeightsEnum, get_model, get_model_weights
+
+
+def hub_checkpoint_dir() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def cached_file(weights: WeightsEnum) -> Path:
+    return hub_checkpoint_dir() / os.path.basename(weights.url)
+
+
+def resolve_torchvision_weights(model: str, spec: str) -> WeightsEnum:
+    """`imagenet` or an enum name -> the torchvision weights enum member."""
+    try:
+        enum = get_model_weights(model)
+    except (ValueError, KeyError) as e:
+        raise ValueError(f"{model} has no torchvision pretrained weights") from e
+    if spec.lower() == "imagenet":
+        imagenet = [w for w in enum if w.name.startswith("IMAGENET")]
+        for w in [enum.DEFAULT, *imagenet]:  # prefer a file that is already here to a download
+            if cached_file(w).exists():
+                return w
+        return enum.DEFAULT
+    try:
+        return enum[spec]
+    except KeyError:
+        names = ", ".join(w.name for w in enum)
+        raise ValueError(
+            f"unknown weights {spec!r} for {model}; allowed: none, imagenet, {names}, or a .pth path"
+        ) from None
+
+
+def is_path(spec: str) -> bool:
+    return spec.endswith((".pth", ".pt", ".ckpt", ".bin")) or os.sep in spec or Path(spec).exists()
+
+
+def load_state_dict(path: str | os.PathLike[str], *, trusted: bool = False) -> dict[str, torch.Tensor]:
+    """A state dict from a file; `weights_only=True` unless the user trusts the file (`trusted`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: weights file not found")
+    obj = torch.load(path, map_location="cpu", weights_only=not trusted)
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path}: expected a state dict, got {type(obj).__name__}")
+    return obj
+
+
+def torchvision_model(name: str, weights: str | None, *, trusted: bool = False) -> nn.Module:
+    """A torchvision classification model with the requested weights."""
+    if not weights or str(weights).lower() == "none":
+        return get_model(name, weights=None)
+    if is_path(str(weights)):
+        model = get_model(name, weights=None)
+        missing, unexpected = model.load_state_dict(load_state_dict(weights, trusted=trusted), strict=False)
+        if missing:
+            raise ValueError(f"{weights}: does not fit {name}: {len(missing)} missing keys, e.g. {missing[:3]}")
+        del unexpected  # extra keys (e.g. a different classifier head) are harmless
+        return model
+    w = resolve_torchvision_weights(name, str(weights))
+    try:
+        return get_model(name, weights=w)
+    except (OSError, RuntimeError) as e:  # URLError is an OSError: no network and no cached file
+        raise RuntimeError(
+            f"{name} weights {w.name} are not in {hub_checkpoint_dir()} and could not be downloaded ({e}). "
+            f"Copy {os.path.basename(w.url)} there from a machine with a network "
+            f"(python -c \"import torchvision; torchvision.models.get_model('{name}', weights='{w.name}')\"), "
+            "or set weights to a local .pth file"
+        ) from e
