@@ -52,9 +52,10 @@ class ResidualAttention(AttentionLayer):
         logits = self.head(F.interpolate(u, size=(h, w), mode="bilinear", align_corners=False))  # (B, C|1, H, W)
         if self.mode == "channel":
             logits = logits.mean(dim=(2, 3), keepdim=True)  # (B, C, 1, 1)
-        m = torch.sigmoid(logits)  # (B, C|1, H|1, W|1)
-        maps = {"spatial": m.mean(dim=1, keepdim=True).expand(-1, 1, h, w)}  # (B, 1, H, W)
+        # The paper's (1 + M) T, scaled so that a fresh mask (M = 0.5) is the identity.
+        scale = (1 + torch.sigmoid(logits)) / 1.5  # (B, C|1, H|1, W|1), in (2/3, 4/3)
+        maps = {"spatial": scale.mean(dim=1, keepdim=True).expand(-1, 1, h, w)}  # (B, 1, H, W)
         if self.mode != "spatial":
-            maps["channel"] = m.mean(dim=(2, 3))  # (B, C)
+            maps["channel"] = scale.mean(dim=(2, 3))  # (B, C)
         self.record(**maps)
-        return (1 + m) * x / 1.5  # the paper's (1 + M) T, scaled so that a fresh mask (M = 0.5) is the identity
+        return scale * x

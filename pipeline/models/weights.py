@@ -70,7 +70,10 @@ def torchvision_model(name: str, weights: str | None, *, trusted: bool = False) 
         return get_model(name, weights=None)
     if is_path(str(weights)):
         model = get_model(name, weights=None)
-        missing, unexpected = model.load_state_dict(load_state_dict(weights, trusted=trusted), strict=False)
+        try:
+            missing, unexpected = model.load_state_dict(load_state_dict(weights, trusted=trusted), strict=False)
+        except RuntimeError as e:  # shape mismatches
+            raise ValueError(f"{weights}: does not fit {name}: {str(e).splitlines()[1].strip()}") from e
         if missing:
             raise ValueError(f"{weights}: does not fit {name}: {len(missing)} missing keys, e.g. {missing[:3]}")
         del unexpected  # extra keys (e.g. a different classifier head) are harmless
