@@ -1,0 +1,125 @@
+"""VideoClassifier: per-frame attention CNN + temporal head, built from config.
+
+video (B, T, C, H, W) uint8 -> normalise -> fold to frames (B*T, C, H, W) -> backbone (+ spatial and
+channel attention) -> pooled (B*T, D) -> unfold (B, T, D) -> temporal head -> logits (B, K) and
+temporal attention (B, T). Multi-view input (B, V, T, C, H, W) is folded into the batch and the
+views' logits and attention are averaged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from einops import rearrange
+from torch import nn
+
+from pipeline.data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize
+from pipeline.models.backbones import Backbone, build_backbone
+from pipeline.models.heads import TemporalHead, build_head
+
+
+@dataclass
+class VideoOutput:
+    logits: torch.Tensor  # (B, K)
+    attention: torch.Tensor  # (B, T) temporal attention, rows sum to 1
+    features: torch.Tensor | None = None  # (B, T, D) per-frame features, when asked for
+
+
+class VideoClassifier(nn.Module):
+    """Backbone x attention x head, composed."""
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        head: TemporalHead,
+        *,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+        cache_features: bool = False,
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+        self.mean, self.std = tuple(mean), tuple(std)
+        self.cache_features = cache_features
+        self._cache: dict[tuple[str, int, int], torch.Tensor] = {}
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        num_classes: int,
+        backbone: str = "tiny",
+        weights: str | None = None,
+        attention: str = "none",
+        attention_stages: Sequence[int] | None = None,
+        attention_args: dict | None = None,
+        freeze: int | str = 0,
+        partial_bn: bool = False,
+        head: str = "tsn",
+        head_args: dict | None = None,
+        cache_features: bool = False,
+    ) -> VideoClassifier:
+        bb = build_backbone(
+            backbone, weights=weights, attention=attention, attention_stages=attention_stages,
+            attention_args=attention_args, freeze=freeze, partial_bn=partial_bn,
+        )  # fmt: skip
+        return cls(
+            bb, build_head(head, bb.out_channels, num_classes, **(head_args or {})), cache_features=cache_features
+        )
+
+    def frame_features(self, video: torch.Tensor) -> torch.Tensor:
+        """(B, T, C, H, W) uint8 or normalised float -> (B, T, D)."""
+        b = video.shape[0]
+        x = normalize(video, self.mean, self.std) if video.dtype == torch.uint8 else video
+        frames = rearrange(x, "b t c h w -> (b t) c h w")
+        pooled = self.backbone(frames)  # (B*T, D)
+        return rearrange(pooled, "(b t) d -> b t d", b=b)
+
+    def _cached_features(
+        self, video: torch.Tensor, keys: Sequence[tuple[str, int]], frames: torch.Tensor
+    ) -> torch.Tensor:
+        """Frozen backbone: reuse features of frames seen before (eval transforms must be deterministic)."""
+        if any(p.requires_grad for p in self.backbone.parameters()) or self.backbone.training:
+            raise RuntimeError("cache_features needs a frozen backbone in eval mode (freeze='all', .eval())")
+        b, t = frames.shape
+        out = [
+            [self._cache.get((vid, clip, int(frames[i, j]))) for j in range(t)] for i, (vid, clip) in enumerate(keys)
+        ]
+        if any(f is None for row in out for f in row):
+            with torch.no_grad():
+                fresh = self.frame_features(video)  # (B, T, D)
+            for i, (vid, clip) in enumerate(keys):
+                for j in range(t):
+                    self._cache[(vid, clip, int(frames[i, j]))] = fresh[i, j].detach().cpu()
+            return fresh
+        return torch.stack([torch.stack(row) for row in out]).to(video.device)  # (B, T, D)
+
+    def forward(
+        self,
+        video: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        *,
+        cache_keys: Sequence[tuple[str, int]] | None = None,
+        frame_indices: torch.Tensor | None = None,
+        return_features: bool = False,
+    ) -> VideoOutput:
+        if video.dim() == 6:  # multi-view (B, V, T, C, H, W): every view through the model, then averaged
+            b, v = video.shape[:2]
+            views = rearrange(video, "b v t c h w -> (b v) t c h w")
+            vmask = None if mask is None else mask.repeat_interleave(v, dim=0)
+            out = self.forward(views, vmask, return_features=return_features)
+            logits = rearrange(out.logits, "(b v) k -> b v k", v=v).mean(dim=1)  # (B, K)
+            attention = rearrange(out.attention, "(b v) t -> b v t", v=v).mean(dim=1)  # (B, T)
+            feats = None if out.features is None else rearrange(out.features, "(b v) t d -> b v t d", v=v).mean(1)
+            return VideoOutput(logits, attention, feats)
+        if video.dim() != 5:
+            raise ValueError(f"video must be (B, T, C, H, W) or (B, V, T, C, H, W), got {tuple(video.shape)}")
+        if self.cache_features and cache_keys is not None and frame_indices is not None:
+            feats = self._cached_features(video, cache_keys, frame_indices)
+        else:
+            feats = self.frame_features(video)  # (B, T, D)
+        out = self.head(feats, mask)
+        return VideoOutput(out.logits, out.attention, feats if return_features else None)
