@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pipeline.layers import ATTENTION
-from pipeline.models import VideoClassifier
+from pipeline.models import BACKBONES, VideoClassifier
 from pipeline.models.heads import HEADS, build_head
 
 HEAD_CONFIGS = [
@@ -136,3 +136,27 @@ def test_feature_cache_needs_frozen_backbone_and_reuses_features():
     # the cache answers even if the pixels are gone: the same video id, clip and frames
     second = model(torch.zeros_like(video), cache_keys=keys, frame_indices=idx).logits
     assert torch.allclose(first, second) and len(model._cache) == 4
+
+
+def _train_step(model: VideoClassifier) -> None:
+    video = torch.randint(0, 256, (2, 4, 3, 32, 32), dtype=torch.uint8)
+    out = model(video)
+    loss = torch.nn.functional.cross_entropy(out.logits, torch.tensor([0, 1]))
+    loss.backward()
+    assert out.attention.shape == (2, 4) and torch.isfinite(loss)
+
+
+@pytest.mark.parametrize("backbone", [b for b in BACKBONES.names() if b != "tiny"])
+def test_every_torchvision_backbone_trains_a_step(backbone):
+    _train_step(VideoClassifier.build(num_classes=2, backbone=backbone, attention="cbam", head="transformer"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("head", HEADS.names())
+@pytest.mark.parametrize("attention", ATTENTION.names())
+@pytest.mark.parametrize("backbone", [b for b in BACKBONES.names() if b != "tiny"])
+def test_full_product_backbone_attention_head(backbone, attention, head):
+    stages = [-1] if attention == "nonlocal" else None
+    _train_step(
+        VideoClassifier.build(num_classes=2, backbone=backbone, attention=attention, attention_stages=stages, head=head)
+    )
