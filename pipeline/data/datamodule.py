@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from pipeline.data.annotations import Annotations, read_annotations
 from pipeline.data.dataset import FailureTracker, VideoBatch, VideoDataset, collate_videos
 from pipeline.data.samplers import ClipSampler, build_sampler
-from pipeline.data.transforms import Compose, build_transforms, default_transforms
+from pipeline.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Compose, build_transforms, default_transforms
 
 
 def default_num_workers() -> int:
@@ -27,7 +27,8 @@ class VideoDataModule(L.LightningDataModule):
 
     `train`, `val`, `test` are annotation sources (a list file, a CSV, a split folder, ...) read with
     `fmt`; `root` is where the videos are. Class names come from the training annotations and are
-    kept in `class_names` (and in the checkpoint, through the task's hyper-parameters).
+    kept in `class_names` (and in the checkpoint, through the task's hyper-parameters). With `make`
+    (e.g. `moving-digits`), a built-in dataset is generated into the folder of `train` on first use.
     """
 
     def __init__(
@@ -39,7 +40,7 @@ class VideoDataModule(L.LightningDataModule):
         fmt: str = "list",
         root: str | None = None,
         split: int = 1,
-        class_names: str | None = None,
+        class_names_file: str | None = None,
         sampler: str = "tsn",
         sampler_args: dict[str, Any] | None = None,
         size: int = 112,
@@ -53,12 +54,14 @@ class VideoDataModule(L.LightningDataModule):
         pin_memory: bool | None = None,
         seed: int = 0,
         max_bad_rate: float = 0.05,
+        make: str | None = None,
+        make_args: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.sources = {"train": train, "val": val, "test": test}
         self.fmt, self.root, self.split = fmt, root, split
-        self.class_names_file = class_names
+        self.class_names_file = class_names_file
         self.sampler: ClipSampler = build_sampler(sampler, **(sampler_args or {}))
         self.train_tf = (
             build_transforms(train_transforms)
@@ -75,6 +78,7 @@ class VideoDataModule(L.LightningDataModule):
         self.num_workers = default_num_workers() if num_workers is None else num_workers
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self.seed = seed
+        self.make, self.make_args = make, make_args
         # Bad videos: training stops past `max_bad_rate`; evaluation only records (never substitutes).
         self.train_failures = FailureTracker(max_rate=max_bad_rate)
         self.eval_failures = FailureTracker(max_rate=1.0)
@@ -82,6 +86,15 @@ class VideoDataModule(L.LightningDataModule):
         self.datasets: dict[str, VideoDataset] = {}
 
     # ------------------------------------------------------------------------------------------------
+    def prepare_data(self) -> None:
+        """Generate a built-in dataset (`make: moving-digits`) into the folder of `train` when missing."""
+        train = self.sources["train"]
+        if not self.make or train is None or Path(train).exists():
+            return
+        from pipeline.data.moving_digits import DATA_MAKERS
+
+        DATA_MAKERS.build(self.make, out=Path(train).parent, seed=self.seed, progress=True, **(self.make_args or {}))
+
     def read(self, stage: str) -> Annotations | None:
         source = self.sources[stage]
         if source is None:
@@ -152,6 +165,20 @@ class VideoDataModule(L.LightningDataModule):
             if hasattr(batch, "to")
             else super().transfer_batch_to_device(batch, device, dataloader_idx)
         )
+
+    def preprocessing(self) -> dict[str, Any]:
+        """How clips are made for evaluation, saved in checkpoints so inference can repeat it."""
+        hp = self.hparams
+        return {
+            "sampler": hp.sampler,
+            "sampler_args": dict(hp.sampler_args or {}),
+            "size": hp.size,
+            "three_crop": hp.three_crop,
+            "eval_transforms": hp.eval_transforms,
+            "backend": hp.backend,
+            "mean": list(IMAGENET_MEAN),
+            "std": list(IMAGENET_STD),
+        }
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         if isinstance(batch, VideoBatch):
