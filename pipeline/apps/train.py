@@ -56,7 +56,7 @@ def default_loggers(save_dir: str = "runs", project: str = "vap") -> list[Any]:
 
 
 def trainer_defaults() -> dict[str, Any]:
-    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 
     from pipeline.tasks.callbacks import ThroughputMonitor
 
@@ -67,7 +67,7 @@ def trainer_defaults() -> dict[str, Any]:
     return {
         "default_root_dir": "runs",
         "logger": default_loggers(),
-        "callbacks": [best, LearningRateMonitor(logging_interval="step"), ThroughputMonitor(), RichProgressBar()],
+        "callbacks": [best, LearningRateMonitor(logging_interval="step"), ThroughputMonitor()],
     }
 
 
@@ -77,6 +77,15 @@ class VapCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: Any) -> None:
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
         parser.link_arguments("data.class_names", "model.class_names", apply_on="instantiate")
+
+    def instantiate_trainer(self, **kwargs: Any) -> Any:
+        """A rich progress bar (with clips/s) unless the progress bar is switched off."""
+        from lightning.pytorch.callbacks import RichProgressBar
+
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        if config.trainer.get("enable_progress_bar") is not False:
+            kwargs["callbacks"] = [*kwargs.get("callbacks", []), RichProgressBar()]
+        return super().instantiate_trainer(**kwargs)
 
     def after_fit(self) -> None:
         self._report()
@@ -107,6 +116,7 @@ class VapCLI(LightningCLI):
                     else "online"
                 )
                 lines.append(f"W&B run ({mode}): {where}")
+                run.finish()  # the command is done: write the summary, release the run
         dm = trainer.datamodule
         if dm is not None and getattr(dm, "train_failures", None) is not None and dm.train_failures.failures:
             lines.append(f"bad videos skipped: {len(dm.train_failures.failures)} (run `vap check` on the data)")

@@ -100,6 +100,7 @@ class VideoDataModule(L.LightningDataModule):
         if source is None:
             return None
         if stage not in self.annotations:
+            self.prepare_data()  # the class names are needed before Lightning would call it
             names: list[str] | Path | None = Path(self.class_names_file) if self.class_names_file else None
             if stage != "train" and "train" in self.annotations:
                 names = self.annotations["train"].class_names

@@ -33,9 +33,9 @@ class ThroughputMonitor(L.Callback):
         step = end - self._start
         total = max(1e-9, step + self._data)
         n = len(batch)
+        pl_module.log("perf/clips_per_s", n / total, on_step=True, on_epoch=True, prog_bar=True, batch_size=max(1, n))
         pl_module.log_dict(
-            {"perf/clips_per_s": n / total, "perf/data_time": self._data, "perf/step_time": step,
-             "perf/data_fraction": self._data / total},
+            {"perf/data_time": self._data, "perf/step_time": step, "perf/data_fraction": self._data / total},
             on_step=True, on_epoch=True, batch_size=max(1, n),
         )  # fmt: skip
         self._last_end = end
