@@ -145,6 +145,22 @@ def run(subcommand: str, argv: list[str]) -> int:
     return 0
 
 
+def build(config: str | Path, overrides: list[str] | None = None) -> VapCLI:
+    """Instantiate the model, data module and trainer of a config without running anything."""
+    saved_argv, sys.argv = sys.argv, ["vap"]
+    try:
+        return VapCLI(
+            VideoClassificationTask,
+            VideoDataModule,
+            args=["--config", str(config), *(overrides or [])],
+            trainer_defaults=trainer_defaults(),
+            run=False,
+            auto_configure_optimizers=False,
+        )
+    finally:
+        sys.argv = saved_argv
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     helps = {
         "train": "train an action recognizer (LightningCLI; `vap train --help`); no --config: the default experiment",

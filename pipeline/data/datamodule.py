@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,8 @@ class VideoDataModule(L.LightningDataModule):
         sampler_args: dict[str, Any] | None = None,
         size: int = 112,
         flip: bool = True,
-        three_crop: bool = False,
+        test_clips: int = 1,
+        test_three_crop: bool = False,
         train_transforms: list[Any] | None = None,
         eval_transforms: list[Any] | None = None,
         backend: str = "auto",
@@ -56,6 +58,7 @@ class VideoDataModule(L.LightningDataModule):
         max_bad_rate: float = 0.05,
         make: str | None = None,
         make_args: dict[str, Any] | None = None,
+        read_args: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -69,16 +72,18 @@ class VideoDataModule(L.LightningDataModule):
             else default_transforms(size, training=True, flip=flip)
         )
         self.eval_tf: Compose = (
-            build_transforms(eval_transforms)
-            if eval_transforms
-            else default_transforms(size, training=False, three_crop=three_crop)
+            build_transforms(eval_transforms) if eval_transforms else default_transforms(size, training=False)
         )
+        # The test split may use the multi-view protocol: `test_clips` clips x 3 crops, averaged per video.
+        self.test_sampler = replace(self.sampler, test_clips=test_clips) if test_clips > 1 else self.sampler
+        self.test_tf = default_transforms(size, training=False, three_crop=True) if test_three_crop else self.eval_tf
         self.backend = backend
         self.batch_size = batch_size
         self.num_workers = default_num_workers() if num_workers is None else num_workers
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self.seed = seed
         self.make, self.make_args = make, make_args
+        self.read_args = dict(read_args or {})
         # Bad videos: training stops past `max_bad_rate`; evaluation only records (never substitutes).
         self.train_failures = FailureTracker(max_rate=max_bad_rate)
         self.eval_failures = FailureTracker(max_rate=1.0)
@@ -106,7 +111,7 @@ class VideoDataModule(L.LightningDataModule):
                 names = self.annotations["train"].class_names
             self.annotations[stage] = read_annotations(
                 self.fmt, source, root=self.root, split=self.split,
-                subset="train" if stage == "train" else "test", class_names=names,
+                subset="train" if stage == "train" else "test", class_names=names, **self.read_args,
             )  # fmt: skip
         return self.annotations[stage]
 
@@ -129,9 +134,11 @@ class VideoDataModule(L.LightningDataModule):
             if ann is None or split in self.datasets:
                 continue
             training = split == "train"
+            sampler = self.test_sampler if split == "test" else self.sampler
+            transform = {"train": self.train_tf, "val": self.eval_tf, "test": self.test_tf}[split]
             self.datasets[split] = VideoDataset(
-                ann.records, sampler=self.sampler, transform=self.train_tf if training else self.eval_tf,
-                training=training, backend=self.backend, num_classes=len(ann.class_names), seed=self.seed,
+                ann.records, sampler=sampler, transform=transform, training=training, backend=self.backend,
+                num_classes=len(ann.class_names), seed=self.seed,
             )  # fmt: skip
 
     def _loader(self, split: str, *, shuffle: bool) -> DataLoader:
@@ -174,7 +181,8 @@ class VideoDataModule(L.LightningDataModule):
             "sampler": hp.sampler,
             "sampler_args": dict(hp.sampler_args or {}),
             "size": hp.size,
-            "three_crop": hp.three_crop,
+            "test_clips": hp.test_clips,
+            "test_three_crop": hp.test_three_crop,
             "eval_transforms": hp.eval_transforms,
             "backend": hp.backend,
             "mean": list(IMAGENET_MEAN),

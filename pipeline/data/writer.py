@@ -30,7 +30,7 @@ def write_video(
 ) -> Path:
     """Encode uint8 RGB frames `(T, C, H, W)` (or an iterable of `(C, H, W)`) to `path`.
 
-    Default: H.264 yuv420p (H and W must be even) for .mp4. `lossless=True`: FFV1 RGB, use .mkv.
+    Default: H.264 yuv420p (H and W must be even); VP9 for .webm. `lossless=True`: FFV1 RGB, use .mkv.
     `gop` caps the keyframe interval (x264's `-g`); `threads=1` makes the bytes reproducible.
     """
     import av
@@ -46,10 +46,17 @@ def write_video(
                 h, w = arr.shape[:2]
                 if not lossless and (h % 2 or w % 2):
                     raise ValueError(f"{path}: yuv420p needs an even frame size, got {w}x{h}")
-                stream = container.add_stream("ffv1" if lossless else "libx264", rate=rate)
+                webm = path.suffix.lower() == ".webm"  # WebM holds VP8/VP9/AV1 only (Something-Something)
+                codec = "ffv1" if lossless else "libvpx-vp9" if webm else "libx264"
+                stream = container.add_stream(codec, rate=rate)
                 stream.width, stream.height = w, h
                 stream.pix_fmt = "bgr0" if lossless else "yuv420p"
-                opts = {} if lossless else {"crf": str(crf), "preset": preset}
+                if lossless:
+                    opts = {}
+                elif webm:
+                    opts = {"crf": str(crf), "b": "0", "deadline": "realtime", "cpu-used": "8"}
+                else:
+                    opts = {"crf": str(crf), "preset": preset}
                 if gop:
                     opts["g"] = str(gop)
                 stream.options = opts
