@@ -17,6 +17,7 @@ import argparse
 import netrc
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ def default_loggers(save_dir: str = "runs", project: str = "vap") -> list[Any]:
     from lightning.pytorch.loggers import CSVLogger
 
     loggers: list[Any] = [CSVLogger(save_dir, name="csv")]
+    if os.environ.get("WANDB_MODE") == "disabled":
+        return loggers
     try:
         from lightning.pytorch.loggers import WandbLogger
     except ImportError:
@@ -130,8 +133,10 @@ def run(subcommand: str, argv: list[str]) -> int:
         if not DEFAULT_CONFIG.exists():
             raise FileNotFoundError(f"{DEFAULT_CONFIG}: the default experiment config is missing; pass --config")
         args = ["--config", str(DEFAULT_CONFIG), *args]
-    saved_argv, sys.argv = sys.argv, [f"vap {subcommand}"]  # LightningCLI warns when both are set
-    try:
+    # sys.argv stays as it is: Lightning's DDP launcher starts the other ranks by re-running it.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
+        warnings.filterwarnings("ignore", message=".*Unable to serialize instance.*")  # logger objects in defaults
         VapCLI(
             VideoClassificationTask,
             VideoDataModule,
@@ -140,8 +145,6 @@ def run(subcommand: str, argv: list[str]) -> int:
             save_config_kwargs={"overwrite": True},
             auto_configure_optimizers=False,
         )
-    finally:
-        sys.argv = saved_argv
     return 0
 
 

@@ -7,7 +7,7 @@ the frames of a video, taken as a set, are equally likely under both classes. An
 of per-frame features is therefore at chance within each pair, and only a temporal model (LSTM,
 transformer over frames) can get the pairs right. The digit's identity is a distractor.
 
-    digit pool (split by image) -> pose path (centre, size per frame) -> grid_sample -> tint, noise -> mp4
+    digit pool (split by image) -> pose path (centre, size per frame) -> bilinear resample -> tint, noise -> mp4
 
 The `sparse` variant shows the motion in only `informative_frames` consecutive frames at a random
 point in time; the other frames hold the same digit still at an unrelated random pose, so the class
@@ -22,7 +22,8 @@ lives in those few frames alone (a test for temporal attention). Written layout,
 `make_moving_digits` is idempotent: a directory whose `manifest.json` records a finished run with
 the same parameters is returned untouched. A directory made by this generator with other parameters
 (or left unfinished) is regenerated. A non-empty directory that this generator did not make is
-refused unless `overwrite=True`, so that a mistyped `--out` cannot delete someone's data.
+refused unless `overwrite=True` (which then replaces only the paths listed above), so that a
+mistyped `--out` cannot delete someone's data.
 """
 
 from __future__ import annotations
@@ -142,9 +143,9 @@ def render_video(
         informative = list(range(t))
     frames = _draw(digit, poses, size, rng)  # (T, 3, H, W)
     if label % 2:
-        frames = frames.flip(0)
+        frames = frames[::-1]
         informative = sorted(t - 1 - i for i in informative)
-    return frames, informative
+    return torch.from_numpy(np.ascontiguousarray(frames)), informative
 
 
 def _path(axis: int, steps: int, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -172,7 +173,7 @@ def _still_pose(size: int, rng: np.random.Generator) -> np.ndarray:
     return np.array([cx, cy, side])
 
 
-def _draw(digit: np.ndarray, poses: np.ndarray, size: int, rng: np.random.Generator) -> torch.Tensor:
+def _draw(digit: np.ndarray, poses: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """Composite the digit at each pose. Plain numpy: torch's thread pool costs 5x here on a busy machine."""
     up = _bicubic_upscale(digit.shape[0])  # (U, h)
     ink = np.clip(up @ digit.astype(np.float32) @ up.T, 0.0, 1.0)  # (U, U)
@@ -184,7 +185,7 @@ def _draw(digit: np.ndarray, poses: np.ndarray, size: int, rng: np.random.Genera
     tint = (hue / hue.max() * rng.uniform(170, 255)).astype(np.float32)[None, :, None, None]
     noise = rng.standard_normal((len(poses), 1, size, size), dtype=np.float32)  # grey: a third of the cost
     frames = background + (tint - background) * alpha[:, None] + _NOISE_STD * noise  # (T, 3, H, W)
-    return torch.from_numpy(np.clip(np.rint(frames), 0, 255).astype(np.uint8))
+    return np.clip(np.rint(frames), 0, 255).astype(np.uint8)
 
 
 def _resample(centre: np.ndarray, side: np.ndarray, size: int) -> np.ndarray:
@@ -235,7 +236,8 @@ def make_moving_digits(
     """Write the dataset to `out` (see the module docstring for the layout) and return `out`.
 
     Returns at once if `out` already holds a finished dataset with the same parameters. `workers`
-    threads render and encode (x264 and numpy release the GIL); the output does not depend on it.
+    threads render and encode (numpy and the encoder release the GIL for most of the work); the
+    output does not depend on their number.
     """
     out = Path(out).expanduser()
     manifest = _manifest(cfg)

@@ -131,8 +131,8 @@ class VideoClassificationTask(L.LightningModule):
         metrics = classification_metrics(self.hparams.num_classes)
         values = {f"{prefix}{k}": v for k, v in metrics(scores, labels).items()}
         values[f"{prefix}count"] = torch.tensor(float(len(ids)))
-        # Every rank holds the same gathered numbers: log them without another reduction.
-        self.log_dict(values, rank_zero_only=False, sync_dist=False)
+        # Every rank holds the same gathered numbers, so the mean across ranks changes nothing.
+        self.log_dict(values, sync_dist=True)
         self.last_confusion = confusion_matrix(scores, labels, self.hparams.num_classes)
 
     # ------------------------------------------------------------------------------------------------

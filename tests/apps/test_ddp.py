@@ -1,0 +1,50 @@
+"""Two CPU processes (DDP over gloo) evaluate exactly like one: every test video counted once."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TINY = {"num_train": 12, "num_val": 6, "num_test": 6}
+
+
+def vap(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WANDB_MODE": "disabled"}
+    cmd = [sys.executable, "-m", "pipeline.cli", *args]
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def last_metrics(run: Path) -> dict[str, float]:
+    with open(run / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    return {k: float(v) for r in rows for k, v in r.items() if v not in ("", None)}
+
+
+@pytest.mark.timeout(900)
+def test_two_process_evaluation_matches_one(tmp_path):
+    data = ["--data.train", "md/train.txt", "--data.val", "md/val.txt", "--data.make_args", json.dumps(TINY),
+            "--data.batch_size", "4", "--data.num_workers", "0", "--model.head_args", '{"dim": 32, "depth": 1}',
+            "--trainer.enable_progress_bar", "false", "--trainer.accelerator", "cpu"]  # fmt: skip
+    vap(["train", *data, "--trainer.max_epochs", "1"], tmp_path)
+    ckpt = tmp_path / "runs" / "csv" / "version_0" / "checkpoints" / "last.ckpt"
+    # 5 test videos x 1 clip over 2 ranks: the distributed sampler pads one rank with a repeat
+    lines = (tmp_path / "md" / "test.txt").read_text().splitlines()[:5]
+    (tmp_path / "md" / "test5.txt").write_text("\n".join(lines) + "\n")
+    test = ["test", *data, "--data.test", "md/test5.txt", "--ckpt_path", str(ckpt)]
+    vap([*test, "--trainer.devices", "1"], tmp_path)
+    vap([*test, "--trainer.devices", "2", "--trainer.strategy", "ddp"], tmp_path)
+    one = last_metrics(tmp_path / "runs" / "csv" / "version_1")
+    two = last_metrics(tmp_path / "runs" / "csv" / "version_2")
+    assert one["test/video_count"] == two["test/video_count"] == 5
+    for key in ("test/video_top1", "test/video_top5", "test/video_mean_class_acc"):
+        assert two[key] == pytest.approx(one[key], abs=1e-6)
+    # clip level: the padded repeat is one extra clip of 6 at most
+    assert two["test/clip_top1"] == pytest.approx(one["test/clip_top1"], abs=1 / 6 + 1e-6)
