@@ -90,3 +90,64 @@ def save_grid(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def timeline(frames: torch.Tensor, attention: torch.Tensor, frame_indices: list[int], title: str, path: Path) -> Path:
+    """Temporal attention of one clip: thumbnails over a bar per frame (uniform weight as a dashed line)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = len(frames)
+    fig, axes = plt.subplots(2, t, figsize=(1.3 * t + 0.5, 3.0), gridspec_kw={"height_ratios": [1, 1.2]}, squeeze=False)
+    top = int(attention.argmax())
+    for i in range(t):
+        ax = axes[0][i]
+        ax.imshow(frames[i].permute(1, 2, 0).numpy())
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"#{frame_indices[i]}", fontsize=7, color="crimson" if i == top else "black")
+    gs = axes[1][0].get_gridspec()
+    for ax in axes[1]:
+        ax.remove()
+    bar = fig.add_subplot(gs[1, :])
+    bar.bar(range(t), attention.numpy(), color=["crimson" if i == top else "steelblue" for i in range(t)])
+    bar.axhline(1 / t, ls="--", color="gray", lw=1)
+    bar.set_xlim(-0.5, t - 0.5)
+    bar.set_xticks(range(t))
+    bar.set_ylabel("attention", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def confusion_plot(cm: torch.Tensor, class_names: list[str], path: Path) -> Path:
+    """Row-normalised confusion matrix with counts."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = len(class_names)
+    norm = cm.float() / cm.sum(dim=1, keepdim=True).clamp_min(1)
+    fig, ax = plt.subplots(figsize=(0.5 * k + 2.5, 0.5 * k + 2))
+    ax.imshow(norm.numpy(), cmap="Blues", vmin=0, vmax=1)
+    if k <= 30:
+        ax.set_xticks(range(k), class_names, rotation=60, ha="right", fontsize=7)
+        ax.set_yticks(range(k), class_names, fontsize=7)
+        for i in range(k):
+            for j in range(k):
+                if cm[i, j]:
+                    ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=6,
+                            color="white" if norm[i, j] > 0.5 else "black")  # fmt: skip
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

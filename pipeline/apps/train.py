@@ -61,7 +61,7 @@ def default_loggers(save_dir: str = "runs", project: str = "vap") -> list[Any]:
 def trainer_defaults() -> dict[str, Any]:
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 
-    from pipeline.tasks.callbacks import ThroughputMonitor
+    from pipeline.tasks.callbacks import AttentionSnapshots, ThroughputMonitor
 
     best = ModelCheckpoint(
         monitor="val/top1", mode="max", save_last=True, save_top_k=1,
@@ -70,7 +70,7 @@ def trainer_defaults() -> dict[str, Any]:
     return {
         "default_root_dir": "runs",
         "logger": default_loggers(),
-        "callbacks": [best, LearningRateMonitor(logging_interval="step"), ThroughputMonitor()],
+        "callbacks": [best, LearningRateMonitor(logging_interval="step"), ThroughputMonitor(), AttentionSnapshots()],
     }
 
 

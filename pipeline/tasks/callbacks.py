@@ -39,3 +39,79 @@ class ThroughputMonitor(L.Callback):
             on_step=True, on_epoch=True, batch_size=max(1, n),
         )  # fmt: skip
         self._last_end = end
+
+
+class AttentionSnapshots(L.Callback):
+    """After each validation: for a few fixed validation clips, the temporal attention timeline (key frame
+    in red), the spatial attention overlays of every attention layer, and the confusion matrix; saved as
+    PNG under `<log dir>/attention/epoch_NN/` and sent to W&B when it is one of the loggers."""
+
+    def __init__(self, num_videos: int = 4, every_n_epochs: int = 1) -> None:
+        self.num_videos = num_videos
+        self.every_n_epochs = every_n_epochs
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero or trainer.current_epoch % self.every_n_epochs:
+            return
+        dm = trainer.datamodule
+        ds = getattr(dm, "datasets", {}).get("val")
+        if ds is None or len(ds) == 0:
+            return
+        from pathlib import Path
+
+        import torch
+
+        from pipeline.data.dataset import VideoSample, collate_videos
+        from pipeline.layers import collect_attention
+        from pipeline.viz import confusion_plot, normalise, overlay, save_grid, spatial_map, timeline
+
+        step = max(1, len(ds) // self.num_videos)
+        items = [ds[i] for i in range(0, len(ds), step)[: self.num_videos]]
+        batch = collate_videos([s for s in items if isinstance(s, VideoSample)])
+        if len(batch) == 0:
+            return
+        out_dir = Path(trainer.log_dir or trainer.default_root_dir) / "attention" / f"epoch_{trainer.current_epoch:02d}"
+        model = pl_module.model
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            video = batch.video.to(pl_module.device)
+            if video.dim() == 6:  # multi-crop: look at the first crop
+                video = video[:, 0]
+            out = model(video)
+            frames = video.flatten(0, 1)  # (B*T, C, H, W)
+            from pipeline.data.transforms import normalize
+
+            feats = model.backbone.forward_features(normalize(frames, model.mean, model.std), return_stages=True)
+        model.train(was_training)
+        images: dict[str, list[Path]] = {"timeline": [], "spatial": []}
+        names = pl_module.class_names
+        t = video.shape[1]
+        for b in range(len(batch)):
+            pred = int(out.logits[b].argmax())
+            title = f"{batch.video_id[b]}: true {names[int(batch.label[b])]}, predicted {names[pred]}"
+            idx = batch.frame_indices[b].tolist()
+            images["timeline"].append(
+                timeline(video[b].cpu(), out.attention[b].cpu(), idx, title, out_dir / f"timeline_{b}.png")
+            )
+        rows, titles = [], []
+        for name, maps in collect_attention(model.backbone).items():
+            got = spatial_map(maps, feats.stages[int(name.split(".")[-1])])
+            if got is None:
+                continue
+            heat = normalise(got[0]).cpu()  # (B*T, h, w)
+            rows.append([overlay(frames[i].cpu(), heat[i]) for i in range(0, min(len(frames), t))])
+            titles.append(f"{name}: {got[1]}")
+        if rows:
+            images["spatial"].append(
+                save_grid(
+                    rows, titles, [f"frame {i}" for i in batch.frame_indices[0].tolist()], out_dir / "spatial.png"
+                )
+            )
+        if getattr(pl_module, "last_confusion", None) is not None:
+            images["confusion"] = [confusion_plot(pl_module.last_confusion, names, out_dir / "confusion.png")]
+        for logger in trainer.loggers:
+            if type(logger).__name__ == "WandbLogger":
+                for key, paths in images.items():
+                    if paths:
+                        logger.log_image(key=f"val/{key}", images=[str(p) for p in paths], step=trainer.global_step)
