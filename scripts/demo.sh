@@ -1,12 +1,9 @@
 #!/usr/bin/env bash
-# The main job on the built-in data (sets up first). Until `vap train` lands, this runs the data layer:
-# make the built-in moving-digits dataset, check every video, and benchmark decoding on the samples.
+# The main job on the built-in data (sets up first): `vap train` with the default experiment, which
+# generates the moving-digits dataset on first use, trains a tiny CNN + temporal transformer on the
+# CPU (or a GPU when there is one), and prints where the checkpoint, the metrics and the W&B run are.
+# Extra arguments go to `vap train`, e.g. `scripts/demo.sh --trainer.max_epochs 3`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-VAP="${VAP_VENV:-.venv}/bin/vap"
-"$VAP" data make moving-digits --out datasets/moving-digits
-"$VAP" check datasets/moving-digits/train.txt --out outputs/moving-digits-quarantine.json
-"$VAP" check datasets/samples --out outputs/samples-quarantine.json
-"$VAP" bench-data --clips 20 --repeats 3 --out outputs/bench/data.md
-echo "demo: dataset in datasets/moving-digits, quarantine lists and benchmark in outputs/"
+exec "${VAP_VENV:-.venv}/bin/vap" train "$@"
