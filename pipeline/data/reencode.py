@@ -34,6 +34,7 @@ def reencode(
 ) -> Path:  # fmt: skip
     """Write `src` to `dst` as H.264 mp4 with the given short side and keyframe interval."""
     import av
+    from av.video.reformatter import VideoReformatter
 
     src, dst = Path(src), Path(dst)
     if not src.is_file():
@@ -72,8 +73,9 @@ def reencode(
             stream = out.add_stream("libx264", rate=rate)
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
             stream.options = {"crf": str(crf), "g": str(gop), "preset": "veryfast"}
+            scale = VideoReformatter()  # one swscale context for the whole video, not one per frame
             for frame in inp.decode(stream_in):
-                frame = frame.reformat(width=w, height=h, format="yuv420p")
+                frame = scale.reformat(frame, width=w, height=h, format="yuv420p")
                 frame.pts = None  # let the encoder number frames at the constant output rate
                 for packet in stream.encode(frame):
                     out.mux(packet)

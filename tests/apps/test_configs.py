@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pipeline.apps.train import CONFIGS, build
+from pipeline.apps.lightning_cli import CONFIGS, build
 from pipeline.data.writer import write_video
 
 REAL = {

@@ -1,0 +1,167 @@
+"""LightningCLI (jsonargparse) over the task and the data, behind `vap train` / `vap test` / `vap validate`.
+
+    vap train                                   # the default experiment: moving-digits, generated on first use
+    vap train --config configs/ucf101_tsn_r50.yaml --trainer.max_epochs 50
+    vap train --config ... --print_config       # the full resolved config
+    vap train --config ... --ckpt_path last     # resume: model, optimiser, scheduler, epoch
+    vap test  --config ... --ckpt_path runs/.../best.ckpt
+
+W&B logs online when the user is logged in (WANDB_API_KEY or `wandb login`), offline into the run
+folder otherwise (`wandb sync` it later), and not at all with `--trainer.logger false`; a CSV logger
+always writes the metrics beside it.
+"""
+
+from __future__ import annotations
+
+import netrc
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch.cli import LightningCLI
+
+from pipeline.data.datamodule import VideoDataModule
+from pipeline.tasks.classification import VideoClassificationTask
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+DEFAULT_CONFIG = CONFIGS / "moving_digits_transformer.yaml"
+SUBCOMMANDS = {"train": "fit", "validate": "validate", "test": "test"}
+
+
+def wandb_online() -> bool:
+    """Logged in to W&B (so online logging can work), without touching the network."""
+    if os.environ.get("WANDB_MODE") in ("offline", "disabled", "dryrun"):
+        return False
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is not None
+    except (FileNotFoundError, netrc.NetrcParseError):
+        return False
+
+
+def default_loggers(save_dir: str = "runs", project: str = "vap") -> list[Any]:
+    """CSV always; W&B too when installed (online if logged in, else offline into `save_dir`)."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    loggers: list[Any] = [CSVLogger(save_dir, name="csv")]
+    if os.environ.get("WANDB_MODE") == "disabled":
+        return loggers
+    try:
+        from lightning.pytorch.loggers import WandbLogger
+    except ImportError:
+        return loggers
+    loggers.append(WandbLogger(save_dir=save_dir, project=project, offline=not wandb_online()))
+    return loggers
+
+
+def trainer_defaults() -> dict[str, Any]:
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+
+    from pipeline.tasks.callbacks import AttentionSnapshots, ThroughputMonitor
+
+    best = ModelCheckpoint(
+        monitor="val/top1", mode="max", save_last=True, save_top_k=1,
+        filename="best-epoch{epoch:02d}-acc{val/top1:.3f}", auto_insert_metric_name=False,
+    )  # fmt: skip
+    return {
+        "default_root_dir": "runs",
+        "logger": default_loggers(),
+        "callbacks": [best, LearningRateMonitor(logging_interval="step"), ThroughputMonitor(), AttentionSnapshots()],
+    }
+
+
+class VapCLI(LightningCLI):
+    """Links the data's classes into the model, so configs never repeat them."""
+
+    def add_arguments_to_parser(self, parser: Any) -> None:
+        parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
+        parser.link_arguments("data.class_names", "model.class_names", apply_on="instantiate")
+
+    def instantiate_trainer(self, **kwargs: Any) -> Any:
+        """A rich progress bar (with clips/s) unless the progress bar is switched off."""
+        from lightning.pytorch.callbacks import RichProgressBar
+
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        if config.trainer.get("enable_progress_bar") is not False:
+            kwargs["callbacks"] = [*kwargs.get("callbacks", []), RichProgressBar()]
+        return super().instantiate_trainer(**kwargs)
+
+    def after_fit(self) -> None:
+        self._report()
+
+    def after_test(self) -> None:
+        self._report()
+
+    def _report(self) -> None:
+        trainer = self.trainer
+        if not trainer.is_global_zero:
+            return
+        lines = []
+        ckpt = trainer.checkpoint_callback
+        if ckpt is not None and getattr(ckpt, "best_model_path", ""):
+            lines.append(f"best checkpoint: {ckpt.best_model_path} (val/top1 {float(ckpt.best_model_score or 0):.4f})")
+            if ckpt.last_model_path:
+                lines.append(f"last checkpoint: {ckpt.last_model_path}")
+        for logger in trainer.loggers:
+            kind = type(logger).__name__
+            if kind == "CSVLogger":
+                lines.append(f"metrics (CSV): {Path(logger.log_dir) / 'metrics.csv'}")
+            elif kind == "WandbLogger":
+                run = logger.experiment
+                where = getattr(run, "url", None) or getattr(run, "dir", "")
+                mode = (
+                    "offline: sync later with `wandb sync " + str(Path(run.dir).parent) + "`"
+                    if logger._offline
+                    else "online"
+                )
+                lines.append(f"W&B run ({mode}): {where}")
+                run.finish()  # the command is done: write the summary, release the run
+        dm = trainer.datamodule
+        if dm is not None and getattr(dm, "train_failures", None) is not None and dm.train_failures.failures:
+            lines.append(f"bad videos skipped: {len(dm.train_failures.failures)} (run `vap check` on the data)")
+        print("\n".join(lines), flush=True)
+
+
+def run(subcommand: str, argv: list[str]) -> int:
+    """Hand the arguments to LightningCLI; without --config, train the default experiment."""
+    args = list(argv)
+    if not any(a == "--config" or a.startswith("--config=") for a in args) and not {"-h", "--help"} & set(args):
+        if not DEFAULT_CONFIG.exists():
+            raise FileNotFoundError(f"{DEFAULT_CONFIG}: the default experiment config is missing; pass --config")
+        args = ["--config", str(DEFAULT_CONFIG), *args]
+    # sys.argv stays as it is: Lightning's DDP launcher starts the other ranks by re-running it.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
+        warnings.filterwarnings("ignore", message=".*Unable to serialize instance.*")  # logger objects in defaults
+        VapCLI(
+            VideoClassificationTask,
+            VideoDataModule,
+            args=[SUBCOMMANDS[subcommand], *args],
+            trainer_defaults=trainer_defaults(),
+            save_config_kwargs={"overwrite": True},
+            auto_configure_optimizers=False,
+        )
+    return 0
+
+
+def build(config: str | Path, overrides: list[str] | None = None) -> VapCLI:
+    """Instantiate the model, data module and trainer of a config without running anything."""
+    saved_argv, sys.argv = sys.argv, ["vap"]
+    try:
+        return VapCLI(
+            VideoClassificationTask,
+            VideoDataModule,
+            args=["--config", str(config), *(overrides or [])],
+            trainer_defaults=trainer_defaults(),
+            run=False,
+            auto_configure_optimizers=False,
+        )
+    finally:
+        sys.argv = saved_argv
+
+
+if __name__ == "__main__":
+    sys.exit(run("train", sys.argv[1:]))
