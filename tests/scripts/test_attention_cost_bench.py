@@ -41,7 +41,7 @@ def test_quick_run_measures_every_type(tmp_path):
     table = [line for line in md.splitlines() if line.startswith("|")]
     header = [c.strip() for c in table[0].strip("|").split("|")]
     assert header[:4] == ["backbone", "attention", "stages", "params (M)"]
-    assert "GFLOPs" in header and "time ratio vs none (median)" in header
+    assert "GFLOPs / image" in header and "time ratio vs none (median)" in header
     body = table[2:]
     assert len(body) == len(TYPES) and all(len(line.strip("|").split("|")) == len(header) for line in body)
     assert [line.split("|")[2].strip() for line in body] == TYPES
