@@ -57,6 +57,13 @@ def check_video(path: str, backend: str = "auto", sample_frames: int = 3) -> Che
         return CheckResult(path, False, f"{type(e).__name__}: {e}", seconds=time.perf_counter() - t0)
 
 
+def _measure(path: str) -> str | None:
+    from pipeline.data.backends import choose_backend
+
+    choice = choose_backend(path)
+    return choice.backend if choice.seconds else None
+
+
 def collect_videos(source: Path, *, fmt: str | None = None, root: str | None = None) -> list[Path]:
     """Video files under a folder, or the videos an annotation file names."""
     if source.is_dir():
@@ -79,14 +86,14 @@ def run_check(
     from pipeline.apps.isolate import run_isolated
 
     if backend == "auto" and paths:
-        # Measure the fastest backend once, here, and hand the workers its name.
-        from pipeline.data.backends import choose_backend
-
-        for p in paths[:5]:
-            choice = choose_backend(p)
-            if choice.seconds:
-                backend = choice.backend
+        # Measure the fastest backend once, in a worker under the timeout too (the files being checked
+        # are the ones expected to hang a decoder), and hand the other workers its name.
+        for out in run_isolated(_measure, [str(p) for p in paths[:5]], jobs=1, timeout=timeout):
+            if out.error is None and out.result:
+                backend = out.result
                 break
+        else:
+            backend = "pyav"
     results: dict[str, CheckResult] = {}
     fn = partial(check_video, backend=backend)
     with Progress(disable=not progress, transient=True) as bar:

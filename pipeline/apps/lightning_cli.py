@@ -125,10 +125,26 @@ class VapCLI(LightningCLI):
         print("\n".join(lines), flush=True)
 
 
+def safe_parsing() -> None:
+    """Never build objects named inside free-form config values (`head_args`, `read_args`, ...).
+
+    jsonargparse instantiates a `class_path` found anywhere in a field typed `Any` by default, so a
+    shared YAML could start any program; configs here name parts by registry name instead.
+    """
+    import jsonargparse
+
+    jsonargparse.set_parsing_settings(validate_subclass_spec_in_any=False, instantiate_subclass_spec_in_any=False)
+
+
+def has_config(args: list[str]) -> bool:
+    return any(a in ("--config", "-c") or a.startswith(("--config=", "-c=")) for a in args)
+
+
 def run(subcommand: str, argv: list[str]) -> int:
     """Hand the arguments to LightningCLI; without --config, train the default experiment."""
+    safe_parsing()
     args = list(argv)
-    if not any(a == "--config" or a.startswith("--config=") for a in args) and not {"-h", "--help"} & set(args):
+    if not has_config(args) and not {"-h", "--help"} & set(args):
         if not DEFAULT_CONFIG.exists():
             raise FileNotFoundError(f"{DEFAULT_CONFIG}: the default experiment config is missing; pass --config")
         args = ["--config", str(DEFAULT_CONFIG), *args]
@@ -149,6 +165,7 @@ def run(subcommand: str, argv: list[str]) -> int:
 
 def build(config: str | Path, overrides: list[str] | None = None) -> VapCLI:
     """Instantiate the model, data module and trainer of a config without running anything."""
+    safe_parsing()
     saved_argv, sys.argv = sys.argv, ["vap"]
     try:
         return VapCLI(

@@ -75,6 +75,8 @@ class VideoDataModule(L.LightningDataModule):
             build_transforms(eval_transforms) if eval_transforms else default_transforms(size, training=False)
         )
         # The test split may use the multi-view protocol: `test_clips` clips x 3 crops, averaged per video.
+        if test_clips > 1 and not hasattr(self.sampler, "test_clips"):
+            raise ValueError(f"data.test_clips: the {sampler} sampler has a single clip per video; use tsn or dense")
         self.test_sampler = replace(self.sampler, test_clips=test_clips) if test_clips > 1 else self.sampler
         self.test_tf = default_transforms(size, training=False, three_crop=True) if test_three_crop else self.eval_tf
         self.backend = backend
@@ -127,7 +129,20 @@ class VideoDataModule(L.LightningDataModule):
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    def resolve_backend(self) -> str:
+        """`auto` is measured once here, so every loader worker (and the checkpoint) uses one decoder."""
+        if self.backend == "auto":
+            from pipeline.data.backends import choose_backend
+
+            for stage in ("train", "val", "test"):
+                ann = self.read(stage)
+                if ann is not None and ann.records:
+                    self.backend = choose_backend(ann.records[0].path).backend
+                    break
+        return self.backend
+
     def setup(self, stage: str | None = None) -> None:
+        self.resolve_backend()
         wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
         for split in wanted.get(stage or "", ("train", "val", "test")):
             ann = self.read(split)
@@ -184,7 +199,7 @@ class VideoDataModule(L.LightningDataModule):
             "test_clips": hp.test_clips,
             "test_three_crop": hp.test_three_crop,
             "eval_transforms": hp.eval_transforms,
-            "backend": hp.backend,
+            "backend": self.backend,
             "mean": list(IMAGENET_MEAN),
             "std": list(IMAGENET_STD),
         }

@@ -132,10 +132,10 @@ class VideoDataset(Dataset):
             with open_video(record.path, self.backend, num_threads=self.num_threads) as reader:
                 indices = self.sampler(reader.meta.num_frames, rng, training=self.training, fps=reader.meta.fps)
                 frames = reader.get_frames(indices[clip])  # (T, C, H, W) uint8
-            video = self.transform(frames, rng)
         except (VideoError, RuntimeError, OSError, ValueError, IndexError) as e:
             reason = e.reason if isinstance(e, VideoError) else f"{type(e).__name__}: {e}"
             return VideoFailure(str(record.path), record.video_id, " ".join(reason.split()))
+        video = self.transform(frames, rng)  # outside the try: a transform error is a config error
         return VideoSample(video, self._label(record.label), record.video_id, clip, torch.from_numpy(indices[clip]))
 
 

@@ -73,7 +73,8 @@ def torchvision_model(name: str, weights: str | None, *, trusted: bool = False) 
         try:
             missing, unexpected = model.load_state_dict(load_state_dict(weights, trusted=trusted), strict=False)
         except RuntimeError as e:  # shape mismatches
-            raise ValueError(f"{weights}: does not fit {name}: {str(e).splitlines()[1].strip()}") from e
+            lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+            raise ValueError(f"{weights}: does not fit {name}: {lines[min(1, len(lines) - 1)]}") from e
         if missing:
             raise ValueError(f"{weights}: does not fit {name}: {len(missing)} missing keys, e.g. {missing[:3]}")
         del unexpected  # extra keys (e.g. a different classifier head) are harmless

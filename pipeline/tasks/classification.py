@@ -91,7 +91,9 @@ class VideoClassificationTask(L.LightningModule):
     def training_step(self, batch: VideoBatch, batch_idx: int) -> torch.Tensor | None:
         out, loss = self._step(batch)
         if out is None:
-            return None
+            # Every clip of the batch failed to decode. Returning None would break DDP (every rank must
+            # run backward), so this is a zero loss still attached to the parameters.
+            return sum(p.sum() for p in self.model.parameters() if p.requires_grad) * 0.0
         self.train_metrics(out.logits, batch.label)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch))
         self.log_dict(self.train_metrics, on_step=False, on_epoch=True, batch_size=len(batch))
@@ -148,8 +150,14 @@ class VideoClassificationTask(L.LightningModule):
             opt = torch.optim.AdamW(groups, lr=hp.lr)
         if hp.scheduler == "none":
             return opt
-        total = max(1, self.trainer.estimated_stepping_batches)
-        per_epoch = total / max(1, self.trainer.max_epochs or 1)
+        total = self.trainer.estimated_stepping_batches
+        if not math.isfinite(total):
+            raise ValueError(
+                "the learning-rate schedule needs a finite run: set trainer.max_epochs or trainer.max_steps"
+            )
+        total = max(1, int(total))
+        batches = self.trainer.num_training_batches
+        per_epoch = max(1, batches // self.trainer.accumulate_grad_batches) if math.isfinite(batches) else total
         warmup = int(hp.warmup_epochs * per_epoch)
         milestones = [int(m * per_epoch) for m in (hp.milestones or [])]
 

@@ -122,3 +122,18 @@ def test_real_dataset_config_builds_and_runs_a_batch(config, tmp_path, monkeypat
         model.eval()
         assert model(batch.video).logits.shape == (2, 2)
         assert model(test_batch.video).logits.shape == (2, 2)
+
+
+def test_config_values_never_build_objects(tmp_path, monkeypatch):
+    """A `class_path` inside a free-form field stays data: no program runs from a config."""
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "pwned"
+    evil = {"x": {"class_path": "subprocess.Popen", "init_args": {"args": f"touch {marker}", "shell": True}}}
+    cfg = tmp_path / "evil.yaml"
+    cfg.write_text(json.dumps({"model": {"head_args": {}}, "data": {"read_args": evil, "train": "none.txt"}}))
+    try:
+        cli = build(cfg, ["--trainer.logger", "false"])
+        assert isinstance(cli.datamodule.read_args["x"], dict)
+    except Exception:
+        pass  # failing to build is fine; running the command is not
+    assert not marker.exists()

@@ -7,6 +7,7 @@ close, because decord and PyAV both leak when readers are dropped without it (de
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from abc import ABC, abstractmethod
@@ -22,6 +23,7 @@ from pipeline.errors import VideoError
 from pipeline.registry import Registry
 
 BACKENDS: Registry[type[VideoReader]] = Registry("backend")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,12 @@ class VideoReader(ABC):
             # The header promised frames the stream does not hold (or they are broken): keep what
             # decoded, clamp the rest to the last good frame, and lower the count so that later
             # samplers ask only for frames that exist.
+            log.warning(
+                "%s: %d frames expected, frames from %d on do not decode; clamped",
+                self.path,
+                self.meta.num_frames,
+                count,
+            )
             self._truncate(count)
             inverse = np.minimum(inverse, frames.shape[0] - 1)
         return frames[torch.as_tensor(inverse)]  # (T, C, H, W)
