@@ -212,3 +212,22 @@ def test_auto_falls_back_when_a_backend_is_missing(lossless_video, monkeypatch):
 def test_unknown_backend_lists_allowed(lossless_video):
     with pytest.raises(KeyError, match="allowed: auto, decord, pyav, torchcodec"):
         open_video(lossless_video[0], "opencv")
+
+
+@pytest.mark.timeout(120)
+def test_pyav_decodes_in_a_forked_child_after_the_parent_did(lossless_video):
+    """swscale's slice threads do not survive fork: a child must not reuse the parent's context."""
+    import multiprocessing as mp
+
+    path, frames = lossless_video
+    with open_video(path, "pyav") as r:
+        r.get_frames([0, 1])  # the parent converts first
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1, initializer=torch.set_num_threads, initargs=(1,)) as pool:  # as DataLoader workers do
+        got = pool.apply_async(_decode_sum, (str(path),)).get(timeout=60)
+    assert got == int(frames[[3, 4]].sum())
+
+
+def _decode_sum(path: str) -> int:
+    with open_video(path, "pyav") as r:
+        return int(r.get_frames([3, 4]).sum())

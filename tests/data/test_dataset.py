@@ -63,6 +63,7 @@ def test_sample_is_typed_and_right(tiny_set):
     assert ((s.frame_indices.numpy() >= edges[:-1]) & (s.frame_indices.numpy() < edges[1:])).all()
 
 
+@pytest.mark.timeout(300)
 def test_same_clips_whatever_the_worker_count(tiny_set):
     ann = read_annotations("list", tiny_set / "train.txt")
     ds = VideoDataset(ann.records, sampler=TSNSampler(num_segments=4), training=True, backend="pyav", seed=7)
