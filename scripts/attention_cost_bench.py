@@ -21,7 +21,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import random
 import shlex
 import statistics
@@ -34,6 +33,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from pipeline.machine import describe_machine
 from pipeline.models.backbones import build_backbone
 
 ATTENTION_TYPES: tuple[str, ...] = ("none", "se", "cbam", "eca", "stn", "residual", "nonlocal")
@@ -149,18 +149,6 @@ def target_check(rows: list[dict]) -> dict:
     return {**TARGET, "extra_time": found, "met": met}
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()}-core CPU ({cpu}), shared with other jobs, no GPU"
-
-
 def to_markdown(report: dict) -> str:
     cfg, check = report["config"], report["target"]
     lines = [
@@ -235,7 +223,7 @@ def run_bench(cfg: BenchConfig, out: Path, *, command: str, progress: bool = Tru
     row_dicts = [asdict(r) for r in rows]
     report = {
         "date": date,
-        "machine": machine(),
+        "machine": describe_machine(),
         "load_average": load,
         "torch": torch.__version__,
         "command": command,

@@ -23,8 +23,6 @@ import argparse
 import datetime as dt
 import json
 import math
-import os
-import platform
 import shlex
 import statistics
 import sys
@@ -38,6 +36,7 @@ from torch import nn
 
 from pipeline.data.fashion_mnist import DEFAULT_ROOT, Cluttered, load_fashion_mnist, make_cluttered
 from pipeline.layers import AttentionMaps, collect_attention
+from pipeline.machine import describe_machine
 from pipeline.models.backbones import Backbone, tiny
 
 ATTENTION_TYPES: tuple[str, ...] = ("none", "se", "cbam", "eca", "stn", "residual", "nonlocal")
@@ -272,18 +271,6 @@ def verdict(row: dict) -> str:
     return "better" if row["diff_mean"] > 0 else "worse"
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()}-core CPU ({cpu}), shared with other jobs, no GPU"
-
-
 def fmt_range(median: float, low: float, high: float) -> str:
     return f"{median:.2f}" if low == high else f"{median:.2f} ({low:.2f}-{high:.2f})"
 
@@ -376,7 +363,7 @@ def run_check(cfg: CheckConfig, out: Path, *, command: str, progress: bool = Tru
                 )
     report = {
         "date": date,
-        "machine": machine(),
+        "machine": describe_machine(),
         "torch": torch.__version__,
         "command": command,
         "config": asdict(cfg),
