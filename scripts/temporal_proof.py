@@ -5,7 +5,9 @@
    LSTM and transformer heads should reach >= 95% top-1 on held-out videos; attention-weighted TSN
    sits in between.
 2. moving-digits-sparse: only a few consecutive frames carry the class; the mean temporal attention
-   mass on those frames is reported against the uniform share.
+   mass on those frames is reported against the uniform share. Variant `sparse`: the other frames
+   show the background alone (an action that fills a few frames of a video); `sparse-still`: they
+   hold the digit still, so only a frame's neighbours tell whether it moves.
 
 Every clip of every video is decoded once into memory (the data is small); training then samples
 TSN-style frame indices from it each epoch. Writes docs/bench/temporal.md and .json.
@@ -34,6 +36,17 @@ from pipeline.data.backends import open_video
 from pipeline.data.moving_digits import CLASS_NAMES, DATA_MAKERS
 from pipeline.data.samplers import TSNSampler
 from pipeline.models import VideoClassifier
+
+VARIANTS = {  # name -> (data maker, maker options, directory)
+    "dense": ("moving-digits", {}, "moving-digits"),
+    "sparse": ("moving-digits-sparse", {"distractor": "empty"}, "moving-digits-sparse"),
+    "sparse-still": ("moving-digits-sparse", {"distractor": "still"}, "moving-digits-sparse-still"),
+}
+SPARSE_TEXT = {
+    "sparse": "the other 12 show the noisy background alone",
+    "sparse-still": "the other 12 hold the digit still at an unrelated pose, which no single frame can tell "
+    "from a moving one",
+}
 
 HEADS = {
     "tsn-avg": ("tsn", {"consensus": "avg"}),
@@ -144,7 +157,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--heads", nargs="+", default=list(HEADS))
-    p.add_argument("--variants", nargs="+", default=["dense", "sparse"], choices=["dense", "sparse"])
+    p.add_argument("--variants", nargs="+", default=["dense", "sparse"], choices=list(VARIANTS))
     p.add_argument(
         "--sparse-frames", type=int, default=16,
         help="frames per clip on the sparse variant: all 16, so the 4 informative ones are always seen",
@@ -156,25 +169,25 @@ def main(argv: list[str] | None = None) -> dict:
     sizes = {"num_train": 60, "num_val": 12, "num_test": 24} if args.quick else {}
     if args.quick:
         args.seeds, args.epochs = 1, 2
-    results: dict = {"args": {k: str(v) for k, v in vars(args).items()}, "dense": {}, "sparse": {}}
+    results: dict = {"args": {k: str(v) for k, v in vars(args).items()}, **{v: {} for v in VARIANTS}}
     previous = args.out.with_suffix(".json")
-    if previous.exists() and set(args.variants) != {"dense", "sparse"}:  # keep the other variant's runs
+    if previous.exists():  # keep the runs of the variants not run this time
         old = json.loads(previous.read_text())
-        for v in {"dense", "sparse"} - set(args.variants):
-            results[v] = old.get(v, {})
-            results.setdefault("args_" + v, old.get("args_" + v, old["args"]))
+        for v in [v for v in VARIANTS if v not in args.variants and old.get(v)]:
+            results[v] = old[v]
+            results["args_" + v] = old.get("args_" + v, old["args"])
     t0 = time.time()
     for variant in args.variants:
         results["args_" + variant] = results["args"]
-        name = "moving-digits" if variant == "dense" else "moving-digits-sparse"
-        root = args.data / (name + ("-quick" if args.quick else ""))
-        DATA_MAKERS.build(name, out=root, seed=0, progress=False, **sizes)
+        name, options, folder = VARIANTS[variant]
+        root = args.data / (folder + ("-quick" if args.quick else ""))
+        DATA_MAKERS.build(name, out=root, seed=0, progress=False, **options, **sizes)
         train, test = load_split(root, "train", args.size), load_split(root, "test", args.size)
         heads = args.heads if variant == "dense" else [h for h in args.heads if h != "tsn-avg"]
         for head in heads:
             runs = []
             for seed in range(args.seeds):
-                frames = args.sparse_frames if variant == "sparse" else args.frames
+                frames = args.frames if variant == "dense" else args.sparse_frames
                 r = train_eval(head, train, test, seed=seed, epochs=args.epochs, frames=frames,
                                batch=args.batch, lr=args.lr)  # fmt: skip
                 runs.append(r)
@@ -209,22 +222,27 @@ def write_report(results: dict, out: Path) -> None:
         rp, _ = summarize(runs, "right_pair")
         cells = " | ".join(f"{100 * x:.1f}" for x in pairs)
         lines.append(f"| {head} | {100 * t:.1f} ± {100 * ts:.1f} | {cells} | {100 * rp:.1f} |")
-    lines += [
-        "",
-        "Sparse variant: 4 of 16 frames carry the class, at a random point in time; the table gives the mean "
-        "temporal attention on the informative frames that were sampled, against their uniform share. "
-        "`.venv/bin/python scripts/temporal_proof.py --variants sparse --heads tsn-attention lstm transformer "
-        f"--epochs {sp['epochs']}` ({sp.get('sparse_frames', sp['frames'])} frames per clip at "
-        f"{sp['size']}x{sp['size']}, {sp['seeds']} seeds).",
-        "",
-        "| head | top-1 | attention mass on informative frames | uniform share |",
-        "|---|---|---|---|",
-    ]
-    for head, runs in results["sparse"].items():
-        t, ts = summarize(runs, "top1")
-        m, ms = summarize(runs, "attention_mass")
-        u, _ = summarize(runs, "uniform_mass")
-        lines.append(f"| {head} | {100 * t:.1f} ± {100 * ts:.1f} | {m:.2f} ± {ms:.2f} | {u:.2f} |")
+    for variant, text in SPARSE_TEXT.items():
+        if not results.get(variant):
+            continue
+        sp = results.get("args_" + variant, results["args"])
+        lines += [
+            "",
+            f"Variant `{variant}`: 4 of 16 frames carry the class, at a random point in time; {text}. The table "
+            "gives the mean temporal attention on the informative frames, against their uniform share. "
+            f"`.venv/bin/python scripts/temporal_proof.py --variants {variant} --heads "
+            f"{' '.join(results[variant])} --epochs {sp['epochs']}` ({sp.get('sparse_frames', sp['frames'])} "
+            f"frames per clip at {sp['size']}x{sp['size']}, {sp['seeds']} seeds).",
+            "",
+            "| head | top-1 | right pair | attention mass on informative frames | uniform share |",
+            "|---|---|---|---|---|",
+        ]
+        for head, runs in results[variant].items():
+            t, ts = summarize(runs, "top1")
+            rp, _ = summarize(runs, "right_pair")
+            m, ms = summarize(runs, "attention_mass")
+            u, _ = summarize(runs, "uniform_mass")
+            lines.append(f"| {head} | {100 * t:.1f} ± {100 * ts:.1f} | {100 * rp:.1f} | {m:.2f} ± {ms:.2f} | {u:.2f} |")
     out.write_text("\n".join(lines) + "\n")
 
 

@@ -10,8 +10,10 @@ transformer over frames) can get the pairs right. The digit's identity is a dist
     digit pool (split by image) -> pose path (centre, size per frame) -> bilinear resample -> tint, noise -> mp4
 
 The `sparse` variant shows the motion in only `informative_frames` consecutive frames at a random
-point in time; the other frames hold the same digit still at an unrelated random pose, so the class
-lives in those few frames alone (a test for temporal attention). Written layout, under `DIR`:
+point in time, so the class lives in those few frames alone (a test for temporal attention). The other
+frames are `distractor`s: `empty` (the default) shows the noisy background alone, as a video whose
+action fills a few frames; `still` holds the same digit still at an unrelated random pose, which no
+single frame can tell from a moving one (only the frames around it can). Written layout, under `DIR`:
 
     videos/<split>/<class_name>/<split>_<nnnnn>.mp4   H.264, `size`x`size`, `frames` frames at `fps`
     videos/<split>/meta.json                          video id (file stem) -> informative frame indices
@@ -48,6 +50,7 @@ from pipeline.registry import Registry
 
 CLASS_NAMES: tuple[str, ...] = ("move_right", "move_left", "move_down", "move_up", "zoom_in", "zoom_out")
 VARIANTS: tuple[str, ...] = ("dense", "sparse")
+DISTRACTORS: tuple[str, ...] = ("empty", "still")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 # Bump when the rendering changes, so that directories made by an older generator are regenerated.
@@ -74,11 +77,14 @@ class MovingDigitsConfig:
     fps: int = 8
     variant: str = "dense"  # "dense": motion in every frame; "sparse": only in `informative_frames`
     informative_frames: int = 4  # sparse variant only
+    distractor: str = "empty"  # sparse variant only: the other frames are "empty" background or a "still" digit
     crf: int = 18
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        if self.distractor not in DISTRACTORS:
+            raise ValueError(f"distractor must be one of {DISTRACTORS}, got {self.distractor!r}")
         if self.frames < 2:
             raise ValueError(f"frames must be at least 2 (motion needs two frames), got {self.frames}")
         if self.variant == "sparse" and not 2 <= self.informative_frames <= self.frames:
@@ -141,7 +147,11 @@ def render_video(
     else:
         poses = path
         informative = list(range(t))
-    frames = _draw(digit, poses, size, rng)  # (T, 3, H, W)
+    visible = np.ones(t, dtype=bool)  # (T,) frames that show the digit
+    if cfg.distractor == "empty":
+        visible[:] = False
+        visible[informative] = True
+    frames = _draw(digit, poses, size, rng, visible)  # (T, 3, H, W)
     if label % 2:
         frames = frames[::-1]
         informative = sorted(t - 1 - i for i in informative)
@@ -173,12 +183,16 @@ def _still_pose(size: int, rng: np.random.Generator) -> np.ndarray:
     return np.array([cx, cy, side])
 
 
-def _draw(digit: np.ndarray, poses: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Composite the digit at each pose. Plain numpy: torch's thread pool costs 5x here on a busy machine."""
+def _draw(
+    digit: np.ndarray, poses: np.ndarray, size: int, rng: np.random.Generator, visible: np.ndarray
+) -> np.ndarray:
+    """Composite the digit at each pose, in the frames where it is `visible` (background and noise only in
+    the others). Plain numpy: torch's thread pool costs 5x here on a busy machine."""
     up = _bicubic_upscale(digit.shape[0])  # (U, h)
     ink = np.clip(up @ digit.astype(np.float32) @ up.T, 0.0, 1.0)  # (U, U)
     cx, cy, side = poses.T  # (T,) each
     alpha = _resample(cy, side, size) @ ink @ _resample(cx, side, size).transpose(0, 2, 1)  # (T, H, W)
+    alpha *= visible[:, None, None]
 
     background = rng.uniform(0, 48, 3).astype(np.float32)[None, :, None, None]  # (1, 3, 1, 1)
     hue = rng.uniform(0.2, 1.0, 3)
@@ -289,11 +303,20 @@ def default_data_dir() -> Path:
     return Path.home() / ".cache" / "vap" / "moving-digits"
 
 
+def _content_params(cfg: MovingDigitsConfig) -> dict[str, Any]:
+    """The parameters that decide the frames: a dense dataset has no distractor frames, so its
+    manifest leaves `distractor` out (and a dense dataset made before the option existed stays valid)."""
+    params = asdict(cfg)
+    if cfg.variant == "dense":
+        params.pop("distractor")
+    return params
+
+
 def _manifest(cfg: MovingDigitsConfig) -> dict[str, Any]:
     return {
         "generator": "moving-digits",
         "version": GENERATOR_VERSION,
-        "config": asdict(cfg),
+        "config": _content_params(cfg),
         "classes": list(CLASS_NAMES),
     }
 
@@ -345,7 +368,7 @@ def _write_json(path: Path, obj: Any) -> None:
 def _provenance(cfg: MovingDigitsConfig) -> str:
     import sklearn
 
-    params = "\n".join(f"- `{k}`: {v!r}" for k, v in asdict(cfg).items())
+    params = "\n".join(f"- `{k}`: {v!r}" for k, v in _content_params(cfg).items())
     shares = ", ".join(f"{s} {round(100 * p)}%" for s, p in _DIGIT_SHARE.items())
     name = "moving-digits-sparse" if cfg.variant == "sparse" else "moving-digits"
     return f"""# {name}

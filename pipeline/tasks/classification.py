@@ -82,11 +82,20 @@ class VideoClassificationTask(L.LightningModule):
         loss = F.cross_entropy(out.logits, batch.label, label_smoothing=self.hparams.label_smoothing)
         return out, loss
 
-    def on_train_epoch_start(self) -> None:
-        # New random clips each epoch; the loader's workers are created after this hook.
+    def _sync_data_epoch(self) -> None:
+        """New random clips each epoch: the training set draws its clips from (seed, epoch, index).
+        The loader's workers copy the dataset when the epoch's iterator is made, after both hooks."""
         dm = getattr(self.trainer, "datamodule", None)
         if dm is not None and "train" in getattr(dm, "datasets", {}):
             dm.datasets["train"].set_epoch(self.current_epoch)
+
+    def on_train_start(self) -> None:
+        # A resume in the middle of an epoch skips `on_train_epoch_start` for that epoch; without this
+        # the resumed epoch would replay epoch 0's clips.
+        self._sync_data_epoch()
+
+    def on_train_epoch_start(self) -> None:
+        self._sync_data_epoch()
 
     def training_step(self, batch: VideoBatch, batch_idx: int) -> torch.Tensor | None:
         out, loss = self._step(batch)

@@ -70,6 +70,7 @@ def test_layout_lists_and_balance(tiny_dir: Path) -> None:
         assert all(v == list(range(TINY.frames)) for v in meta.values())  # dense: every frame counts
     manifest = json.loads((tiny_dir / "manifest.json").read_text())
     assert manifest["complete"] and manifest["config"]["seed"] == 3
+    assert "distractor" not in manifest["config"]  # no distractor frames in the dense variant
     provenance = (tiny_dir / "PROVENANCE.md").read_text()
     assert "BSD-3" in provenance and "`seed`: 3" in provenance
 
@@ -196,15 +197,23 @@ def test_order_blind_average_is_at_chance_within_pairs_but_order_is_not() -> Non
     assert _within_pair_ncm(features["ends"], labels) >= 0.95  # last minus first can
 
 
-def test_sparse_motion_only_in_the_recorded_frames(tmp_path: Path) -> None:
-    cfg = MovingDigitsConfig(variant="sparse", informative_frames=4)
+@pytest.mark.parametrize("distractor", ["empty", "still"])
+def test_sparse_motion_only_in_the_recorded_frames(tmp_path: Path, distractor: str) -> None:
+    cfg = MovingDigitsConfig(variant="sparse", informative_frames=4, distractor=distractor)
     pool = digit_pools(0)["test"]
     for label in range(len(CLASS_NAMES)):
         frames, informative = render_video(label, np.random.default_rng(label), pool, cfg)
         assert len(informative) == 4 and informative == list(range(informative[0], informative[0] + 4))
-        still = [t for t in range(cfg.frames) if t not in informative]
-        centre, area = _centroid(frames), _area(frames)
-        assert np.ptp(centre[still], axis=0).max() < 0.5 and np.ptp(area[still]) < 0.1 * area[still].mean()
+        others = [t for t in range(cfg.frames) if t not in informative]
+        area = _area(frames)
+        assert (area[informative] > 10).all()
+        if distractor == "empty":  # background and noise only
+            assert (area[others] == 0).all()
+            centre = np.full((cfg.frames, 2), np.nan)
+            centre[informative] = _centroid(frames[informative])
+        else:  # the digit held still
+            centre = _centroid(frames)
+            assert np.ptp(centre[others], axis=0).max() < 0.5 and np.ptp(area[others]) < 0.1 * area[others].mean()
         moving = centre[informative] if label < 4 else area[informative, None]
         assert np.abs(np.diff(moving, axis=0)).max() > 1.0
 
@@ -214,10 +223,11 @@ def test_sparse_motion_only_in_the_recorded_frames(tmp_path: Path) -> None:
     assert _within_pair_ncm(features["ends"], labels) <= 0.7
     assert _within_pair_ncm(features["window"], labels) >= 0.95
 
-    small = MovingDigitsConfig(seed=1, num_train=6, num_val=0, num_test=0, variant="sparse")
+    small = MovingDigitsConfig(seed=1, num_train=6, num_val=0, num_test=0, variant="sparse", distractor=distractor)
     out = DATA_MAKERS.build(
-        "moving-digits-sparse", out=tmp_path, seed=1, progress=False, num_train=6, num_val=0, num_test=0
-    )
+        "moving-digits-sparse", out=tmp_path, seed=1, progress=False, num_train=6, num_val=0, num_test=0,
+        distractor=distractor,
+    )  # fmt: skip
     meta = json.loads((out / "videos" / "train" / "meta.json").read_text())
     assert meta == {vid: info for vid, _, _, info in render_split(small, "train")}
 
@@ -228,6 +238,8 @@ def test_makers_and_default_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         DATA_MAKERS.build("moving-digits", out=tmp_path, num_trian=3)
     with pytest.raises(ValueError, match="variant"):
         MovingDigitsConfig(variant="dens")
+    with pytest.raises(ValueError, match="distractor must be one of"):
+        MovingDigitsConfig(variant="sparse", distractor="blank")
     monkeypatch.setenv("VAP_DATA_DIR", str(tmp_path / "here"))
     assert default_data_dir() == tmp_path / "here"
     monkeypatch.delenv("VAP_DATA_DIR")

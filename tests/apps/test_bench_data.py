@@ -1,0 +1,42 @@
+"""`vap bench-data` on a tiny video: every backend measured, paired auto ratio, report files written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pipeline.cli import main
+from pipeline.data.backends import available_backends
+from pipeline.data.backends.auto import reset_choice
+
+
+def test_bench_data_writes_the_report(tmp_path, lossy_video, capsys):
+    reset_choice()
+    video, _ = lossy_video
+    out = tmp_path / "bench" / "data.md"
+    args = ["bench-data", "--videos", str(video), "--long-gop", str(video), "--clips", "2", "--repeats", "2"]
+    assert main([*args, "--cache", str(tmp_path / "cache"), "--out", str(out)]) == 0
+    reset_choice()
+    results = json.loads(out.with_suffix(".json").read_text())
+    backends = available_backends()
+    assert set(results["rotated_clips_per_s"]) == {*backends, "auto"} and set(results["raw_clips_per_s"]) == set(backends)
+    assert set(results["dataset_over_raw"]) == set(backends)
+    assert all(v > 0 for v in results["raw_clips_per_s"].values())
+    assert results["fastest"] in backends and results["auto_choice"] in backends
+    assert len(results["auto_over_fastest_per_repeat"]) == 2 and results["auto_over_fastest"] > 0
+    assert results["reencode"]["backend"] == results["fastest"] and results["reencode"]["speedup_median"] > 0
+    assert "peak_memory_mb_8_frames_10min_720p" not in results  # only with --long-video
+    md = out.read_text()
+    assert md in capsys.readouterr().out  # the report is printed too
+    rows = [line for line in md.splitlines() if line.startswith("| ")][1:]
+    assert [r.split("|")[1].strip().split(" ")[0] for r in rows] == [*backends, "auto"]
+    assert "rotating from clip to clip" in md and "Re-encoding" in md
+
+
+def test_peak_memory_is_measured_in_the_child_alone(lossy_video):
+    from pipeline.apps.bench import peak_memory_mb
+
+    video, _ = lossy_video
+    mem = peak_memory_mb("pyav", video)
+    # a process with torch imported is hundreds of MB; the parent's (this test process's) peak does not leak in
+    assert 100 < mem["baseline"] <= mem["peak"] < 2000

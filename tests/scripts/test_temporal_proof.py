@@ -1,0 +1,41 @@
+"""scripts/temporal_proof.py: a smoke run on the sparse variant writes the table and keeps other variants."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "temporal_proof.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("temporal_proof", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+proof = load_script()
+ARGS = {"epochs": "9", "frames": "8", "sparse_frames": "16", "size": "32", "seeds": "1"}
+
+
+def test_quick_sparse_run_reports_attention_mass(tmp_path):
+    out = tmp_path / "temporal.md"
+    kept = {"top1": 0.5, "pair_top1": {"a": 0.5}, "right_pair": 1.0, "attention_mass": 0.3, "uniform_mass": 0.25}
+    out.with_suffix(".json").write_text(json.dumps({"args": ARGS, "sparse-still": {"lstm": [kept]}}))
+    results = proof.main(
+        ["--quick", "--variants", "sparse", "--heads", "tsn-attention", "--data", str(tmp_path), "--out", str(out)]
+    )
+    (run,) = results["sparse"]["tsn-attention"]
+    assert 0.0 <= run["top1"] <= 1.0 and run["loss_first"] > 0
+    # all 16 frames are sampled, 4 of them informative: the uniform share is exactly 4/16
+    assert abs(run["uniform_mass"] - 0.25) < 1e-6 and 0.0 <= run["attention_mass"] <= 1.0
+    assert (tmp_path / "moving-digits-sparse-quick" / "manifest.json").exists()
+    manifest = json.loads((tmp_path / "moving-digits-sparse-quick" / "manifest.json").read_text())
+    assert manifest["config"]["distractor"] == "empty"
+    md = out.read_text()
+    assert "Variant `sparse`:" in md and "Variant `sparse-still`:" in md  # the kept runs are reported too
+    assert results["sparse-still"] == {"lstm": [kept]}
