@@ -183,9 +183,7 @@ def _still_pose(size: int, rng: np.random.Generator) -> np.ndarray:
     return np.array([cx, cy, side])
 
 
-def _draw(
-    digit: np.ndarray, poses: np.ndarray, size: int, rng: np.random.Generator, visible: np.ndarray
-) -> np.ndarray:
+def _draw(digit: np.ndarray, poses: np.ndarray, size: int, rng: np.random.Generator, visible: np.ndarray) -> np.ndarray:
     """Composite the digit at each pose, in the frames where it is `visible` (background and noise only in
     the others). Plain numpy: torch's thread pool costs 5x here on a busy machine."""
     up = _bicubic_upscale(digit.shape[0])  # (U, h)
