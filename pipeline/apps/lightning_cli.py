@@ -26,7 +26,7 @@ from pipeline.data.datamodule import VideoDataModule
 from pipeline.tasks.classification import VideoClassificationTask
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-DEFAULT_CONFIG = CONFIGS / "moving_digits_transformer.yaml"
+DEFAULT_CONFIG = CONFIGS / "moving_digits_lstm.yaml"
 SUBCOMMANDS = {"train": "fit", "validate": "validate", "test": "test"}
 
 
@@ -68,7 +68,6 @@ def trainer_defaults() -> dict[str, Any]:
     )  # fmt: skip
     return {
         "default_root_dir": "runs",
-        "logger": default_loggers(),
         "callbacks": [best, LearningRateMonitor(logging_interval="step"), ThroughputMonitor(), AttentionSnapshots()],
     }
 
@@ -81,10 +80,13 @@ class VapCLI(LightningCLI):
         parser.link_arguments("data.class_names", "model.class_names", apply_on="instantiate")
 
     def instantiate_trainer(self, **kwargs: Any) -> Any:
-        """A rich progress bar (with clips/s) unless the progress bar is switched off."""
+        """A rich progress bar (with clips/s) unless the progress bar is switched off; and, unless the
+        config names its own loggers (or `--trainer.logger false`), CSV + W&B under `default_root_dir`."""
         from lightning.pytorch.callbacks import RichProgressBar
 
         config = self.config[self.subcommand] if self.subcommand else self.config
+        if config.trainer.get("logger") in (None, True):
+            kwargs["logger"] = default_loggers(save_dir=config.trainer.get("default_root_dir") or "runs")
         if config.trainer.get("enable_progress_bar") is not False:
             kwargs["callbacks"] = [*kwargs.get("callbacks", []), RichProgressBar()]
         return super().instantiate_trainer(**kwargs)

@@ -43,8 +43,8 @@ class ThroughputMonitor(L.Callback):
 
 class AttentionSnapshots(L.Callback):
     """After each validation: for a few fixed validation clips, the temporal attention timeline (key frame
-    in red), the spatial attention overlays of every attention layer, and the confusion matrix; saved as
-    PNG under `<log dir>/attention/epoch_NN/` and sent to W&B when it is one of the loggers."""
+    in red), their key frames, the spatial attention overlays of every attention layer, and the confusion
+    matrix; saved as PNG under `<log dir>/attention/epoch_NN/` and sent to W&B when it is one of the loggers."""
 
     def __init__(self, num_videos: int = 4, every_n_epochs: int = 1) -> None:
         self.num_videos = num_videos
@@ -94,6 +94,16 @@ class AttentionSnapshots(L.Callback):
             images["timeline"].append(
                 timeline(video[b].cpu(), out.attention[b].cpu(), idx, title, out_dir / f"timeline_{b}.png")
             )
+        # Key frames: the clip's most-attended frames, in time order (what `vap summarize` would keep).
+        k = min(3, t)
+        keys = [sorted(out.attention[b].topk(k).indices.tolist()) for b in range(len(batch))]
+        images["key_frames"] = [
+            save_grid(
+                [[video[b, i].permute(1, 2, 0).cpu().numpy() for i in keys[b]] for b in range(len(batch))],
+                [str(v) for v in batch.video_id], [f"key frame {j + 1}" for j in range(k)], out_dir / "key_frames.png",
+                caption="each row: the clip's most-attended frames, in time order",
+            )
+        ]  # fmt: skip
         rows, titles = [], []
         for name, maps in collect_attention(model.backbone).items():
             got = spatial_map(maps, feats.stages[int(name.split(".")[-1])])

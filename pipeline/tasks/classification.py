@@ -63,7 +63,9 @@ class VideoClassificationTask(L.LightningModule):
         )  # fmt: skip
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.forward_model = torch.compile(self.model) if compile else self.model
+        # The compiled wrapper shares self.model's weights; kept out of the module tree so that the
+        # checkpoint holds each weight once, under `model.`, whether or not it was compiled.
+        object.__setattr__(self, "_compiled", torch.compile(self.model) if compile else None)
         self.train_metrics = classification_metrics(num_classes).clone(prefix="train/")
         self.val_metrics = classification_metrics(num_classes).clone(prefix="val/")
         self.test_metrics = classification_metrics(num_classes).clone(prefix="test/clip_")
@@ -72,7 +74,8 @@ class VideoClassificationTask(L.LightningModule):
         self.last_confusion: torch.Tensor | None = None
 
     def forward(self, video: torch.Tensor):
-        return self.forward_model(video)
+        model = self._compiled if self._compiled is not None else self.model
+        return model(video)
 
     # ------------------------------------------------------------------------------------------------
     def _step(self, batch: VideoBatch):
@@ -180,6 +183,12 @@ class VideoClassificationTask(L.LightningModule):
 
         sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Checkpoints of version 0.1 also stored every weight a second time under `forward_model.`.
+        state = checkpoint.get("state_dict", {})
+        for key in [k for k in state if k.startswith("forward_model.")]:
+            del state[key]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Everything `vap score` / `vap summarize` need to use the checkpoint alone."""

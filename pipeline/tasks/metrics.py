@@ -17,12 +17,15 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 
 
 def classification_metrics(num_classes: int) -> MetricCollection:
+    # compute_groups=False: torchmetrics would otherwise merge metrics whose states are equal after the
+    # first batch (top-1 and top-5 when that batch is all right) and report top-5 = top-1 from then on.
     return MetricCollection(
         {
             "top1": MulticlassAccuracy(num_classes, top_k=1, average="micro"),
             "top5": MulticlassAccuracy(num_classes, top_k=min(5, num_classes), average="micro"),
             "mean_class_acc": MulticlassAccuracy(num_classes, top_k=1, average="macro"),
-        }
+        },
+        compute_groups=False,
     )
 
 

@@ -31,7 +31,7 @@ def last_metrics(run: Path) -> dict[str, float]:
 @pytest.mark.timeout(900)
 def test_two_process_evaluation_matches_one(tmp_path):
     data = ["--data.train", "md/train.txt", "--data.val", "md/val.txt", "--data.make_args", json.dumps(TINY),
-            "--data.batch_size", "4", "--data.num_workers", "0", "--model.head_args", '{"dim": 32, "depth": 1}',
+            "--data.batch_size", "4", "--data.num_workers", "0", "--model.head_args", '{"hidden": 32}',
             "--trainer.enable_progress_bar", "false", "--trainer.accelerator", "cpu"]  # fmt: skip
     vap(["train", *data, "--trainer.max_epochs", "1"], tmp_path)
     ckpt = tmp_path / "runs" / "csv" / "version_0" / "checkpoints" / "last.ckpt"

@@ -19,7 +19,7 @@ def common(tmp: Path) -> list[str]:
     return [
         "--data.train", str(tmp / "md" / "train.txt"), "--data.val", str(tmp / "md" / "val.txt"),
         "--data.test", str(tmp / "md" / "test.txt"), "--data.make_args", json.dumps(TINY),
-        "--data.batch_size", "8", "--data.num_workers", "0", "--model.head_args", '{"dim": 32, "depth": 1}',
+        "--data.batch_size", "8", "--data.num_workers", "0", "--model.head_args", '{"hidden": 32}',
         "--trainer.log_every_n_steps", "1", "--trainer.enable_progress_bar", "false",
     ]  # fmt: skip
 
@@ -45,6 +45,9 @@ def test_train_resume_and_test(in_tmp, capsys):
     rows = read_csv(run / "metrics.csv")
     assert any(r.get("val/top1") for r in rows) and any(r.get("train/loss") for r in rows)
     assert any(r.get("perf/clips_per_s_epoch") for r in rows) and any(r.get("perf/data_fraction_epoch") for r in rows)
+    snapshots = run / "attention" / "epoch_00"  # timelines, key frames, confusion matrix, as PNG
+    for name in ("timeline_0.png", "key_frames.png", "confusion.png"):
+        assert (snapshots / name).stat().st_size > 1000, name
     last = run / "checkpoints" / "last.ckpt"
     ckpt = torch.load(last, map_location="cpu", weights_only=False)
     assert ckpt["vap"]["class_names"] == list(CLASS_NAMES)
@@ -56,7 +59,7 @@ def test_train_resume_and_test(in_tmp, capsys):
     wandb_runs = list((in_tmp / "runs" / "wandb").glob("offline-run-*"))
     assert len(wandb_runs) == 1
     records = next(wandb_runs[0].glob("run-*.wandb")).read_bytes()
-    for key in (b"val/top1", b"train/loss", b"perf/clips_per_s", b"lr-AdamW"):
+    for key in (b"val/top1", b"train/loss", b"perf/clips_per_s", b"lr-AdamW", b"val/key_frames", b"val/timeline"):
         assert key in records
 
     # resume: model, optimiser, scheduler and epoch come back; training goes on to epoch 2
@@ -65,9 +68,15 @@ def test_train_resume_and_test(in_tmp, capsys):
     assert resumed["epoch"] == 1 and resumed["global_step"] == 2 * steps
 
     # test: clip- and video-level metrics, every test video counted once
-    assert main(["test", *common(in_tmp), "--ckpt_path", str(last), "--trainer.logger", "false"]) == 0
+    # (and --trainer.default_root_dir moves the loggers' output too)
+    args = ["--ckpt_path", str(last), "--trainer.default_root_dir", "elsewhere"]
+    assert main(["test", *common(in_tmp), *args]) == 0
     printed = capsys.readouterr().out
     assert "test/video_top1" in printed and "test/clip_top1" in printed
+    tested = read_csv(in_tmp / "elsewhere" / "csv" / "version_0" / "metrics.csv")
+    assert any(r.get("test/video_top1") for r in tested) and any(r.get("test/video_count") for r in tested)
+    assert list((in_tmp / "elsewhere" / "wandb").glob("offline-run-*"))
+    assert not (in_tmp / "runs" / "csv" / "version_2").exists()
 
 
 def test_config_errors_name_the_key(in_tmp, capsys):
@@ -84,4 +93,4 @@ def test_print_config_shows_the_default_experiment(in_tmp, capsys):
         main(["train", "--print_config"])
     assert e.value.code == 0
     text = capsys.readouterr().out
-    assert "head: transformer" in text and "make: moving-digits" in text and "num_segments: 8" in text
+    assert "head: lstm" in text and "make: moving-digits" in text and "num_segments: 8" in text
