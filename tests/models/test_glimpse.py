@@ -1,0 +1,98 @@
+"""Recurrent Attention Model: the retina reads the right pixels, REINFORCE trains only the policy and the
+baseline, and the agent learns a task where the digit can be anywhere."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pipeline.models.glimpse import RecurrentAttentionModel, ram_loss, retina
+
+
+def ramp_image(size: int = 16) -> torch.Tensor:
+    return torch.arange(size * size, dtype=torch.float32).reshape(1, 1, size, size)  # (1, 1, H, W)
+
+
+@pytest.mark.parametrize(("x", "y", "left", "top"), [(0.0, 0.0, 4, 4), (-0.5, 0.0, 0, 4), (0.5, -0.5, 8, 0)])
+def test_retina_reads_the_pixels_under_the_glimpse(x, y, left, top):
+    img = ramp_image()
+    patch = retina(img, torch.tensor([[x, y]]), size=8)  # (1, 1, 1, 8, 8)
+    assert patch.shape == (1, 1, 1, 8, 8)
+    assert torch.allclose(patch[0, 0], img[0, :, top : top + 8, left : left + 8], atol=1e-3)
+
+
+def test_retina_coarser_scales_and_zero_outside():
+    img = ramp_image()
+    patches = retina(img, torch.zeros(1, 2), size=8, scales=2, scale_factor=2.0)  # (1, 2, 1, 8, 8)
+    assert torch.allclose(patches[0, 1], F.avg_pool2d(img, 2)[0], atol=1e-3)  # the whole image, halved
+    corner = retina(img, torch.tensor([[1.0, 1.0]]), size=8)[0, 0, 0]  # centred on the bottom-right corner
+    assert torch.allclose(corner[:4, :4], img[0, 0, 12:, 12:], atol=1e-3)
+    assert corner[4:].abs().max() == 0 and corner[:, 4:].abs().max() == 0
+
+
+def test_forward_shapes_and_sampling():
+    torch.manual_seed(0)
+    model = RecurrentAttentionModel(10, glimpse_size=4, scales=2, glimpses=5, hidden=32)
+    images = torch.rand(3, 1, 20, 20)
+    out = model(images)
+    assert out.logits.shape == (3, 10) and out.log_probs.shape == (3, 4) and out.baselines.shape == (3, 4)
+    assert out.locations.shape == (3, 5, 2) and out.locations.abs().max() <= 1
+    model.eval()
+    a, b = model(images), model(images)
+    assert torch.equal(a.locations, b.locations) and torch.equal(a.locations[:, 0], torch.zeros(3, 2))
+    single = RecurrentAttentionModel(10, glimpses=1, hidden=16)(images)
+    assert single.log_probs.shape == (3, 1) and single.locations.shape == (3, 1, 2)
+
+
+def test_reinforce_trains_the_policy_not_the_core():
+    torch.manual_seed(0)
+    model = RecurrentAttentionModel(4, glimpse_size=4, glimpses=3, hidden=16)
+    out = model(torch.rand(8, 1, 12, 12))
+    losses = ram_loss(out, torch.randint(0, 4, (8,)))
+    assert set(losses) == {"loss", "classification", "baseline", "reinforce", "reward"}
+    (-(out.log_probs.sum())).backward(retain_graph=True)  # the REINFORCE path alone
+    assert model.policy.weight.grad is not None and model.policy.weight.grad.abs().sum() > 0
+    assert model.core.weight_ih.grad is None and model.classifier.weight.grad is None
+    model.zero_grad(set_to_none=True)
+    F.cross_entropy(out.logits, torch.zeros(8, dtype=torch.long)).backward()  # classification alone
+    assert model.policy.weight.grad is None and model.baseline.weight.grad is None
+    assert model.core.weight_ih.grad.abs().sum() > 0
+
+
+def translated_digits(n: int, canvas: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's 8x8 digits (classes 0-3) at a random place on a `canvas` x `canvas` black image."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits(n_class=4)
+    pick = rng.integers(0, len(digits.images), n)
+    images = np.zeros((n, 1, canvas, canvas), dtype=np.float32)
+    for i, k in enumerate(pick):
+        y, x = rng.integers(0, canvas - 8 + 1, 2)
+        images[i, 0, y : y + 8, x : x + 8] = digits.images[k] / 16.0
+    return torch.from_numpy(images), torch.from_numpy(digits.target[pick]).long()
+
+
+def test_ram_learns_translated_digits():
+    """4 classes (chance 25%), the digit anywhere on a 24x24 canvas, 4 glimpses of 6x6 at 2 scales
+    (so no glimpse sees the whole canvas). About 8 s on one core; held-out accuracy reached 0.60."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    train_x, train_y = translated_digits(2048, 24, rng)
+    test_x, test_y = translated_digits(512, 24, rng)
+    model = RecurrentAttentionModel(4, glimpse_size=6, scales=2, glimpses=4, hidden=64, std=0.15)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first, last = [], []
+    for epoch in range(20):
+        for i in range(0, len(train_y), 64):
+            losses = ram_loss(model(train_x[i : i + 64]), train_y[i : i + 64])
+            opt.zero_grad()
+            losses["loss"].backward()
+            opt.step()
+            (first if epoch == 0 else last).append(losses["classification"].item())
+    model.eval()
+    with torch.no_grad():
+        accuracy = (model(test_x).logits.argmax(1) == test_y).float().mean().item()
+    assert np.mean(last[-10:]) < 0.75 * np.mean(first[:10])  # the loss falls
+    assert accuracy > 0.45, accuracy  # chance is 0.25
