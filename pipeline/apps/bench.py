@@ -53,7 +53,8 @@ def dataset_clips_per_second(backend: str, videos: list[Path], sampler, clips: i
 
 
 def peak_memory_mb(backend: str, video: Path, frames: int = 8) -> dict[str, float]:
-    """Peak resident memory (MB) of a fresh process that imports torch and this one backend, opens
+    """Peak resident memory (MB) of a fresh process that imports torch, PyAV (the package imports it
+    for probing) and this backend, opens
     `video` and decodes a TSN-`frames` clip (`peak`), and of the same process with the same imports
     that does not open the video (`baseline`: what torch and the decoder library cost by themselves).
 
@@ -220,7 +221,7 @@ def write_report(results: dict, out: Path) -> None:
         )
         lines += [
             "",
-            f"Peak resident memory of a process that imports torch and one backend and samples 8 frames from "
+            f"Peak resident memory of a process that imports torch, PyAV and one backend and samples 8 frames from "
             f"a 10-minute 720p video: {mem} (in brackets: decoding's share, above the same process with the "
             "same imports that does not open the video; the rest is torch and the decoder library).",
         ]

@@ -85,6 +85,8 @@ class MovingDigitsConfig:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
         if self.distractor not in DISTRACTORS:
             raise ValueError(f"distractor must be one of {DISTRACTORS}, got {self.distractor!r}")
+        if self.variant == "dense" and self.distractor != "empty":
+            raise ValueError("distractor applies to the sparse variant only (dense videos have no distractor frames)")
         if self.frames < 2:
             raise ValueError(f"frames must be at least 2 (motion needs two frames), got {self.frames}")
         if self.variant == "sparse" and not 2 <= self.informative_frames <= self.frames:

@@ -85,20 +85,30 @@ class VideoClassificationTask(L.LightningModule):
         loss = F.cross_entropy(out.logits, batch.label, label_smoothing=self.hparams.label_smoothing)
         return out, loss
 
-    def _sync_data_epoch(self) -> None:
-        """New random clips each epoch: the training set draws its clips from (seed, epoch, index).
-        The loader's workers copy the dataset when the epoch's iterator is made, after both hooks."""
+    def _train_dataset(self) -> Any:
         dm = getattr(self.trainer, "datamodule", None)
-        if dm is not None and "train" in getattr(dm, "datasets", {}):
-            dm.datasets["train"].set_epoch(self.current_epoch)
+        return getattr(dm, "datasets", {}).get("train") if dm is not None else None
 
     def on_train_start(self) -> None:
-        # A resume in the middle of an epoch skips `on_train_epoch_start` for that epoch; without this
-        # the resumed epoch would replay epoch 0's clips.
-        self._sync_data_epoch()
+        """A resumed run starts inside epoch N > 0, and Lightning skips `on_train_epoch_start` for it.
+        Its loader iterator (and the worker processes, each with a copy of the dataset) was made before
+        this hook with the dataset still at epoch 0, so set the epoch and make the iterator again;
+        otherwise the resumed epoch would replay epoch 0's clips."""
+        ds = self._train_dataset()
+        if ds is None or ds.epoch == self.current_epoch:
+            return
+        ds.set_epoch(self.current_epoch)
+        # `_data_fetcher` is Lightning's (2.x) holder of the epoch's iterator; iter() restarts it.
+        fetcher = getattr(self.trainer.fit_loop, "_data_fetcher", None)
+        if fetcher is not None:
+            iter(fetcher)
 
     def on_train_epoch_start(self) -> None:
-        self._sync_data_epoch()
+        # New random clips each epoch: the training set draws them from (seed, epoch, index). The epoch's
+        # iterator, and its workers' copies of the dataset, are made after this hook.
+        ds = self._train_dataset()
+        if ds is not None:
+            ds.set_epoch(self.current_epoch)
 
     def training_step(self, batch: VideoBatch, batch_idx: int) -> torch.Tensor | None:
         out, loss = self._step(batch)

@@ -18,7 +18,8 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 
 def classification_metrics(num_classes: int) -> MetricCollection:
     # compute_groups=False: torchmetrics would otherwise merge metrics whose states are equal after the
-    # first batch (top-1 and top-5 when that batch is all right) and report top-5 = top-1 from then on.
+    # first batch (top-5 with the macro top-1 when that batch is all right), and top-5 would then report
+    # a top-1 figure for the rest of the epoch.
     return MetricCollection(
         {
             "top1": MulticlassAccuracy(num_classes, top_k=1, average="micro"),

@@ -240,6 +240,8 @@ def test_makers_and_default_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         MovingDigitsConfig(variant="dens")
     with pytest.raises(ValueError, match="distractor must be one of"):
         MovingDigitsConfig(variant="sparse", distractor="blank")
+    with pytest.raises(ValueError, match="sparse variant only"):
+        MovingDigitsConfig(variant="dense", distractor="still")
     monkeypatch.setenv("VAP_DATA_DIR", str(tmp_path / "here"))
     assert default_data_dir() == tmp_path / "here"
     monkeypatch.delenv("VAP_DATA_DIR")
