@@ -138,6 +138,7 @@ def train_eval(
         "right_pair": within_pair.mean().item(),  # accuracy at telling which pair (what order-blind can do)
         "loss_first": float(np.mean(losses[:10])),
         "loss_last": float(np.mean(losses[-10:])),
+        "epochs": epochs,  # kept per run: a report can hold runs of different invocations
         "attention_mass": float(np.mean([m for m, _ in mass])) if mass else None,
         "uniform_mass": float(np.mean([u for _, u in mass])) if mass else None,
     }
@@ -203,11 +204,18 @@ def main(argv: list[str] | None = None) -> dict:
     return results
 
 
+def epochs_of(heads: dict[str, list[dict]], default: str) -> str:
+    """The epochs the runs of a table were trained for: one number, or one per head when they differ."""
+    per_head = {h: str(runs[0].get("epochs", default)) for h, runs in heads.items()}
+    if len(set(per_head.values())) == 1:
+        return next(iter(per_head.values()))
+    return "[per head: " + ", ".join(f"{h} {e}" for h, e in per_head.items()) + "]"
+
+
 def write_report(results: dict, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     d = results.get("args_dense", results["args"])
-    sp = results.get("args_sparse", results["args"])
     lines = [
         "# Temporal heads on moving-digits (`scripts/temporal_proof.py`)",
         "",
@@ -235,7 +243,8 @@ def write_report(results: dict, out: Path) -> None:
             f"Variant `{variant}`: 4 of 16 frames carry the class, at a random point in time; {text}. The table "
             "gives the mean temporal attention on the informative frames, against their uniform share. "
             f"`.venv/bin/python scripts/temporal_proof.py --variants {variant} --heads "
-            f"{' '.join(results[variant])} --epochs {sp['epochs']}` ({sp.get('sparse_frames', sp['frames'])} "
+            f"{' '.join(results[variant])} --epochs {epochs_of(results[variant], sp['epochs'])}` "
+            f"({sp.get('sparse_frames', sp['frames'])} "
             f"frames per clip at {sp['size']}x{sp['size']}, {sp['seeds']} seeds).",
             "",
             "| head | top-1 | right pair | attention mass on informative frames | uniform share |",

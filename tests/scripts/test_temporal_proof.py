@@ -39,3 +39,6 @@ def test_quick_sparse_run_reports_attention_mass(tmp_path):
     md = out.read_text()
     assert "Variant `sparse`:" in md and "Variant `sparse-still`:" in md  # the kept runs are reported too
     assert results["sparse-still"] == {"lstm": [kept]}
+    assert "--variants sparse --heads tsn-attention --epochs 2`" in md  # this run's epochs, per run
+    assert "--variants sparse-still --heads lstm --epochs 9`" in md  # the kept run's own settings
+    assert proof.epochs_of({"a": [{"epochs": 3}], "b": [{"epochs": 5}]}, "9") == "[per head: a 3, b 5]"
