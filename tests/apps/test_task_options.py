@@ -58,14 +58,20 @@ def test_bf16_mixed_and_channels_last_train_on_cpu():
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))  # it learned
 
 
-def test_channels_last_gives_the_same_outputs():
+def same_as_default(atol: float, **options) -> VideoClassificationTask:
+    """A task built with `options`, given the default task's weights: asserts equal outputs, returns it."""
     torch.manual_seed(0)
-    plain = task().eval()
-    cl = task(channels_last=True).eval()
-    cl.load_state_dict(plain.state_dict())
+    default = task().eval()
+    other = task(**options).eval()
+    other.load_state_dict(default.state_dict())
     video = batches(1)[0].video
     with torch.no_grad():
-        assert torch.allclose(plain(video).logits, cl(video).logits, atol=1e-5)
+        assert torch.allclose(default(video).logits, other(video).logits, atol=atol)
+    return other
+
+
+def test_channels_last_gives_the_same_outputs():
+    same_as_default(1e-5, channels_last=True)
 
 
 @pytest.mark.parametrize("compile", [False, True])
@@ -86,11 +92,4 @@ def test_old_checkpoints_with_duplicated_weights_still_load():
 @pytest.mark.slow
 def test_compiled_model_trains_and_matches_eager():
     """torch.compile (inductor, needs a C++ compiler on the CPU): same outputs as eager, and it trains."""
-    torch.manual_seed(0)
-    eager = task().eval()
-    compiled = task(compile=True).eval()
-    compiled.load_state_dict(eager.state_dict())
-    video = batches(1)[0].video
-    with torch.no_grad():
-        assert torch.allclose(eager(video).logits, compiled(video).logits, atol=1e-4)
-    fit(compiled.train())
+    fit(same_as_default(1e-4, compile=True).train())

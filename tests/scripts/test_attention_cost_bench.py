@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from script_loader import load_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "attention_cost_bench.py"
 TYPES = ["none", "se", "cbam", "eca", "stn", "residual", "nonlocal"]
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("attention_cost_bench", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = load_script()
+bench = load_script("attention_cost_bench")
 
 
 def test_quick_run_measures_every_type(tmp_path):

@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import torch
+from script_loader import load_script
 
 from pipeline.data.fashion_mnist import DEFAULT_ROOT
 from pipeline.layers import AttentionMaps
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "attention_learning_check.py"
 HAVE_DATA = (DEFAULT_ROOT / "train-images-idx3-ubyte.gz").exists()
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("attention_learning_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
-
-
-check = load_script()
+check = load_script("attention_learning_check")
 
 
 @pytest.mark.skipif(not HAVE_DATA, reason="no dataset-fashion-mnist")

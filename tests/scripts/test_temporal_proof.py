@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "temporal_proof.py"
+from script_loader import load_script
 
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("temporal_proof", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-proof = load_script()
+proof = load_script("temporal_proof")
 ARGS = {"epochs": "9", "frames": "8", "sparse_frames": "16", "size": "32", "seeds": "1"}
 
 
