@@ -102,3 +102,25 @@ def odd_good_videos(video_dir: Path) -> dict[str, Path]:
     accents = d / "vidéo à l'été.mp4"
     shutil.copy(write_video(video_dir / "short.mp4", pattern_frames(10, 40, 40), fps=25), accents)
     return {"one_frame": one, "non_ascii": accents}
+
+
+@pytest.fixture(scope="session")
+def corpus(video_dir: Path) -> dict[str, tuple[Path, list[int]]]:
+    """Every container users bring, written by `ffmpeg` (see `video_corpus.py`), with the numbers on the
+    frames a sequential `ffmpeg` decode presents: name -> (path, numbers of frames 0..N-1)."""
+    import subprocess
+
+    from video_corpus import CASES, ffmpeg_numbers, write_case
+
+    d = video_dir / "corpus"
+    d.mkdir()
+    out = {}
+    for case in CASES.values():
+        path = write_case(case, d)
+        out[case.name] = (path, ffmpeg_numbers(path, case.rotation))
+    # A stream-copied cut that starts between keyframes: the mp4 edit list drops the frames before it.
+    cut = d / "mp4_cut_editlist.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", "0.5", "-i", str(out["mp4_h264_bframes"][0]), "-c", "copy",
+                    str(cut)], check=True, timeout=60)  # fmt: skip
+    out["mp4_cut_editlist"] = (cut, ffmpeg_numbers(cut))
+    return out

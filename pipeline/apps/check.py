@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -30,6 +31,8 @@ class CheckResult:
     width: int = 0
     height: int = 0
     seconds: float = 0.0
+    backend: str = ""  # the backend that served the video ("" when none could)
+    tried: str = ""  # backends passed over or failed before it, and why
 
 
 def check_video(path: str, backend: str = "auto", sample_frames: int = 3) -> CheckResult:
@@ -49,19 +52,15 @@ def check_video(path: str, backend: str = "auto", sample_frames: int = 3) -> Che
                 raise VideoError(
                     path, f"decoded frames have shape {tuple(frames.shape)}, header says {m.width}x{m.height}"
                 )
-            reason = "" if m.num_frames == n else f"header promises {n} frames, {m.num_frames} decode"
-        return CheckResult(path, True, reason, m.num_frames, m.fps, m.width, m.height, time.perf_counter() - t0)
+            reason = "" if m.num_frames == n else f"{n} frames at open, {m.num_frames} decode"
+            tried = "; ".join(f"{b}: {why}" for b, why in getattr(reader, "tried", []))
+            backend = reader.backend
+        return CheckResult(path, True, reason, m.num_frames, m.fps, m.width, m.height, time.perf_counter() - t0,
+                           backend, tried)  # fmt: skip
     except VideoError as e:
         return CheckResult(path, False, e.reason, seconds=time.perf_counter() - t0)
     except Exception as e:  # any decoder failure is a finding, not a crash of the check
         return CheckResult(path, False, f"{type(e).__name__}: {e}", seconds=time.perf_counter() - t0)
-
-
-def _measure(path: str) -> str | None:
-    from pipeline.data.backends import choose_backend
-
-    choice = choose_backend(path)
-    return choice.backend if choice.seconds else None
 
 
 def collect_videos(source: Path, *, fmt: str | None = None, root: str | None = None) -> list[Path]:
@@ -85,15 +84,6 @@ def run_check(
 
     from pipeline.apps.isolate import run_isolated
 
-    if backend == "auto" and paths:
-        # Measure the fastest backend once, in a worker under the timeout too (the files being checked
-        # are the ones expected to hang a decoder), and hand the other workers its name.
-        for out in run_isolated(_measure, [str(p) for p in paths[:5]], jobs=1, timeout=timeout):
-            if out.error is None and out.result:
-                backend = out.result
-                break
-        else:
-            backend = "pyav"
     results: dict[str, CheckResult] = {}
     fn = partial(check_video, backend=backend)
     with Progress(disable=not progress, transient=True) as bar:
@@ -116,7 +106,9 @@ def write_quarantine(results: list[CheckResult], out: Path, source: str) -> Path
         "videos": [asdict(r) for r in results],
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")  # a killed check leaves the old list whole
+    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, out)
     return out
 
 
@@ -126,8 +118,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="check that videos open and decode; write a quarantine list of the bad ones",
         description="Open every video under PATH (a folder, searched recursively; a video; or an annotation "
         "file), read its header and decode its first, middle and last frames, each in a worker process "
-        "under a timeout. Writes a quarantine JSON (path and reason of each bad video) and prints a "
-        "summary. Exit code 0 when every video is good, 1 when some are bad.",
+        "under a timeout. With --backend auto each video gets the first backend that is exact for "
+        "its container and decodes it (TorchCodec, decord, PyAV); it is bad only when all fail. "
+        "Writes a quarantine JSON (path and reason of each bad video) and prints a summary. "
+        "Exit code 0 when every video is good, 1 when some are bad.",
     )
     p.add_argument("path", type=Path, help="folder of videos, one video, or an annotation file")
     p.add_argument(
@@ -154,6 +148,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from collections import Counter
+
     from rich.console import Console
     from rich.table import Table
 
@@ -169,11 +165,14 @@ def main(args: argparse.Namespace) -> int:
     table.add_column("good", justify="right")
     table.add_column("bad", justify="right")
     table.add_column("frames (total)", justify="right")
+    table.add_column("served by", justify="left")
+    served = Counter(r.backend for r in results if r.ok)
     table.add_row(
         str(len(results)),
         str(len(results) - len(bad)),
         str(len(bad)),
         str(sum(r.num_frames for r in results)),
+        ", ".join(f"{b} {n}" for b, n in served.most_common()),
     )
     console.print(table)
     for r in bad:

@@ -129,20 +129,7 @@ class VideoDataModule(L.LightningDataModule):
     def num_classes(self) -> int:
         return len(self.class_names)
 
-    def resolve_backend(self) -> str:
-        """`auto` is measured once here, so every loader worker (and the checkpoint) uses one decoder."""
-        if self.backend == "auto":
-            from pipeline.data.backends import choose_backend
-
-            for stage in ("train", "val", "test"):
-                ann = self.read(stage)
-                if ann is not None and ann.records:
-                    self.backend = choose_backend(ann.records[0].path).backend
-                    break
-        return self.backend
-
     def setup(self, stage: str | None = None) -> None:
-        self.resolve_backend()
         wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
         for split in wanted.get(stage or "", ("train", "val", "test")):
             ann = self.read(split)

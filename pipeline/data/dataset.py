@@ -9,8 +9,8 @@ training loop counts, logs and stops the run past a failure-rate threshold.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -34,6 +34,7 @@ class VideoSample:
     video_id: str
     clip_index: int  # which of the sampler's clips (0 in training)
     frame_indices: torch.Tensor  # int64 (T,) frames of the source video
+    backend: str = ""  # the decoding backend that served the video
 
 
 @dataclass
@@ -58,23 +59,21 @@ class VideoBatch:
     clip_index: torch.Tensor  # (B,)
     frame_indices: torch.Tensor  # (B, T)
     failures: list[VideoFailure] = field(default_factory=list)
+    backend: list[str] = field(default_factory=list)  # per item: the backend that served its video
 
     def __len__(self) -> int:
         return len(self.video_id)
 
+    def _map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> VideoBatch:
+        return replace(self, video=fn(self.video), label=fn(self.label), clip_index=fn(self.clip_index),
+                       frame_indices=fn(self.frame_indices))  # fmt: skip
+
     def to(self, device: torch.device | str, non_blocking: bool = False) -> VideoBatch:
-        move = {"device": device, "non_blocking": non_blocking}
-        return VideoBatch(
-            self.video.to(**move), self.label.to(**move), self.video_id,
-            self.clip_index.to(**move), self.frame_indices.to(**move), self.failures,
-        )  # fmt: skip
+        return self._map(lambda t: t.to(device=device, non_blocking=non_blocking))
 
     def pin_memory(self) -> VideoBatch:
         """Called by DataLoader(pin_memory=True) on custom batch types."""
-        return VideoBatch(
-            self.video.pin_memory(), self.label.pin_memory(), self.video_id,
-            self.clip_index.pin_memory(), self.frame_indices.pin_memory(), self.failures,
-        )  # fmt: skip
+        return self._map(lambda t: t.pin_memory())
 
 
 class VideoDataset(Dataset):
@@ -132,11 +131,13 @@ class VideoDataset(Dataset):
             with open_video(record.path, self.backend, num_threads=self.num_threads) as reader:
                 indices = self.sampler(reader.meta.num_frames, rng, training=self.training, fps=reader.meta.fps)
                 frames = reader.get_frames(indices[clip])  # (T, C, H, W) uint8
+                backend = reader.backend
         except (VideoError, RuntimeError, OSError, ValueError, IndexError) as e:
             reason = e.reason if isinstance(e, VideoError) else f"{type(e).__name__}: {e}"
             return VideoFailure(str(record.path), record.video_id, " ".join(reason.split()))
         video = self.transform(frames, rng)  # outside the try: a transform error is a config error
-        return VideoSample(video, self._label(record.label), record.video_id, clip, torch.from_numpy(indices[clip]))
+        label = self._label(record.label)
+        return VideoSample(video, label, record.video_id, clip, torch.from_numpy(indices[clip]), backend)
 
 
 def collate_videos(items: Sequence[VideoSample | VideoFailure]) -> VideoBatch:
@@ -154,6 +155,7 @@ def collate_videos(items: Sequence[VideoSample | VideoFailure]) -> VideoBatch:
         clip_index=torch.tensor([s.clip_index for s in good]),  # (B,)
         frame_indices=torch.stack([s.frame_indices for s in good]),  # (B, T)
         failures=failures,
+        backend=[s.backend for s in good],
     )
 
 

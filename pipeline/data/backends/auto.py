@@ -1,51 +1,149 @@
-"""`auto`: the fastest installed backend, chosen by measuring, not by guessing.
+"""Per-video backend choice: the first backend that is exact for the file and decodes it.
 
-The first video opened with `auto` in a process is decoded once by every installed backend with
-TSN-8 style indices (a fresh reader each, as a data loader does); the fastest wins for the rest of the
-process. A backend whose package is missing, or whose native libraries do not load, drops out.
+`auto` tries TorchCodec, then decord, then PyAV, for each video on its own: a backend that would seek
+inexactly in the file's container (`VideoReader.inexact_reason`, from a millisecond probe of the
+header) is passed over, and one that fails to open or decode the file hands it to the next, so what is
+"bad" never depends on which video a run met first. A named backend is tried first and PyAV, exact on
+every container, after it. The order is fixed, not measured, so every DDP rank and loader worker
+serves a video with the same backend. A video is bad only when every backend failed; the error names
+each one tried and why.
 """
 
 from __future__ import annotations
 
+import importlib
+import logging
 import os
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from functools import cache
 
 import numpy as np
+import torch
 
-from pipeline.data.backends.base import BACKENDS, VideoReader
+from pipeline.data.backends.base import BACKENDS, VideoReader, diagnose
+from pipeline.data.backends.probe import Probe, probe_video
+from pipeline.errors import VideoError
 
-# Tried in this order; the order only breaks ties and picks a default when nothing can be measured.
-PREFERENCE = ("torchcodec", "decord", "pyav")
+# Fastest first (docs/bench/data.md: TorchCodec and decord decode these samples at about the same speed,
+# PyAV within 10%); PyAV last because it is exact everywhere and always installed.
+AUTO_ORDER = ("torchcodec", "decord", "pyav")
 _IMPORTS = {"torchcodec": "torchcodec.decoders", "decord": "decord", "pyav": "av"}
-
-
-@dataclass
-class AutoChoice:
-    backend: str
-    seconds: dict[str, float] = field(default_factory=dict)  # median seconds per clip, by backend
-    measured_on: str = ""
-
-
-_choice: AutoChoice | None = None
+log = logging.getLogger(__name__)
 
 
 def available_backends() -> list[str]:
-    """Backends whose Python package and native libraries import here."""
-    import importlib
+    """Backends whose Python package and native libraries import here, in `auto`'s order."""
+    return list(_importable())
 
+
+@cache
+def _importable() -> tuple[str, ...]:
     names = []
-    for name in PREFERENCE:
+    for name in AUTO_ORDER:
         try:
             importlib.import_module(_IMPORTS[name])
         except Exception:  # ImportError, or a RuntimeError/OSError when FFmpeg's libraries are missing
             continue
         names.append(name)
-    return names
+    return tuple(names)
+
+
+def candidates(backend: str) -> list[str]:
+    """The backends to try, in order, for `backend` ("auto" or a registered name)."""
+    if backend == "auto":
+        names = list(available_backends())
+        if not names:
+            raise RuntimeError("no video decoding backend is installed (need one of: torchcodec, decord2, av)")
+        return names
+    BACKENDS.get(backend)  # an unknown name lists the allowed ones
+    return [backend] if backend == "pyav" else [backend, "pyav"]
+
+
+class FallbackReader(VideoReader):
+    """Serves a video with the first candidate backend that is exact for it and decodes it."""
+
+    name = "auto"
+
+    def __init__(self, path: str | os.PathLike[str], *, backends: Sequence[str], num_threads: int = 1) -> None:
+        super().__init__(path, num_threads=num_threads)
+        self.tried: list[tuple[str, str]] = []  # (backend, why it was passed over or failed)
+        self._left = list(backends)
+        self._probe: Probe | None = None
+        self._reader: VideoReader | None = None
+        self._next()
+
+    @property
+    def backend(self) -> str:
+        return self._reader.backend if self._reader is not None else self.name
+
+    @property
+    def probe(self) -> Probe:
+        if self._probe is None:
+            try:
+                self._probe = probe_video(self.path)
+            except LookupError as e:
+                raise VideoError(self.path, str(e)) from e
+            except Exception as e:  # FFmpeg cannot parse it: no backend will
+                raise VideoError(self.path, diagnose(self.path, e)) from e
+        return self._probe
+
+    def _next(self) -> None:
+        """Open the next candidate that is exact for the file; raise when none is left."""
+        while self._left:
+            name = self._left.pop(0)
+            cls = BACKENDS.get(name)
+            why = None if cls.exact_everywhere else cls.inexact_reason(self.probe)
+            if why:
+                self.tried.append((name, why))
+                continue
+            try:
+                self._reader = cls(self.path, num_threads=self.num_threads)
+            except VideoError as e:
+                self.tried.append((name, e.reason))
+                continue
+            self.meta = self._reader.meta
+            if self.tried:
+                log.info("%s: served by %s (%s)", self.path, name, self._tried_text())
+            return
+        self._reader = None
+        last = self.tried[-1][1] if self.tried else "no backend to try"
+        raise VideoError(self.path, f"{last} (tried {self._tried_text()})" if len(self.tried) > 1 else last)
+
+    def _tried_text(self) -> str:
+        return "; ".join(f"{name}: {why}" for name, why in self.tried)
+
+    def get_frames(self, indices: Sequence[int] | np.ndarray | torch.Tensor) -> torch.Tensor:
+        """The current backend's frames; if it fails on this file, the next backend's."""
+        while True:
+            try:
+                frames = self._reader.get_frames(indices)
+            except VideoError as e:
+                self.tried.append((self.backend, e.reason))
+                self._reader.close()
+                self._next()
+                continue
+            self.meta = self._reader.meta  # a stream shorter than its header lowers the count
+            return frames
+
+    def _decode(self, indices: np.ndarray) -> torch.Tensor:  # pragma: no cover - get_frames delegates
+        raise NotImplementedError
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+
+@BACKENDS.register(
+    "auto", doc="Per video: TorchCodec, decord, then PyAV, passing over any that is inexact for the file."
+)
+def open_auto(path: str | os.PathLike[str], *, num_threads: int = 1) -> VideoReader:
+    return FallbackReader(path, backends=candidates("auto"), num_threads=num_threads)
 
 
 def measure_backends(
-    path: str | os.PathLike[str], *, backends: list[str] | None = None, repeats: int = 3, num_frames: int = 8
+    path: str | os.PathLike[str], *, backends: Sequence[str] | None = None, repeats: int = 3, num_frames: int = 8
 ) -> dict[str, float]:
     """Median seconds to open `path` and decode `num_frames` spread frames, per backend that can."""
     times: dict[str, float] = {}
@@ -65,35 +163,3 @@ def measure_backends(
         except Exception:
             continue  # this backend cannot read this file: it cannot be the fastest
     return times
-
-
-def choose_backend(path: str | os.PathLike[str] | None = None) -> AutoChoice:
-    """The process-wide choice; measured on `path` the first time it is asked."""
-    global _choice
-    if _choice is not None:
-        return _choice
-    names = available_backends()
-    if not names:
-        raise RuntimeError("no video decoding backend is installed (need one of: torchcodec, decord2, av)")
-    if path is None:
-        return AutoChoice(names[0])  # nothing to measure on yet; do not cache
-    times = measure_backends(path, backends=names)
-    if not times:
-        return AutoChoice(names[0])  # unreadable file: let the preferred backend report why
-    best = min(times, key=lambda k: (times[k], PREFERENCE.index(k)))
-    _choice = AutoChoice(best, times, str(path))
-    return _choice
-
-
-def reset_choice() -> None:
-    """Forget the measured choice (tests, or after installing another backend)."""
-    global _choice
-    _choice = None
-
-
-@BACKENDS.register("auto", doc="The fastest installed backend, measured on the first video opened.")
-def open_auto(path: str | os.PathLike[str], *, num_threads: int = 1) -> VideoReader:
-    from pipeline.data.backends.base import check_readable
-
-    check_readable(path)  # a missing or empty file is not worth a measurement
-    return BACKENDS.build(choose_backend(path).backend, path=path, num_threads=num_threads)

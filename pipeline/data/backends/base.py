@@ -7,6 +7,7 @@ close, because decord and PyAV both leak when readers are dropped without it (de
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -19,6 +20,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from pipeline.data.backends.probe import Probe
 from pipeline.errors import VideoError
 from pipeline.registry import Registry
 
@@ -33,8 +35,9 @@ class VideoMeta:
     path: str
     num_frames: int  # frames that decode (the header's count is only a hint; see each backend)
     fps: float
-    width: int
+    width: int  # as shown: a rotated phone video is turned upright, as players and `ffmpeg` do
     height: int
+    rotation: int = 0  # degrees the stored picture was turned (counter-clockwise) to show it upright
 
     @property
     def duration(self) -> float:
@@ -99,6 +102,17 @@ class VideoReader(ABC):
     """
 
     name: ClassVar[str]
+    exact_everywhere: ClassVar[bool] = False  # True: no need to probe a file before trusting this backend
+
+    @classmethod
+    def inexact_reason(cls, probe: Probe) -> str | None:
+        """Why this backend would not return frame n exactly in the probed file; None when it would."""
+        return None
+
+    @property
+    def backend(self) -> str:
+        """The backend that serves this file (a fallback reader names the one it settled on)."""
+        return self.name
 
     def __init__(self, path: str | os.PathLike[str], *, num_threads: int = 1) -> None:
         self.path = check_readable(path)
@@ -186,5 +200,4 @@ class VideoReader(ABC):
         """Decode sorted unique in-range indices; may return fewer rows if the stream ends early."""
 
     def _truncate(self, num_frames: int) -> None:
-        m = self.meta
-        self.meta = VideoMeta(m.path, num_frames, m.fps, m.width, m.height)
+        self.meta = dataclasses.replace(self.meta, num_frames=num_frames)

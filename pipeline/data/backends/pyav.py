@@ -1,29 +1,42 @@
-"""PyAV backend: exact frame access with bounded memory.
+"""PyAV backend: the exact reference, on every container, with bounded memory.
 
-Opening demuxes the packets once (no decoding) to learn each frame's timestamp and where the
-keyframes are; the packet count is the true frame count, whatever the header says. A request is served
-by seeking to the keyframe before each wanted frame and decoding forward, keeping only the wanted
-frames, so sampling 8 frames from a 10-minute video never holds the whole video (SlowFast#626).
-Decoding threads are on (`thread_type = "AUTO"`, about 5x the default), and the container is always
-closed (PyAV#1117). Frames go to RGB through one `VideoReformatter` per thread and process, which
-keeps its swscale context while frame sizes stay the same (the usual case in a dataset):
-`frame.to_ndarray(format="rgb24")` builds a new context on every call, which measured here at 2.6 ms
-against 0.04 ms per 64x64 frame, and 10.5 ms against 0.5 ms per 640x272 frame.
+Frame n is the n-th frame a sequential decode presents. Two ways to reach it (see `probe.py` for why):
+- indexed containers (mp4/mov, mkv/webm): opening demuxes the packets once, without decoding, and
+  sorts their presentation timestamps (packets an edit list discards left out): frame n has the n-th
+  smallest. A request seeks to the keyframe before each wanted frame and decodes forward, naming each
+  decoded frame by its timestamp;
+- every other container (AVI, MPEG-PS/TS, ...), whose packets may lack presentation timestamps or hold
+  two frames: opening decodes the stream once and counts the frames; a request decodes forward from the
+  first frame and counts. Timestamps there cannot be trusted after a seek: on an MPEG-2 program stream
+  the frame carrying frame 59's timestamp after a seek showed frame 58. Short clips (UCF101, HMDB51) cost
+  one fast decode at open and one per clip; a long one there is slow but never wrong (re-encode it to mp4
+  with `vap data reencode` for speed).
+In indexed containers a decoded frame whose timestamp is not the index's, or a seek that lands past its
+keyframe, makes the request start again from the first frame and count: a wrong frame is never returned.
+Rotated phone video is turned upright, as `ffmpeg` does. Decoding threads are on (`thread_type =
+"AUTO"`, about 5x the default), and the container is always closed (PyAV#1117). Frames go to RGB through
+one `VideoReformatter` per thread and process: `frame.to_ndarray(format="rgb24")` builds a new swscale
+context on every call, measured here at 2.6 ms against 0.04 ms per 64x64 frame, and 10.5 ms against 0.5
+ms per 640x272 frame.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 from av.video.reformatter import VideoReformatter
 
 from pipeline.data.backends.base import BACKENDS, VideoMeta, VideoReader, diagnose
+from pipeline.data.backends.probe import INDEXED_FORMATS, frame_rotation
 from pipeline.errors import VideoError
 
 _local = threading.local()
+log = logging.getLogger(__name__)
 
 
 def _rgb() -> VideoReformatter:
@@ -35,47 +48,65 @@ def _rgb() -> VideoReformatter:
     return _local.reformatter
 
 
+class _Lost(Exception):
+    """A decoded frame's timestamp does not match the index: the position is not known exactly."""
+
+
 @BACKENDS.register("pyav")
 class PyAVReader(VideoReader):
-    """FFmpeg through PyAV: the most tolerant backend, always installed."""
+    """FFmpeg through PyAV: exact on every container (the reference), always installed."""
 
     name = "pyav"
+    exact_everywhere = True
 
     def __init__(self, path: str | os.PathLike[str], *, num_threads: int = 1) -> None:
         super().__init__(path, num_threads=num_threads)
-        import av
-
+        self._container = None
+        self._open()
         try:
-            self._container = av.open(str(self.path))
-        except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as e:
-            raise VideoError(self.path, diagnose(self.path, e)) from e
-        try:
-            if not self._container.streams.video:
-                raise VideoError(self.path, "no video stream (audio-only or not a video)")
-            self._stream = self._container.streams.video[0]
-            self._stream.thread_type = "AUTO"
-            self._stream.codec_context.thread_count = num_threads
-            self._index_packets()
+            self.indexed = self._container.format.name in INDEXED_FORMATS
+            self.rotation = 0
+            if self.indexed:
+                self._index_packets()
+            else:
+                self._index_by_decoding()
             rate = self._stream.average_rate or self._stream.guessed_rate or 0
             cc = self._stream.codec_context
-            self.meta = VideoMeta(str(self.path), len(self._pts), float(rate), cc.width, cc.height)
+            w, h = (cc.height, cc.width) if self.rotation % 180 else (cc.width, cc.height)
+            self.meta = VideoMeta(str(self.path), len(self._pts), float(rate), w, h, self.rotation)
         except BaseException:
             self.close()
             raise
 
+    def _open(self) -> None:
+        import av
+
+        if self._container is not None:
+            self._container.close()
+        try:
+            self._container = av.open(str(self.path))
+        except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as e:
+            raise VideoError(self.path, diagnose(self.path, e)) from e
+        if not self._container.streams.video:
+            self.close()
+            raise VideoError(self.path, "no video stream (audio-only or not a video)")
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"
+        self._stream.codec_context.thread_count = self.num_threads
+
+    # --- the index: presentation timestamps of frames 0..N-1, and where decoding may start --------
     def _index_packets(self) -> None:
-        """Presentation timestamps of every frame, in display order, and the keyframe positions."""
+        """Indexed containers: every packet's timestamp, without decoding; then the first frame."""
         import av
 
         pts, key = [], []
         try:
             for packet in self._container.demux(self._stream):
-                if packet.size == 0:  # the flush packet at the end
+                if packet.size == 0 or packet.is_discard:  # the flush packet; frames an edit list drops
                     continue
-                t = packet.pts if packet.pts is not None else packet.dts
-                if t is None:
-                    raise VideoError(self.path, "packets carry no timestamps; cannot seek exactly")
-                pts.append(t)
+                if packet.pts is None:
+                    raise VideoError(self.path, "a packet carries no timestamp in an indexed container")
+                pts.append(packet.pts)
                 key.append(bool(packet.is_keyframe))
         except av.error.FFmpegError as e:
             if not pts:
@@ -85,51 +116,124 @@ class PyAVReader(VideoReader):
             raise VideoError(self.path, "no video frames")
         order = np.argsort(pts, kind="stable")
         self._pts = np.asarray(pts, dtype=np.int64)[order]  # (N,) display order
+        if np.unique(self._pts).size != self._pts.size:
+            raise VideoError(self.path, "two frames share a timestamp; cannot index them")
         self._index_of = {int(t): i for i, t in enumerate(self._pts)}
-        is_key = np.asarray(key)[order]
-        self._keyframes = np.flatnonzero(is_key)  # indices of keyframes, ascending
-        if self._keyframes.size == 0 or self._keyframes[0] != 0:
-            self._keyframes = np.concatenate([[0], self._keyframes])
+        self._set_keyframes(np.flatnonzero(np.asarray(key)[order]))
+        self.rotation = self._first_frame_rotation()
+
+    def _index_by_decoding(self) -> None:
+        """Other containers: count the frames a sequential decode presents."""
+        import av
+
+        count = 0
+        try:
+            for frame in self._container.decode(self._stream):
+                if count == 0:
+                    self.rotation = frame_rotation(frame)
+                count += 1
+        except av.error.FFmpegError as e:
+            if not count:
+                raise VideoError(self.path, f"decode failed: {e}") from e
+            log.warning("%s: the stream breaks after %d frames (%s); keeping those", self.path, count, e)
+        if not count:
+            raise VideoError(self.path, "no frame decodes")
+        self._pts = np.arange(count)  # (N,) stand-ins: frames here are named by counting, never by timestamp
+        self._open()  # rewind for the requests
+
+    def _set_keyframes(self, keyframes: np.ndarray) -> None:
+        self._keyframes = keyframes if keyframes.size and keyframes[0] == 0 else np.concatenate([[0], keyframes])
 
     def _keyframe_before(self, index: int) -> int:
         return int(self._keyframes[np.searchsorted(self._keyframes, index, side="right") - 1])
 
+    # --- serving requests -------------------------------------------------------------------------
     def _decode(self, indices: np.ndarray) -> torch.Tensor:
         import av
 
-        wanted = set(int(i) for i in indices)
-        out: dict[int, np.ndarray] = {}
-        pos = -1  # index of the last decoded frame; -1 = must seek
-        frames = None
         try:
-            for target in indices:
-                target = int(target)
-                if target in out:
-                    continue
-                key = self._keyframe_before(target)
-                if frames is None or target <= pos or key > pos:
-                    # Seeking is cheaper than decoding forward past a keyframe.
-                    self._container.seek(int(self._pts[key]), stream=self._stream, backward=True)
-                    frames = self._container.decode(self._stream)
-                    pos = key - 1
-                for frame in frames:
-                    i = self._index_of.get(frame.pts, pos + 1) if frame.pts is not None else pos + 1
-                    pos = i
-                    if i in wanted and i not in out:
-                        out[i] = _rgb().reformat(frame, format="rgb24", threads=1).to_ndarray()  # (H, W, 3)
-                    if i >= target:
-                        break
-                else:
-                    break  # the stream ended before `target`: the caller clamps
+            if not self.indexed:
+                out = self._decode_from_start(indices)
+            else:
+                try:
+                    out = self._decode_seeking(indices)
+                except _Lost as e:
+                    log.info("%s: %s; decoding from the first frame instead", self.path, e)
+                    out = self._decode_from_start(indices)
         except av.error.FFmpegError as e:
-            if not out:
-                raise VideoError(self.path, f"decode failed: {e}") from e
+            raise VideoError(self.path, f"decode failed: {e}") from e
         # Keep the prefix that decoded: a hole means the stream ended (or broke) there.
         n = next((k for k, i in enumerate(indices.tolist()) if i not in out), len(indices))
         if n == 0:
             raise VideoError(self.path, "no frame decodes")
         arr = np.stack([out[i] for i in indices.tolist()[:n]])  # (U, H, W, 3)
         return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()  # (U, C, H, W)
+
+    def _decode_seeking(self, indices: np.ndarray) -> dict[int, np.ndarray]:
+        wanted = set(indices.tolist())
+        out: dict[int, np.ndarray] = {}
+        pos, frames = -1, None  # index of the last decoded frame, and the decoder's frame iterator
+        for target in indices.tolist():
+            key = self._keyframe_before(target)
+            if frames is None or target <= pos or key > pos:  # seeking beats decoding past a keyframe
+                frames, pos = self._seek(key), None
+            for frame in frames:
+                pos = self._place(frame, pos)
+                if pos is None:
+                    continue  # before the keyframe the seek was for
+                if pos in wanted and pos not in out:
+                    out[pos] = self._to_rgb(frame)
+                if pos >= target:
+                    break
+            else:
+                break  # the stream ended before `target`: the caller clamps
+        return out
+
+    def _seek(self, key: int) -> Iterator:
+        """Decoder frames from the keyframe `key` on (frames before it may come first)."""
+        self._seek_key = key
+        self._container.seek(int(self._pts[key]), stream=self._stream, backward=True)
+        return iter(self._container.decode(self._stream))
+
+    def _place(self, frame, pos: int | None) -> int | None:  # noqa: ANN001 - a PyAV VideoFrame
+        """The index of `frame`, decoded after frame `pos` (None: just after a seek, before the keyframe)."""
+        t = frame.pts
+        if t is None or t not in self._index_of:
+            raise _Lost(f"frame timestamp {t} is not in the index")
+        i = self._index_of[t]
+        if pos is None and i > self._seek_key:
+            raise _Lost(f"the seek for frame {self._seek_key} landed at frame {i}")
+        return None if pos is None and i < self._seek_key else i
+
+    def _first_frame_rotation(self) -> int:
+        """Decode the first frame (a check that the stream decodes) for its display matrix."""
+        import av
+
+        self._open()  # rewind after the demux
+        try:
+            frame = next(iter(self._container.decode(self._stream)), None)
+        except av.error.FFmpegError as e:
+            raise VideoError(self.path, f"decode failed: {e}") from e
+        if frame is None:
+            raise VideoError(self.path, "no frame decodes")
+        rotation = frame_rotation(frame)
+        self._open()  # rewind
+        return rotation
+
+    def _decode_from_start(self, indices: np.ndarray) -> dict[int, np.ndarray]:
+        """Decode from the first frame, counting: the definition of frame n, and the fallback."""
+        self._open()
+        wanted, out, last = set(indices.tolist()), {}, int(indices.max())
+        for i, frame in enumerate(self._container.decode(self._stream)):
+            if i in wanted:
+                out[i] = self._to_rgb(frame)
+            if i >= last:
+                break
+        return out
+
+    def _to_rgb(self, frame) -> np.ndarray:  # noqa: ANN001 - a PyAV VideoFrame
+        arr = _rgb().reformat(frame, format="rgb24", threads=1).to_ndarray()  # (H, W, 3)
+        return np.ascontiguousarray(np.rot90(arr, self.rotation // 90)) if self.rotation else arr
 
     def close(self) -> None:
         container = getattr(self, "_container", None)

@@ -1,7 +1,10 @@
 """TorchCodec backend: PyTorch's own decoder (torchvision's `read_video` went away in 0.28).
 
 `seek_mode="exact"` scans the file once at open, so the frame count and every index are the
-stream's, not the header's. Needs the system FFmpeg shared libraries (Debian package `ffmpeg`).
+stream's, not the header's. Exact in mp4/mov and mkv/webm, edit lists and rotation included (it turns
+the picture upright itself); not in AVI or MPEG program streams, where it lost a frame and returned the
+13th frame for frame 0 (see `probe.py`), so it declines those files. Needs the system FFmpeg shared
+libraries (Debian package `ffmpeg`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import numpy as np
 import torch
 
 from pipeline.data.backends.base import BACKENDS, VideoMeta, VideoReader, diagnose, error_text
+from pipeline.data.backends.probe import Probe
 from pipeline.errors import VideoError
 
 
@@ -20,6 +24,12 @@ class TorchCodecReader(VideoReader):
     """TorchCodec VideoDecoder with exact seeking."""
 
     name = "torchcodec"
+
+    @classmethod
+    def inexact_reason(cls, probe: Probe) -> str | None:
+        if not probe.indexed:
+            return f"does not seek exactly in {probe.format_name} files"
+        return None
 
     def __init__(self, path: str | os.PathLike[str], *, num_threads: int = 1, seek_mode: str = "exact") -> None:
         super().__init__(path, num_threads=num_threads)
@@ -34,7 +44,8 @@ class TorchCodecReader(VideoReader):
         if n == 0:
             self.close()
             raise VideoError(self.path, "no video frames")
-        self.meta = VideoMeta(str(self.path), n, float(md.average_fps or 0.0), int(md.width), int(md.height))
+        rotation = int(round((md.rotation or 0) / 90)) * 90 % 360
+        self.meta = VideoMeta(str(self.path), n, float(md.average_fps or 0.0), int(md.width), int(md.height), rotation)
 
     def _decode(self, indices: np.ndarray) -> torch.Tensor:
         try:

@@ -1,0 +1,62 @@
+"""What a file's container says about exact frame access, read cheaply before any backend opens it.
+
+Frame n is the n-th frame a sequential decode presents (what `ffmpeg -i X %06d.png` writes). Whether a
+backend can reach frame n by seeking depends on the container, measured here on files the tests write
+(`tests/video_corpus.py`):
+- mp4/mov and Matroska/WebM keep a per-frame index with presentation timestamps: TorchCodec (exact mode)
+  and decord seek exactly in them, except that decord ignores edit lists that drop leading frames (a
+  stream-copied cut) and cannot decode rotated phone video.
+- AVI, MPEG program/transport streams and raw streams carry packets without presentation timestamps, or
+  more packets than frames (packed B-frames): TorchCodec lost a frame and decord drifted by up to 10
+  frames on MPEG-2 .mpg and MPEG-4 Part 2 .avi. Only a forward decode that counts frames is exact there.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+# FFmpeg demuxer names whose index gives every frame's presentation timestamp.
+INDEXED_FORMATS = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Container facts that decide which backends are exact for a file."""
+
+    format_name: str  # FFmpeg's demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2", "avi", "mpeg"
+    codec: str
+    rotation: int  # degrees counter-clockwise a player turns the picture (display matrix), 0/90/180/270
+    leading_discards: int  # frames an edit list drops before the first presented frame
+
+    @property
+    def indexed(self) -> bool:
+        return self.format_name in INDEXED_FORMATS
+
+
+def probe_video(path: str | os.PathLike[str]) -> Probe:
+    """Read the header, the packets up to the first presented frame, and that frame (milliseconds).
+
+    Raises FFmpeg's own errors (the caller words them); a file with no video stream raises `LookupError`.
+    """
+    import av
+
+    with av.open(str(path)) as container:
+        if not container.streams.video:
+            raise LookupError("no video stream (audio-only or not a video)")
+        stream = container.streams.video[0]
+        discards, rotation = 0, 0
+        for packet in container.demux(stream):
+            if packet.is_discard:
+                discards += 1
+                continue
+            frame = next(iter(stream.decode(packet)), None)  # a decoder may need a few packets first
+            if frame is not None:
+                rotation = frame_rotation(frame)
+                break
+        return Probe(container.format.name, stream.codec_context.name, rotation, discards)
+
+
+def frame_rotation(frame: object) -> int:
+    """Counter-clockwise degrees from a decoded PyAV frame's display matrix, as 0, 90, 180 or 270."""
+    return int(round(float(getattr(frame, "rotation", 0) or 0) / 90)) * 90 % 360
