@@ -159,3 +159,38 @@ def test_check_quarantines_exactly_the_bad_ones_whatever_the_order(corpus, bad_v
         assert served["mp4_h264_bframes.mp4"] == "torchcodec"
         assert all(results[str(p)].num_frames == len(t) for p, t in ((d / q.name, t) for q, t in corpus.values()))
     assert verdicts[0] == verdicts[1]
+
+
+def test_pyav_opens_a_constant_rate_mp4_from_its_sample_table(corpus, monkeypatch):
+    """No pass over the packets where mp4's index proves a constant frame rate; a VFR mp4 gets one."""
+    from pipeline.data.backends.pyav import PyAVReader
+
+    demuxed = []
+    real = PyAVReader._index_by_demux
+    monkeypatch.setattr(PyAVReader, "_index_by_demux", lambda self: demuxed.append(self.path.name) or real(self))
+    for case in ("mp4_h264_bframes", "mp4_vfr", "mkv_h264"):
+        path, truth = corpus[case]
+        with PyAVReader(path) as r:
+            assert numbers(r.get_frames([59, 0, 30, 13])) == [truth[i] for i in (59, 0, 30, 13)]
+    assert demuxed == ["mp4_vfr.mp4", "mkv_h264.mkv"]
+
+
+def test_pyav_leaves_a_wrong_sample_table_grid_for_the_packets(corpus, monkeypatch):
+    """If the grid misplaces frames (here: a step of half the real one), decoded timestamps fall off
+    it and the reader indexes the packets instead: still exact."""
+    from pipeline.data.backends.pyav import PyAVReader
+
+    real = PyAVReader._index_from_sample_table
+
+    def half_step(self, first_pts):
+        ok = real(self, first_pts)
+        self._pts = first_pts + (self._pts - first_pts) // 2
+        self._index_of = {int(t): i for i, t in enumerate(self._pts)}
+        return ok
+
+    monkeypatch.setattr(PyAVReader, "_index_from_sample_table", half_step)
+    path, truth = corpus["mp4_h264_bframes"]
+    with PyAVReader(path) as r:
+        assert r._from_table
+        assert numbers(r.get_frames([40, 3, 59])) == [truth[40], truth[3], truth[59]]
+        assert not r._from_table and r.meta.num_frames == 60

@@ -96,9 +96,42 @@ class PyAVReader(VideoReader):
 
     # --- the index: presentation timestamps of frames 0..N-1, and where decoding may start --------
     def _index_packets(self) -> None:
-        """Indexed containers: every packet's timestamp, without decoding; then the first frame."""
+        """Indexed containers: mp4's sample table when it shows a constant frame rate (read with the
+        header: nothing is scanned), else every packet's timestamp (one demux pass, no decoding)."""
+        first_pts, self.rotation = self._first_frame()
+        self._from_table = self._index_from_sample_table(first_pts)
+        if not self._from_table:
+            self._index_by_demux()
+
+    def _index_from_sample_table(self, first_pts: int | None) -> bool:
+        """mp4 lists every sample's decode time. Evenly spaced, they put frame i at the first frame's
+        timestamp plus i steps; a decoded frame off that grid sends the reader to `_index_by_demux`."""
+        entries = self._stream.index_entries
+        if not self._container.format.name.startswith("mov") or first_pts is None:
+            return False
+        if not entries or len(entries) != self._stream.frames:  # fragmented mp4: the table is partial
+            return False
+        kept = [e for e in entries if not e.is_discard]  # frames an edit list drops are not presented
+        step = np.diff(np.fromiter((e.timestamp for e in kept), np.int64, len(kept)))
+        if step.size == 0 or step[0] <= 0 or (step != step[0]).any():
+            return False
+        # The grid must also end where the stream does: no gap in the presentation times.
+        start, duration = self._stream.start_time, self._stream.duration
+        if start is None or duration is None or abs(start + duration - first_pts - len(kept) * step[0]) >= step[0]:
+            return False
+        self._pts = first_pts + int(step[0]) * np.arange(len(kept), dtype=np.int64)  # (N,) display order
+        self._index_of = {int(t): i for i, t in enumerate(self._pts)}
+        # Keyframes in decode order, which is display order at a closed GOP's keyframe; only a hint where
+        # to seek (a wrong one is caught by `_place`).
+        self._set_keyframes(np.flatnonzero([e.is_keyframe for e in kept]))
+        return True
+
+    def _index_by_demux(self) -> None:
+        """Every packet's presentation timestamp, read without decoding, in display order."""
         import av
 
+        self._open()
+        self._from_table = False
         pts, key = [], []
         try:
             for packet in self._container.demux(self._stream):
@@ -120,7 +153,7 @@ class PyAVReader(VideoReader):
             raise VideoError(self.path, "two frames share a timestamp; cannot index them")
         self._index_of = {int(t): i for i, t in enumerate(self._pts)}
         self._set_keyframes(np.flatnonzero(np.asarray(key)[order]))
-        self.rotation = self._first_frame_rotation()
+        self._open()  # rewind for the requests
 
     def _index_by_decoding(self) -> None:
         """Other containers: count the frames a sequential decode presents."""
@@ -152,14 +185,7 @@ class PyAVReader(VideoReader):
         import av
 
         try:
-            if not self.indexed:
-                out = self._decode_from_start(indices)
-            else:
-                try:
-                    out = self._decode_seeking(indices)
-                except _Lost as e:
-                    log.info("%s: %s; decoding from the first frame instead", self.path, e)
-                    out = self._decode_from_start(indices)
+            out = self._decode_exactly(indices)
         except av.error.FFmpegError as e:
             raise VideoError(self.path, f"decode failed: {e}") from e
         # Keep the prefix that decoded: a hole means the stream ended (or broke) there.
@@ -168,6 +194,26 @@ class PyAVReader(VideoReader):
             raise VideoError(self.path, "no frame decodes")
         arr = np.stack([out[i] for i in indices.tolist()[:n]])  # (U, H, W, 3)
         return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()  # (U, C, H, W)
+
+    def _decode_exactly(self, indices: np.ndarray) -> dict[int, np.ndarray]:
+        """Seek where the index can be trusted; where it cannot, index again or count from the start."""
+        if not self.indexed:
+            return self._decode_from_start(indices)
+        try:
+            return self._decode_seeking(indices)
+        except _Lost as e:
+            lost = e
+        if self._from_table:
+            log.info("%s: %s; indexing the packets instead of the sample table", self.path, lost)
+            self._index_by_demux()
+            if len(self._pts) != self.meta.num_frames:
+                self._truncate(len(self._pts))
+            try:
+                return self._decode_seeking(indices[indices < len(self._pts)])
+            except _Lost as e:
+                lost = e
+        log.info("%s: %s; decoding from the first frame instead", self.path, lost)
+        return self._decode_from_start(indices)
 
     def _decode_seeking(self, indices: np.ndarray) -> dict[int, np.ndarray]:
         wanted = set(indices.tolist())
@@ -205,20 +251,18 @@ class PyAVReader(VideoReader):
             raise _Lost(f"the seek for frame {self._seek_key} landed at frame {i}")
         return None if pos is None and i < self._seek_key else i
 
-    def _first_frame_rotation(self) -> int:
-        """Decode the first frame (a check that the stream decodes) for its display matrix."""
+    def _first_frame(self) -> tuple[int | None, int]:
+        """Decode the first presented frame (a check that the stream decodes): its timestamp and rotation."""
         import av
 
-        self._open()  # rewind after the demux
         try:
             frame = next(iter(self._container.decode(self._stream)), None)
         except av.error.FFmpegError as e:
             raise VideoError(self.path, f"decode failed: {e}") from e
         if frame is None:
             raise VideoError(self.path, "no frame decodes")
-        rotation = frame_rotation(frame)
         self._open()  # rewind
-        return rotation
+        return frame.pts, frame_rotation(frame)
 
     def _decode_from_start(self, indices: np.ndarray) -> dict[int, np.ndarray]:
         """Decode from the first frame, counting: the definition of frame n, and the fallback."""
