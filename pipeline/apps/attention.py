@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
@@ -51,7 +52,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--stages", type=int, nargs="+", default=None, help="stages to insert attention after (default: last two)"
     )
     p.add_argument(
-        "--checkpoint", type=Path, default=None, help="state dict of the whole backbone incl. attention layers"
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="a `vap train` checkpoint (its backbone and attention replace --backbone/--attention/--stages), "
+        "or a state dict of the whole backbone incl. attention layers; never needs --weights",
     )
     p.add_argument("--frames", type=int, default=6, help="video frames to draw (default: %(default)s)")
     p.add_argument("--size", type=int, default=224, help="short side the frames are resized to (default: %(default)s)")
@@ -67,18 +72,14 @@ def main(args: argparse.Namespace) -> int:
 
     from pipeline.data.transforms import normalize
     from pipeline.layers import collect_attention
-    from pipeline.models.backbones import build_backbone
-    from pipeline.models.weights import load_state_dict
     from pipeline.viz import normalise, overlay, save_grid, spatial_map, theta_box
 
     frames, indices = load_frames(args.input, args.frames)
     frames = TF.resize(frames, [args.size], antialias=True)  # (T, 3, H, W) uint8
-    model = build_backbone(args.backbone, weights=args.weights, attention=args.attention, attention_stages=args.stages)
-    if args.checkpoint:
-        model.load_state_dict(load_state_dict(args.checkpoint))
+    model, mean, std = backbone_for(args)
     model.eval()
     with torch.no_grad():
-        feats = model.forward_features(normalize(frames), return_stages=True)
+        feats = model.forward_features(normalize(frames, mean, std), return_stages=True)
     found = collect_attention(model)
     if not found:
         raise ValueError(f"--attention {args.attention} records no attention to draw")
@@ -116,6 +117,25 @@ def main(args: argparse.Namespace) -> int:
     (args.out / "attention.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"wrote {len(files)} overlays and {grid}")
     return 0
+
+
+def backbone_for(args: argparse.Namespace) -> tuple[Any, tuple[float, ...], tuple[float, ...]]:
+    """(backbone, mean, std) to draw: a `vap train` checkpoint's own (through `load_model`), or one built
+    from the options; with a checkpoint, nothing pretrained is loaded (its weights replace them)."""
+    from pipeline.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+    from pipeline.models.backbones import build_backbone
+    from pipeline.models.checkpoint import load_model, read_checkpoint
+    from pipeline.models.weights import load_state_dict
+
+    if args.checkpoint and "vap" in read_checkpoint(args.checkpoint):
+        model, meta = load_model(args.checkpoint)
+        args.backbone, args.attention = meta.model["backbone"], meta.model["attention"]
+        return model.backbone, model.mean, model.std
+    weights = None if args.checkpoint else args.weights
+    model = build_backbone(args.backbone, weights=weights, attention=args.attention, attention_stages=args.stages)
+    if args.checkpoint:
+        model.load_state_dict(load_state_dict(args.checkpoint))
+    return model, IMAGENET_MEAN, IMAGENET_STD
 
 
 def _draw_box(frame, corners):

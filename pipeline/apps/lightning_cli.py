@@ -79,6 +79,14 @@ class VapCLI(LightningCLI):
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
         parser.link_arguments("data.class_names", "model.class_names", apply_on="instantiate")
 
+    def before_instantiate_classes(self) -> None:
+        """With `--ckpt_path`, LightningCLI has already taken the model's arguments from the checkpoint's
+        hyper-parameters; its weights replace any pretrained ones, so none are loaded (an ImageNet
+        download would need the network for nothing)."""
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        if config.get("ckpt_path"):
+            config.model.weights = None
+
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         """A rich progress bar (with clips/s) unless the progress bar is switched off; and, unless the
         config names its own loggers (or `--trainer.logger false`), CSV + W&B under `default_root_dir`."""

@@ -60,15 +60,16 @@ class VideoClassifier(nn.Module):
         partial_bn: bool = False,
         head: str = "tsn",
         head_args: dict | None = None,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
         cache_features: bool = False,
     ) -> VideoClassifier:
         bb = build_backbone(
             backbone, weights=weights, attention=attention, attention_stages=attention_stages,
             attention_args=attention_args, freeze=freeze, partial_bn=partial_bn,
         )  # fmt: skip
-        return cls(
-            bb, build_head(head, bb.out_channels, num_classes, **(head_args or {})), cache_features=cache_features
-        )
+        head_module = build_head(head, bb.out_channels, num_classes, **(head_args or {}))
+        return cls(bb, head_module, mean=mean, std=std, cache_features=cache_features)
 
     def frame_features(self, video: torch.Tensor) -> torch.Tensor:
         """(B, T, C, H, W) uint8 or normalised float -> (B, T, D)."""

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from pipeline.data.dataset import VideoBatch
 from pipeline.models import VideoClassifier
+from pipeline.models.checkpoint import MODEL_KEYS, checkpoint_record
 from pipeline.tasks.metrics import VideoLevelAccumulator, classification_metrics, confusion_matrix
 
 
@@ -201,10 +202,12 @@ class VideoClassificationTask(L.LightningModule):
             del state[key]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Everything `vap score` / `vap summarize` need to use the checkpoint alone."""
+        """Everything `load_model` (and `vap test`, `vap score`, `vap summarize`) needs to use the
+        checkpoint alone: no config, no pretrained weights, no network."""
         dm = getattr(self.trainer, "datamodule", None)
-        checkpoint["vap"] = {
-            "class_names": self.class_names,
-            "preprocessing": dm.preprocessing() if dm is not None and hasattr(dm, "preprocessing") else None,
-            "model": {k: self.hparams[k] for k in ("backbone", "attention", "attention_stages", "head", "head_args")},
-        }
+        pre = dm.preprocessing() if dm is not None and hasattr(dm, "preprocessing") else {}
+        pre.update(mean=list(self.model.mean), std=list(self.model.std))  # what the model normalises with
+        hp = self.hparams
+        checkpoint["vap"] = checkpoint_record(
+            model={k: hp[k] for k in MODEL_KEYS}, class_names=self.class_names, preprocessing=pre,
+        )  # fmt: skip

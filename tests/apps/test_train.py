@@ -49,7 +49,7 @@ def test_train_resume_and_test(in_tmp, capsys):
     for name in ("timeline_0.png", "key_frames.png", "confusion.png"):
         assert (snapshots / name).stat().st_size > 1000, name
     last = run / "checkpoints" / "last.ckpt"
-    ckpt = torch.load(last, map_location="cpu", weights_only=False)
+    ckpt = torch.load(last, map_location="cpu", weights_only=True)
     assert ckpt["vap"]["class_names"] == list(CLASS_NAMES)
     assert ckpt["vap"]["preprocessing"]["size"] == 32 and ckpt["vap"]["preprocessing"]["sampler"] == "tsn"
     assert ckpt["epoch"] == 0 and ckpt["optimizer_states"] and ckpt["lr_schedulers"]
@@ -64,7 +64,7 @@ def test_train_resume_and_test(in_tmp, capsys):
 
     # resume: model, optimiser, scheduler and epoch come back; training goes on to epoch 2
     assert main(["train", *common(in_tmp), "--trainer.max_epochs", "2", "--ckpt_path", str(last)]) == 0
-    resumed = torch.load(in_tmp / "runs" / "csv" / "version_1" / "checkpoints" / "last.ckpt", weights_only=False)
+    resumed = torch.load(in_tmp / "runs" / "csv" / "version_1" / "checkpoints" / "last.ckpt", weights_only=True)
     assert resumed["epoch"] == 1 and resumed["global_step"] == 2 * steps
 
     # test: clip- and video-level metrics, every test video counted once

@@ -1,0 +1,100 @@
+"""A trained model from a `vap train` checkpoint alone: no config, no network, no pretrained weights.
+
+checkpoint (`torch.load(weights_only=True)`) -> `vap` record -> VideoClassifier built with random
+initialisation (never `weights="imagenet"`: the trained weights replace them anyway, and an offline
+machine could not fetch them) -> the checkpoint's `model.*` weights loaded strictly.
+
+The record is written by the training task (`VideoClassificationTask.on_save_checkpoint`) from
+`checkpoint_record(...)` below, so the writer and the reader share one definition of its fields.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pipeline.models.video_classifier import VideoClassifier
+
+RECORD_FORMAT = 2  # version 1 (before self-contained checkpoints) had no num_classes or arguments
+MODEL_KEYS = ("backbone", "attention", "attention_stages", "attention_args", "head", "head_args", "num_classes")
+
+
+@dataclass
+class CheckpointMeta:
+    """What a checkpoint says about its model and how its inputs were made."""
+
+    model: dict[str, Any]  # backbone, attention, attention_stages, attention_args, head, head_args, num_classes
+    class_names: list[str]
+    preprocessing: dict[str, Any]  # size, mean, std, sampler, sampler_args, test_clips, eval_transforms, ...
+    multilabel: bool = False
+    version: str = "unknown"  # the package version that wrote the checkpoint
+    format: int = RECORD_FORMAT
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.model["num_classes"])
+
+
+def checkpoint_record(
+    *, model: dict[str, Any], class_names: list[str], preprocessing: dict[str, Any], multilabel: bool = False
+) -> dict[str, Any]:
+    """The `vap` record of a checkpoint: plain Python types only, so `weights_only=True` reads it."""
+    from pipeline import __version__
+
+    missing = [k for k in MODEL_KEYS if k not in model]
+    if missing:
+        raise ValueError(f"checkpoint record: model fields {missing} missing")
+    meta = CheckpointMeta(
+        model={k: model[k] for k in MODEL_KEYS}, class_names=list(class_names), preprocessing=dict(preprocessing),
+        multilabel=multilabel, version=__version__,
+    )  # fmt: skip
+    return asdict(meta)
+
+
+def read_checkpoint(path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The raw checkpoint dict, loaded the safe way (`weights_only=True`: no code runs from the file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint not found")
+    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(ckpt, dict):
+        raise ValueError(f"{path}: not a checkpoint (a {type(ckpt).__name__})")
+    return ckpt
+
+
+def checkpoint_meta(ckpt: dict[str, Any], path: str | os.PathLike[str] = "checkpoint") -> CheckpointMeta:
+    """The checkpoint's `vap` record as a `CheckpointMeta`."""
+    record = ckpt.get("vap")
+    if not isinstance(record, dict) or record.get("format", 1) < RECORD_FORMAT:
+        raise ValueError(
+            f"{path}: no self-contained `vap` record (written by `vap train` before version 0.2?); "
+            "rebuild it with the config it was trained with"
+        )
+    known = {k: record[k] for k in ("model", "class_names", "preprocessing", "multilabel", "version", "format")}
+    return CheckpointMeta(**known, extra={k: v for k, v in record.items() if k not in known})
+
+
+def load_model(
+    path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu"
+) -> tuple[VideoClassifier, CheckpointMeta]:
+    """`model, meta = load_model("runs/.../best.ckpt")`: the trained VideoClassifier (in eval mode) and
+    its record (class names, preprocessing, ...). Needs no config and no network."""
+    ckpt = read_checkpoint(path, map_location=map_location)
+    meta = checkpoint_meta(ckpt, path)
+    m = meta.model
+    model = VideoClassifier.build(
+        num_classes=m["num_classes"], backbone=m["backbone"], weights=None, attention=m["attention"],
+        attention_stages=m["attention_stages"], attention_args=m["attention_args"], head=m["head"],
+        head_args=m["head_args"], mean=meta.preprocessing["mean"], std=meta.preprocessing["std"],
+    )  # fmt: skip
+    prefix = "model."
+    state = {k[len(prefix) :]: v for k, v in ckpt.get("state_dict", {}).items() if k.startswith(prefix)}
+    if not state:
+        raise ValueError(f"{path}: the checkpoint holds no model weights")
+    model.load_state_dict(state)  # strict: the record and the weights must describe the same model
+    return model.eval(), meta
