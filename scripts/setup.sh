@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 VENV="${VAP_VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
 
-if ! command -v ffmpeg >/dev/null 2>&1 || ! ldconfig -p 2>/dev/null | grep -q libavcodec; then
+if ! command -v ffmpeg >/dev/null 2>&1 || ! ldconfig -p 2>/dev/null | grep libavcodec >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ffmpeg (Debian package)"
     apt-get update -qq >/dev/null
