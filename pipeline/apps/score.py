@@ -1,0 +1,194 @@
+"""`vap score`: score a collection of videos with a checkpoint, resumably, into JSONL or Parquet.
+
+inputs (folders, globs, list files, CSVs) -> sorted unique paths -> minus those already in the journal
+-> decoding in worker processes, each video under a timeout (`run_isolated`: a hung decoder is killed)
+-> clips of several videos per model call (`VideoScorer`) -> one record per video appended to the
+journal and flushed -> at the end, Parquet written whole from the journal (temp name + rename).
+A run record beside the output (checkpoint hash, settings, input list hash) makes a rerun with other
+ones stop with a message instead of mixing two runs in one file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+import hashlib
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from pipeline.data.annotations import VIDEO_EXTENSIONS
+
+EXAMPLE = """example:
+  vap score --checkpoint runs/csv/version_0/checkpoints/last.ckpt videos/ --out scores.jsonl
+  vap score --checkpoint best.ckpt "clips/**/*.mp4" list.txt --out scores.parquet --all-scores --with-attention
+
+Rerun the same command to resume after a crash or a kill: finished videos are skipped."""
+
+
+class RunMismatch(ValueError):
+    """The output belongs to a run with another checkpoint, other settings or other inputs."""
+
+
+def collect_inputs(inputs: list[str]) -> list[str]:
+    """Absolute paths of the videos named by folders (recursive), globs, list files and CSVs (a `path`
+    column; relative paths are relative to the file), sorted and without repeats."""
+    paths: set[str] = set()
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = [q for q in p.rglob("*") if q.suffix.lower() in VIDEO_EXTENSIONS and q.is_file()]
+        elif p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS:
+            found = [p]
+        elif p.is_file() and p.suffix.lower() == ".csv":
+            with open(p, newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                if "path" not in (reader.fieldnames or []):
+                    raise ValueError(f"{p}: a CSV of videos needs a 'path' column (has: {reader.fieldnames})")
+                found = [p.parent / row["path"] for row in reader if row["path"].strip()]
+        elif p.is_file():
+            lines = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines()]
+            found = [p.parent / ln for ln in lines if ln and not ln.startswith("#")]
+        else:
+            found = [Path(g) for g in glob.glob(item, recursive=True) if Path(g).suffix.lower() in VIDEO_EXTENSIONS]
+            if not found:
+                raise FileNotFoundError(f"{item}: no such file or folder, and no video matches it as a glob")
+        paths.update(os.path.abspath(q) for q in found)
+    return sorted(paths)
+
+
+def output_files(out: Path) -> tuple[Path, Path]:
+    """(journal, run record) for an output: a .jsonl is its own journal; a .parquet keeps one beside."""
+    if out.suffix == ".jsonl":
+        journal = out
+    elif out.suffix == ".parquet":
+        journal = out.with_name(out.name + ".journal.jsonl")
+    else:
+        raise ValueError(f"{out}: --out must end in .jsonl or .parquet")
+    return journal, out.with_name(out.name + ".run.json")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_run(record_path: Path, journal: Path, run: dict[str, Any]) -> None:
+    """Refuse to resume an output that another run made; write this run's record otherwise."""
+    from pipeline.data.records import write_atomic
+
+    if record_path.exists():
+        old = json.loads(record_path.read_text(encoding="utf-8"))
+        diffs = [k for k in ("checkpoint_sha256", "settings", "inputs_sha256") if old.get(k) != run[k]]
+        if diffs:
+            what = {"checkpoint_sha256": "the checkpoint", "settings": "the settings", "inputs_sha256": "the inputs"}
+            detail = ""
+            if "settings" in diffs:
+                before = old["settings"]
+                changed = [f"{k}: {before.get(k)} -> {v}" for k, v in run["settings"].items() if before.get(k) != v]
+                detail = " (" + ", ".join(changed) + ")"
+            raise RunMismatch(
+                f"{journal}: made by another run ({', '.join(what[d] for d in diffs)} differ{detail}); "
+                "use another --out, or delete it and its .run.json to start again"
+            )
+    elif journal.exists() and journal.stat().st_size > 0:
+        raise RunMismatch(f"{journal}: exists without its run record {record_path.name}; use another --out")
+    write_atomic(record_path, json.dumps(run, indent=2) + "\n")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "score",
+        help="score many videos with a checkpoint into JSONL or Parquet (resumable)",
+        description="Score every video named by INPUT (folders, searched recursively; globs; text lists, one path "
+        "per line; CSVs with a 'path' column) with a `vap train` checkpoint, which needs no config and no network. "
+        "One record per video: path, status (ok or error) and error reason, backend, duration, frames, fps, top-k "
+        "labels and probabilities; optionally every class's score and the temporal attention with key-frame times. "
+        "A corrupt, missing or hanging video becomes an error record and the run goes on.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="folder, glob, list file or CSV of videos")
+    p.add_argument("--checkpoint", required=True, type=Path, help="a checkpoint written by `vap train`")
+    p.add_argument("--out", required=True, type=Path, help="output file, .jsonl or .parquet")
+    p.add_argument("--topk", type=int, default=5, help="labels per video (default: %(default)s)")
+    p.add_argument("--all-scores", action="store_true", help="also write every class's score")
+    p.add_argument("--with-attention", action="store_true", help="also write temporal attention and key frames")
+    p.add_argument("--clips", type=int, default=None, help="clips per video (default: the checkpoint's test clips)")
+    p.add_argument("--three-crop", action=argparse.BooleanOptionalAction, default=None,
+                   help="three crops per clip (default: as the checkpoint was tested)")  # fmt: skip
+    p.add_argument("--backend", default="auto", help="decoding backend (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=2, help="decoding processes (default: %(default)s)")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds allowed to decode one video (default: 120)")
+    p.add_argument("--batch-clips", type=int, default=16, help="clips per model call (default: %(default)s)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, or auto (default: %(default)s)")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from collections import Counter
+    from functools import partial
+
+    import torch
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from pipeline import __version__
+    from pipeline.apps.isolate import run_isolated
+    from pipeline.data.clips import FailedVideo, decode_clips, eval_pipeline
+    from pipeline.data.records import Journal, read_journal, write_parquet
+    from pipeline.models.checkpoint import load_model
+    from pipeline.tasks.scoring import VideoScorer
+
+    console = Console(stderr=True)
+    journal_path, record_path = output_files(args.out)
+    paths = collect_inputs(args.inputs)
+    model, meta = load_model(args.checkpoint)
+    sampler, transform = eval_pipeline(meta.preprocessing, clips=args.clips, three_crop=args.three_crop)
+    settings = {"topk": args.topk, "all_scores": args.all_scores, "with_attention": args.with_attention,
+                "sampler": repr(sampler), "transform": repr(transform), "backend": args.backend}  # fmt: skip
+    run = {"checkpoint": str(args.checkpoint), "checkpoint_sha256": sha256_file(args.checkpoint),
+           "settings": settings, "inputs_sha256": hashlib.sha256("\n".join(paths).encode()).hexdigest(),
+           "num_inputs": len(paths), "version": __version__}  # fmt: skip
+    check_run(record_path, journal_path, run)
+    done = {r["path"] for r in read_journal(journal_path)}
+    todo = [p for p in paths if p not in done]
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    scorer = VideoScorer(
+        model, meta.class_names, multilabel=meta.multilabel, topk=args.topk, all_scores=args.all_scores,
+        with_attention=args.with_attention, batch_clips=args.batch_clips, device=device,
+    )  # fmt: skip
+    decode = partial(decode_clips, sampler=sampler, transform=transform, backend=args.backend)
+
+    def decoded():  # noqa: ANN202 - a generator of DecodedVideo | FailedVideo
+        for out in run_isolated(decode, todo, jobs=args.workers, timeout=args.timeout):
+            yield out.result if out.error is None else FailedVideo(out.item, out.error)
+
+    counts: Counter[str] = Counter()
+    columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]} videos/s"), TimeRemainingColumn())  # fmt: skip
+    with Journal(journal_path) as journal, Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+        task = bar.add_task("score", total=len(todo), rate="-")
+        for rec in scorer.score(decoded() if todo else ()):
+            journal.append(asdict(rec))
+            counts[rec.status] += 1
+            bar.advance(task)
+            elapsed = bar.tasks[0].elapsed or 0.0
+            bar.update(task, rate=f"{sum(counts.values()) / elapsed:.1f}" if elapsed > 0 else "-")
+            if rec.status == "error":
+                console.print(f"[red]error[/] {rec.path}: {rec.error}", highlight=False, soft_wrap=True)
+    if args.out.suffix == ".parquet":
+        write_parquet(read_journal(journal_path), args.out)
+    table = Table(title=f"vap score -> {args.out}", show_edge=False)
+    for col in ("videos", "ok", "error", "skipped (done before)"):
+        table.add_column(col, justify="right")
+    table.add_row(str(len(paths)), str(counts["ok"]), str(counts["error"]), str(len(paths) - len(todo)))
+    console.print(table)
+    return 0

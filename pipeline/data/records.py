@@ -1,0 +1,96 @@
+"""Output files that a killed run leaves valid: an append-only JSONL journal, Parquet written whole.
+
+A run appends one JSON line per finished video and flushes it to disk (`fsync`) before the next, so a
+`kill -9` loses at most the line being written; reading the journal drops a torn last line. Parquet has
+its footer at the end and a `ParquetWriter` killed before `close()` leaves an unreadable file
+(apache/arrow#42729), so Parquet is written only from finished records, to a temporary name, then
+renamed (`os.replace` is atomic on one file system). The same temp-and-rename serves small JSON files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
+    """Write `data` to `path` through a temporary file in the same folder, then rename it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def read_journal(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The complete records of a JSONL journal; a last line torn by a kill is left out."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records = []
+    with open(path, "rb") as f:
+        for line in f:
+            if not line.endswith(b"\n"):
+                break  # the line being written when the run was killed
+            records.append(json.loads(line))
+    return records
+
+
+class Journal:
+    """Append-only JSONL: `append(record)` returns once the line is on disk."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._cut_torn_tail()
+        self._file = open(self.path, "ab")  # noqa: SIM115 - kept open for the run, closed in close()
+
+    def _cut_torn_tail(self) -> None:
+        """Drop a partial last line left by a kill, so the next record starts on a line of its own."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        data = self.path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end != len(data):
+            with open(self.path, "r+b") as f:
+                f.truncate(end)
+
+    def append(self, record: dict[str, Any]) -> None:
+        self._file.write(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_parquet(records: Iterable[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """All `records` as one Parquet file, written under a temporary name and renamed."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pylist(list(records))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def iter_chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

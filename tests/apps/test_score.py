@@ -1,0 +1,163 @@
+"""`vap score`: one record per video, the checkpoint's own predictions, errors as records, resumable."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import lightning as L
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from pipeline.apps.score import collect_inputs
+from pipeline.cli import main
+from pipeline.data.clips import decode_clips, eval_pipeline
+from pipeline.data.datamodule import VideoDataModule
+from pipeline.data.records import Journal, read_journal
+from pipeline.models.checkpoint import load_model
+from pipeline.tasks.classification import VideoClassificationTask
+
+TINY = {"num_train": 12, "num_val": 6, "num_test": 6}
+
+
+@pytest.fixture(scope="module")
+def checkpoint_and_videos(tmp_path_factory) -> tuple[Path, list[Path]]:
+    """A tiny model trained for two steps on moving-digits, and the test videos it has not seen."""
+    root = tmp_path_factory.mktemp("score")
+    md = root / "md"
+    dm = VideoDataModule(train=str(md / "train.txt"), val=str(md / "val.txt"), test=str(md / "test.txt"),
+                         make="moving-digits", make_args=TINY, size=32, batch_size=4, num_workers=0, test_clips=2,
+                         sampler_args={"num_segments": 4})  # fmt: skip
+    task = VideoClassificationTask(num_classes=6, backbone="tiny", weights=None, head="tsn",
+                                   head_args={"consensus": "attention"})  # fmt: skip
+    trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
+                        default_root_dir=root)  # fmt: skip
+    trainer.fit(task, datamodule=dm)
+    ckpt = root / "model.ckpt"
+    trainer.save_checkpoint(ckpt)
+    videos = sorted((md / "test").rglob("*.mp4")) if (md / "test").exists() else sorted(md.rglob("*.mp4"))[-6:]
+    return ckpt, videos[:6]
+
+
+def score(*args: str) -> int:
+    return main(["score", *args, "--workers", "1", "--timeout", "60"])
+
+
+def test_records_are_the_checkpoint_predictions(checkpoint_and_videos, tmp_path):
+    ckpt, videos = checkpoint_and_videos
+    out = tmp_path / "s.jsonl"
+    assert score("--checkpoint", str(ckpt), *map(str, videos[:3]), "--out", str(out), "--all-scores",
+                 "--with-attention", "--topk", "2") == 0  # fmt: skip
+    records = {r["path"]: r for r in read_journal(out)}
+    assert set(records) == {str(v.resolve()) for v in videos[:3]}
+    model, meta = load_model(ckpt)
+    sampler, transform = eval_pipeline(meta.preprocessing)
+    for path, rec in records.items():
+        assert rec["status"] == "ok" and rec["error"] is None and rec["frames"] > 0 and rec["fps"] > 0
+        assert rec["backend"] == "torchcodec" and rec["duration"] == pytest.approx(rec["frames"] / rec["fps"], 1e-3)
+        decoded = decode_clips(path, sampler=sampler, transform=transform)
+        assert decoded.clips.shape[:2] == (2, 4)  # the checkpoint's 2 test clips of 4 frames
+        with torch.no_grad():
+            probs = model(decoded.clips).logits.softmax(-1).mean(0)  # (K,)
+        assert rec["scores"] == pytest.approx(probs.tolist(), abs=1e-5)
+        top = probs.topk(2)
+        assert rec["labels"] == [meta.class_names[i] for i in top.indices] and len(rec["probs"]) == 2
+        assert len(rec["attention_frames"]) == len(rec["attention"]) == 8
+        assert sum(rec["attention"]) == pytest.approx(1.0, abs=1e-4)
+        assert len(rec["keyframe_times"]) == 3
+
+
+def test_bad_videos_become_error_records_and_the_run_goes_on(checkpoint_and_videos, bad_videos, tmp_path, capsys):
+    ckpt, videos = checkpoint_and_videos
+    d = tmp_path / "in"
+    d.mkdir()
+    shutil.copy(videos[0], d / "good.mp4")
+    for case in ("zero_bytes", "random_bytes", "text"):
+        shutil.copy(bad_videos[case], d / f"{case}.mp4")
+    out = tmp_path / "s.jsonl"
+    assert score("--checkpoint", str(ckpt), str(d), "--out", str(out)) == 0
+    records = {Path(r["path"]).name: r for r in read_journal(out)}
+    assert records["good.mp4"]["status"] == "ok"
+    assert records["zero_bytes.mp4"] == {**records["zero_bytes.mp4"], "status": "error",
+                                         "error": "empty file (0 bytes)", "labels": None}  # fmt: skip
+    assert "not a readable video" in records["random_bytes.mp4"]["error"]
+    assert "zero_bytes.mp4: empty file" in capsys.readouterr().err
+
+
+def test_rerun_skips_finished_videos_and_refuses_other_settings(checkpoint_and_videos, tmp_path, capsys):
+    ckpt, videos = checkpoint_and_videos
+    out = tmp_path / "s.jsonl"
+    assert score("--checkpoint", str(ckpt), *map(str, videos[:2]), "--out", str(out)) == 0
+    first = out.read_text()
+    # the same run with more inputs would be another run: refused
+    assert score("--checkpoint", str(ckpt), *map(str, videos[:3]), "--out", str(out)) == 1
+    assert "the inputs differ" in capsys.readouterr().err
+    assert score("--checkpoint", str(ckpt), *map(str, videos[:2]), "--out", str(out), "--topk", "3") == 1
+    assert "the settings differ (topk: 5 -> 3)" in capsys.readouterr().err
+    assert score("--checkpoint", str(ckpt), *map(str, videos[:2]), "--out", str(out)) == 0
+    assert out.read_text() == first  # nothing scored twice
+    assert "skipped" in capsys.readouterr().err
+
+
+def test_parquet_output_is_written_whole(checkpoint_and_videos, tmp_path):
+    ckpt, videos = checkpoint_and_videos
+    out = tmp_path / "s.parquet"
+    assert score("--checkpoint", str(ckpt), *map(str, videos[:3]), "--out", str(out), "--with-attention") == 0
+    table = pq.read_table(out)
+    assert table.num_rows == 3 and set(table.column("status").to_pylist()) == {"ok"}
+    assert len(table.column("attention").to_pylist()[0]) == 8
+
+
+def test_a_killed_run_resumes_without_losing_or_repeating_a_video(checkpoint_and_videos, tmp_path):
+    """kill -9 in the middle of a run: the journal parses, and the rerun scores only what is missing."""
+    ckpt, videos = checkpoint_and_videos
+    out = tmp_path / "s.jsonl"
+    cmd = [sys.executable, "-m", "pipeline.cli", "score", "--checkpoint", str(ckpt), *map(str, videos), "--out",
+           str(out), "--workers", "1", "--batch-clips", "1"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(read_journal(out)) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    with open(out, "ab") as f:
+        f.write(b'{"path": "torn')  # as if the kill had come in the middle of a line
+    before = read_journal(out)
+    assert 2 <= len(before) < len(videos)
+    assert subprocess.run(cmd, capture_output=True, timeout=300).returncode == 0
+    after = read_journal(out)
+    assert sorted(r["path"] for r in after) == sorted(str(v.resolve()) for v in videos)  # each exactly once
+    assert after[: len(before)] == before
+    assert all(json.loads(line) for line in out.read_text().splitlines())  # every line parses
+
+
+def test_journal_drops_a_torn_last_line(tmp_path):
+    path = tmp_path / "j.jsonl"
+    with Journal(path) as j:
+        j.append({"a": 1})
+    with open(path, "ab") as f:
+        f.write(b'{"a": ')
+    assert read_journal(path) == [{"a": 1}]
+    with Journal(path) as j:
+        j.append({"a": 2})
+    assert read_journal(path) == [{"a": 1}, {"a": 2}]
+
+
+def test_inputs_from_folders_globs_lists_and_csv(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    for name in ("a/x.mp4", "a/b/y.avi", "a/notes.txt", "z.mkv"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "list.txt").write_text("# comment\nz.mkv\na/x.mp4\n")
+    (tmp_path / "v.csv").write_text("path,label\nz.mkv,1\n")
+    got = collect_inputs([str(tmp_path / "a"), str(tmp_path / "list.txt"), str(tmp_path / "v.csv"),
+                          str(tmp_path / "**" / "*.mkv")])  # fmt: skip
+    assert [Path(p).relative_to(tmp_path).as_posix() for p in got] == ["a/b/y.avi", "a/x.mp4", "z.mkv"]
+    with pytest.raises(FileNotFoundError, match="no video matches"):
+        collect_inputs([str(tmp_path / "nothing*.mp4")])
