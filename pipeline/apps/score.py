@@ -131,6 +131,52 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
+class Ranks:
+    """One independent scorer per process under torchrun (WORLD_SIZE > 1): rank r scores every
+    world-th video still to do and appends to a journal of its own; rank 0 merges them at the end.
+    Gloo is used only for barriers, so it runs on CPU-only machines and between GPU nodes alike."""
+
+    def __init__(self) -> None:
+        import torch.distributed as dist
+
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("gloo")
+        self.rank = dist.get_rank() if self.world > 1 else 0
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def rank_journals(journal: Path) -> list[Path]:
+    return sorted(journal.parent.glob(f"{glob.escape(journal.name)}.rank*"))
+
+
+def merge_rank_journals(journal: Path) -> None:
+    """Append the ranks' records to the journal (each path once: a merge cut short is redone), then
+    remove the rank files."""
+    from pipeline.data.records import Journal, read_journal
+
+    done = {r["path"] for r in read_journal(journal)}
+    with Journal(journal) as out:
+        for part in rank_journals(journal):
+            for rec in read_journal(part):
+                if rec["path"] not in done:
+                    out.append(rec)
+                    done.add(rec["path"])
+    for part in rank_journals(journal):
+        part.unlink()
+
+
 def main(args: argparse.Namespace) -> int:
     from collections import Counter
     from functools import partial
@@ -157,10 +203,21 @@ def main(args: argparse.Namespace) -> int:
     run = {"checkpoint": str(args.checkpoint), "checkpoint_sha256": sha256_file(args.checkpoint),
            "settings": settings, "inputs_sha256": hashlib.sha256("\n".join(paths).encode()).hexdigest(),
            "num_inputs": len(paths), "version": __version__}  # fmt: skip
-    check_run(record_path, journal_path, run)
+    ranks = Ranks()
+    if ranks.rank == 0:
+        check_run(record_path, journal_path, run)
+        merge_rank_journals(journal_path)  # what the ranks of a killed run had finished
+    ranks.barrier()
+    if ranks.rank > 0:
+        check_run(record_path, journal_path, run)
     done = {r["path"] for r in read_journal(journal_path)}
-    todo = [p for p in paths if p not in done]
+    todo_all = [p for p in paths if p not in done]
+    ranks.barrier()  # every rank has its list before any rank writes
+    todo = todo_all[ranks.rank :: ranks.world]
+    mine = journal_path if ranks.world == 1 else journal_path.with_name(f"{journal_path.name}.rank{ranks.rank}")
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    if device.startswith("cuda") and ranks.world > 1 and ":" not in device:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0)) % max(torch.cuda.device_count(), 1)}"
     scorer = VideoScorer(
         model, meta.class_names, multilabel=meta.multilabel, topk=args.topk, all_scores=args.all_scores,
         with_attention=args.with_attention, batch_clips=args.batch_clips, device=device,
@@ -174,7 +231,8 @@ def main(args: argparse.Namespace) -> int:
     counts: Counter[str] = Counter()
     columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]} videos/s"), TimeRemainingColumn())  # fmt: skip
-    with Journal(journal_path) as journal, Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+    show = console.is_terminal and ranks.rank == 0
+    with Journal(mine) as journal, Progress(*columns, console=console, disable=not show) as bar:
         task = bar.add_task("score", total=len(todo), rate="-")
         for rec in scorer.score(decoded() if todo else ()):
             journal.append(asdict(rec))
@@ -184,11 +242,18 @@ def main(args: argparse.Namespace) -> int:
             bar.update(task, rate=f"{sum(counts.values()) / elapsed:.1f}" if elapsed > 0 else "-")
             if rec.status == "error":
                 console.print(f"[red]error[/] {rec.path}: {rec.error}", highlight=False, soft_wrap=True)
-    if args.out.suffix == ".parquet":
-        write_parquet(read_journal(journal_path), args.out)
-    table = Table(title=f"vap score -> {args.out}", show_edge=False)
-    for col in ("videos", "ok", "error", "skipped (done before)"):
-        table.add_column(col, justify="right")
-    table.add_row(str(len(paths)), str(counts["ok"]), str(counts["error"]), str(len(paths) - len(todo)))
-    console.print(table)
+    ranks.barrier()
+    if ranks.rank == 0:
+        if ranks.world > 1:
+            merge_rank_journals(journal_path)
+        records = read_journal(journal_path)
+        if args.out.suffix == ".parquet":
+            write_parquet(records, args.out)
+        new = Counter(r["status"] for r in records if r["path"] not in done)
+        table = Table(title=f"vap score -> {args.out}", show_edge=False)
+        for col in ("videos", "ok", "error", "skipped (done before)"):
+            table.add_column(col, justify="right")
+        table.add_row(str(len(paths)), str(new["ok"]), str(new["error"]), str(len(done)))
+        console.print(table)
+    ranks.close()
     return 0

@@ -161,3 +161,24 @@ def test_inputs_from_folders_globs_lists_and_csv(tmp_path):
     assert [Path(p).relative_to(tmp_path).as_posix() for p in got] == ["a/b/y.avi", "a/x.mp4", "z.mkv"]
     with pytest.raises(FileNotFoundError, match="no video matches"):
         collect_inputs([str(tmp_path / "nothing*.mp4")])
+
+
+@pytest.mark.timeout(600)
+def test_two_processes_under_torchrun_give_the_records_of_one(checkpoint_and_videos, tmp_path):
+    """torchrun with 2 CPU processes: 5 videos (uneven over 2 ranks), each scored exactly once, with the
+    records a single process writes; the ranks' journals are merged into the output."""
+    ckpt, videos = checkpoint_and_videos
+    common = ["score", "--checkpoint", str(ckpt), *map(str, videos[:5]), "--workers", "1", "--with-attention"]
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    assert main([*common, "--out", str(one)]) == 0
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+                "-m", "pipeline.cli", *common, "--out", str(two)]  # fmt: skip
+    done = subprocess.run(torchrun, capture_output=True, text=True, timeout=500)
+    assert done.returncode == 0, done.stderr[-3000:]
+    a = sorted(read_journal(one), key=lambda r: r["path"])
+    b = sorted(read_journal(two), key=lambda r: r["path"])
+    assert [r["path"] for r in b] == [r["path"] for r in a] and len(b) == 5
+    for ra, rb in zip(a, b, strict=True):
+        assert ra["labels"] == rb["labels"] and ra["probs"] == pytest.approx(rb["probs"], abs=1e-5)
+        assert ra["attention_frames"] == rb["attention_frames"]
+    assert not list(tmp_path.glob("two.jsonl.rank*"))  # merged and removed
