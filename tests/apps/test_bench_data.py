@@ -42,4 +42,4 @@ def test_peak_memory_is_measured_in_the_child_alone(lossy_video):
     # ru_maxrss would report at least the parent's 3 GB (Linux carries it through fork and exec);
     # the child's own peak is torch + PyAV + a tiny decode
     assert 100 < mem["baseline"] <= mem["peak"] < 2000
-    assert 0 < mem["open_s"] < mem["first_clip_s"]  # opening, then decoding the clip
+    assert 0 < mem["open_s"] < mem["first_clip_s"] and mem["served_by"] == "pyav"  # opening, then the clip

@@ -1,0 +1,183 @@
+"""Benchmark `vap score`: end to end against its two stages alone, memory as the collection grows, resume.
+
+    .venv/bin/python scripts/bench_score.py            # writes docs/bench/score.md and docs/bench/score.json
+
+On the same small videos (moving-digits test clips, copied to make a collection) and a tiny model:
+- decode-only: the worker processes decoding every video's clips (no model);
+- model-only: the model on clips decoded beforehand (no decoding);
+- end to end: `vap score` itself; its videos/s should be at least 0.85x the slower stage alone;
+- peak memory of the `vap score` process (VmHWM) for 100 and for 1,000 videos: flat if nothing grows;
+- resume: rerunning the finished 1,000-video job (nothing left to do).
+Repeats are interleaved and medians reported, as wall-clock time here is noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_collection(root: Path, n: int) -> tuple[Path, list[Path]]:
+    """A tiny trained checkpoint and `n` videos (moving-digits test clips, copied round-robin)."""
+    import lightning as L
+
+    from pipeline.data.datamodule import VideoDataModule
+    from pipeline.tasks.classification import VideoClassificationTask
+
+    md = root / "md"
+    dm = VideoDataModule(train=str(md / "train.txt"), val=str(md / "val.txt"), test=str(md / "test.txt"),
+                         make="moving-digits", make_args={"num_train": 24, "num_val": 6, "num_test": 24}, size=32,
+                         batch_size=8, num_workers=0, sampler_args={"num_segments": 8})  # fmt: skip
+    task = VideoClassificationTask(num_classes=6, backbone="tiny", weights=None, head="lstm")
+    trainer = L.Trainer(max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
+                        default_root_dir=root)  # fmt: skip
+    trainer.fit(task, datamodule=dm)
+    ckpt = root / "model.ckpt"
+    trainer.save_checkpoint(ckpt)
+    sources = sorted((md / "test").rglob("*.mp4")) or sorted(md.rglob("*.mp4"))
+    coll = root / "videos"
+    coll.mkdir(exist_ok=True)
+    videos = []
+    for i in range(n):
+        dst = coll / f"v{i:05d}.mp4"
+        if not dst.exists():
+            shutil.copy(sources[i % len(sources)], dst)
+        videos.append(dst)
+    return ckpt, videos
+
+
+def stages(ckpt: Path, videos: list[Path], workers: int) -> dict[str, float]:
+    """Videos/s of decoding alone (the worker pool) and of the model alone (clips decoded beforehand)."""
+    from pipeline.apps.isolate import run_isolated
+    from pipeline.data.clips import decode_clips, eval_pipeline
+    from pipeline.models.checkpoint import load_model
+    from pipeline.tasks.scoring import VideoScorer
+
+    model, meta = load_model(ckpt)
+    sampler, transform = eval_pipeline(meta.preprocessing)
+    decode = partial(decode_clips, sampler=sampler, transform=transform)
+    t0 = time.perf_counter()
+    decoded = [o.result for o in run_isolated(decode, [str(v) for v in videos], jobs=workers, timeout=120)]
+    decode_s = time.perf_counter() - t0
+    scorer = VideoScorer(model, meta.class_names)
+    t0 = time.perf_counter()
+    n = sum(1 for _ in scorer.score(decoded))
+    model_s = time.perf_counter() - t0
+    assert n == len(videos)
+    return {"decode_only": len(videos) / decode_s, "model_only": len(videos) / model_s}
+
+
+def vap_score(ckpt: Path, folder: Path, out: Path, workers: int) -> dict[str, float]:
+    """`vap score` in a fresh process: (videos/s or seconds, peak memory MB of the main process)."""
+    code = (
+        "import sys, time\n"
+        "from pipeline.cli import main\n"
+        "t = time.perf_counter()\n"
+        "code = main(sys.argv[1:])\n"
+        "t = time.perf_counter() - t\n"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
+        "print(t, int(hwm.split()[1]) / 1024, code)\n"
+    )
+    args = ["score", "--checkpoint", str(ckpt), str(folder), "--out", str(out), "--workers", str(workers)]
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, timeout=3600)
+    seconds, peak, code_ = done.stdout.strip().splitlines()[-1].split()
+    if code_ != "0":
+        raise RuntimeError(done.stderr[-2000:])
+    return {"seconds": float(seconds), "peak_mb": float(peak)}
+
+
+def run(args: argparse.Namespace) -> dict:
+    root = Path(args.work)
+    ckpt, videos = make_collection(root, args.large)
+    small = root / "small"
+    small.mkdir(exist_ok=True)
+    for v in videos[: args.small]:
+        if not (small / v.name).exists():
+            (small / v.name).symlink_to(v)
+    ratios, e2e, dec, mod = [], [], [], []
+    for rep in range(args.repeats):
+        out = root / f"e2e_{rep}.jsonl"
+        for f in (out, out.with_name(out.name + ".run.json")):
+            f.unlink(missing_ok=True)
+        s = stages(ckpt, videos[: args.small], args.workers)
+        e = args.small / vap_score(ckpt, small, out, args.workers)["seconds"]
+        dec.append(s["decode_only"])
+        mod.append(s["model_only"])
+        e2e.append(e)
+        ratios.append(e / min(s.values()))
+        print(f"repeat {rep + 1}: decode {s['decode_only']:.1f}, model {s['model_only']:.1f}, end to end {e:.1f} "
+              "videos/s", file=sys.stderr)  # fmt: skip
+    large_out = root / "large.jsonl"
+    for f in (large_out, large_out.with_name(large_out.name + ".run.json")):
+        f.unlink(missing_ok=True)
+    small_out = root / "small_mem.jsonl"
+    for f in (small_out, small_out.with_name(small_out.name + ".run.json")):
+        f.unlink(missing_ok=True)
+    mem_small = vap_score(ckpt, small, small_out, args.workers)
+    mem_large = vap_score(ckpt, root / "videos", large_out, args.workers)
+    resume = vap_score(ckpt, root / "videos", large_out, args.workers)
+    return {
+        "videos": args.small, "repeats": args.repeats, "workers": args.workers,
+        "decode_only_videos_per_s": statistics.median(dec), "model_only_videos_per_s": statistics.median(mod),
+        "end_to_end_videos_per_s": statistics.median(e2e), "end_to_end_over_slower_stage": statistics.median(ratios),
+        "ratios": ratios,
+        "peak_mb": {str(args.small): mem_small["peak_mb"], str(args.large): mem_large["peak_mb"]},
+        "large_run_seconds": mem_large["seconds"], "resume_finished_seconds": resume["seconds"],
+        "command": "python scripts/bench_score.py " + " ".join(sys.argv[1:]),
+    }  # fmt: skip
+
+
+def write_report(r: dict, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(r, indent=2) + "\n")
+    small, large = r["peak_mb"]
+    lines = [
+        "# `vap score` benchmark",
+        "",
+        f"Command: `{r['command'].strip()}`. Moving-digits clips (64x64, 8 frames per clip at 32x32), a tiny "
+        f"CNN + LSTM checkpoint, CPU, {r['workers']} decoding workers; median of {r['repeats']} interleaved repeats.",
+        "",
+        "| on the same videos | videos/s |",
+        "|---|---|",
+        f"| decode only (worker processes) | {r['decode_only_videos_per_s']:.1f} |",
+        f"| model only (clips decoded beforehand) | {r['model_only_videos_per_s']:.1f} |",
+        f"| `vap score` end to end | {r['end_to_end_videos_per_s']:.1f} |",
+        "",
+        f"End to end / the slower stage alone: **{r['end_to_end_over_slower_stage']:.2f}** (target: at least 0.85; "
+        f"per repeat {', '.join(f'{x:.2f}' for x in r['ratios'])}). End to end includes starting the process, "
+        "loading the checkpoint and starting the decoding workers.",
+        "",
+        f"Peak memory of the `vap score` process: {r['peak_mb'][small]:.0f} MB for {small} videos, "
+        f"{r['peak_mb'][large]:.0f} MB for {large} videos ({r['large_run_seconds']:.0f} s).",
+        "",
+        f"Rerunning the finished {large}-video job: **{r['resume_finished_seconds']:.1f} s** (nothing left to "
+        "score: the journal is read, no video is opened).",
+    ]
+    out.write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--small", type=int, default=100, help="videos for the throughput runs (default: 100)")
+    p.add_argument("--large", type=int, default=1000, help="videos for the memory and resume runs (default: 1000)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--work", default=str(Path.home() / ".cache" / "vap" / "bench_score"))
+    p.add_argument("--out", type=Path, default=REPO / "docs" / "bench" / "score.md")
+    args = p.parse_args()
+    write_report(run(args), args.out)
+    print(args.out.read_text())
+
+
+if __name__ == "__main__":
+    main()
