@@ -61,17 +61,24 @@ class _Worker:
             self.kill()
 
 
-def run_isolated(
-    fn: Callable[[Any], Any], items: Iterable[Any], *, jobs: int = 1, timeout: float = 60.0
-) -> Iterator[Outcome]:
-    """Yield an `Outcome` per item. `fn` must be picklable (a module-level function or a partial)."""
-    # spawn, not fork: a fork taken after FFmpeg, OpenMP or decoder threads have started in this
-    # process can deadlock in the child (seen here with TorchCodec loaded before the fork).
-    ctx = mp.get_context("spawn")
-    pending = list(items)[::-1]
-    workers = [_Worker(ctx, fn) for _ in range(max(1, min(jobs, len(pending))))] if pending else []
-    busy: dict[Connection, _Worker] = {}
-    try:
+class IsolatedPool:
+    """`jobs` worker processes running `fn`, each call under a timeout; reusable across `map` calls
+    (a Ray actor keeps one for its life). `fn` must be picklable (a module-level function or a partial)."""
+
+    def __init__(self, fn: Callable[[Any], Any], *, jobs: int = 1, timeout: float = 60.0) -> None:
+        # spawn, not fork: a fork taken after FFmpeg, OpenMP or decoder threads have started in this
+        # process can deadlock in the child (seen here with TorchCodec loaded before the fork).
+        self._ctx = mp.get_context("spawn")
+        self.fn, self.jobs, self.timeout = fn, max(1, jobs), timeout
+        self._workers: list[_Worker] = []
+
+    def map(self, items: Iterable[Any]) -> Iterator[Outcome]:
+        """Yield an `Outcome` per item, in completion order."""
+        pending = list(items)[::-1]
+        while len(self._workers) < min(self.jobs, len(pending)):
+            self._workers.append(_Worker(self._ctx, self.fn))
+        workers, timeout = self._workers, self.timeout
+        busy: dict[Connection, _Worker] = {}
         while pending or busy:
             for w in workers:
                 if w.conn not in busy and pending:
@@ -84,7 +91,7 @@ def run_isolated(
                     status, value = conn.recv()
                 except EOFError:  # the worker died (a crash in native code)
                     status, value = "error", f"decoder process died (exit code {w.proc.exitcode})"
-                    workers[workers.index(w)] = _Worker(ctx, fn)
+                    workers[workers.index(w)] = _Worker(self._ctx, self.fn)
                     w.kill()
                 yield Outcome(w.item, value, None) if status == "ok" else Outcome(w.item, None, value)
             now = time.monotonic()
@@ -92,8 +99,24 @@ def run_isolated(
                 if now - w.started >= timeout:
                     busy.pop(conn)
                     w.kill()
-                    workers[workers.index(w)] = _Worker(ctx, fn)
+                    workers[workers.index(w)] = _Worker(self._ctx, self.fn)
                     yield Outcome(w.item, None, f"timed out after {timeout:g} s")
-    finally:
-        for w in workers:
+
+    def close(self) -> None:
+        for w in self._workers:
             w.stop()
+        self._workers = []
+
+    def __enter__(self) -> IsolatedPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run_isolated(
+    fn: Callable[[Any], Any], items: Iterable[Any], *, jobs: int = 1, timeout: float = 60.0
+) -> Iterator[Outcome]:
+    """Yield an `Outcome` per item, each call in a worker process under `timeout` seconds."""
+    with IsolatedPool(fn, jobs=jobs, timeout=timeout) as pool:
+        yield from pool.map(items)

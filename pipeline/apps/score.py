@@ -128,6 +128,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=120.0, help="seconds allowed to decode one video (default: 120)")
     p.add_argument("--batch-clips", type=int, default=16, help="clips per model call (default: %(default)s)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, or auto (default: %(default)s)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this machine (or one process per GPU under torchrun); ray: a Ray cluster, or a "
+                   "local Ray instance (needs the [ray] extra; --workers = decoding actors)")  # fmt: skip
     p.set_defaults(func=main)
 
 
@@ -218,15 +221,24 @@ def main(args: argparse.Namespace) -> int:
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     if device.startswith("cuda") and ranks.world > 1 and ":" not in device:
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0)) % max(torch.cuda.device_count(), 1)}"
-    scorer = VideoScorer(
-        model, meta.class_names, multilabel=meta.multilabel, topk=args.topk, all_scores=args.all_scores,
-        with_attention=args.with_attention, batch_clips=args.batch_clips, device=device,
-    )  # fmt: skip
+    scorer_args = {"topk": args.topk, "all_scores": args.all_scores, "with_attention": args.with_attention,
+                   "batch_clips": args.batch_clips}  # fmt: skip
     decode = partial(decode_clips, sampler=sampler, transform=transform, backend=args.backend)
+    if args.engine == "ray":
+        if ranks.world > 1:
+            raise ValueError("--engine ray runs from one driver process; do not start it under torchrun")
+        from pipeline.apps.score_ray import score_with_ray
 
-    def decoded():  # noqa: ANN202 - a generator of DecodedVideo | FailedVideo
-        for out in run_isolated(decode, todo, jobs=args.workers, timeout=args.timeout):
-            yield out.result if out.error is None else FailedVideo(out.item, out.error)
+        stream = score_with_ray(todo, decode=decode, checkpoint=args.checkpoint, scorer_args=scorer_args,
+                                timeout=args.timeout, decoders=args.workers)  # fmt: skip
+    else:
+        scorer = VideoScorer(model, meta.class_names, multilabel=meta.multilabel, device=device, **scorer_args)
+
+        def decoded():  # noqa: ANN202 - a generator of DecodedVideo | FailedVideo
+            for out in run_isolated(decode, todo, jobs=args.workers, timeout=args.timeout):
+                yield out.result if out.error is None else FailedVideo(out.item, out.error)
+
+        stream = (asdict(rec) for rec in scorer.score(decoded() if todo else ()))
 
     counts: Counter[str] = Counter()
     columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
@@ -234,14 +246,14 @@ def main(args: argparse.Namespace) -> int:
     show = console.is_terminal and ranks.rank == 0
     with Journal(mine) as journal, Progress(*columns, console=console, disable=not show) as bar:
         task = bar.add_task("score", total=len(todo), rate="-")
-        for rec in scorer.score(decoded() if todo else ()):
-            journal.append(asdict(rec))
-            counts[rec.status] += 1
+        for rec in stream:
+            journal.append(rec)
+            counts[rec["status"]] += 1
             bar.advance(task)
             elapsed = bar.tasks[0].elapsed or 0.0
             bar.update(task, rate=f"{sum(counts.values()) / elapsed:.1f}" if elapsed > 0 else "-")
-            if rec.status == "error":
-                console.print(f"[red]error[/] {rec.path}: {rec.error}", highlight=False, soft_wrap=True)
+            if rec["status"] == "error":
+                console.print(f"[red]error[/] {rec['path']}: {rec['error']}", highlight=False, soft_wrap=True)
     ranks.barrier()
     if ranks.rank == 0:
         if ranks.world > 1:

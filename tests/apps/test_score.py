@@ -182,3 +182,35 @@ def test_two_processes_under_torchrun_give_the_records_of_one(checkpoint_and_vid
         assert ra["labels"] == rb["labels"] and ra["probs"] == pytest.approx(rb["probs"], abs=1e-5)
         assert ra["attention_frames"] == rb["attention_frames"]
     assert not list(tmp_path.glob("two.jsonl.rank*"))  # merged and removed
+
+
+@pytest.mark.timeout(600)
+def test_ray_engine_gives_the_records_of_the_local_engine_and_resumes(checkpoint_and_videos, bad_videos, tmp_path):
+    """A local Ray instance with 2 CPUs: decoding actors and a model actor, the same records, a bad video
+    as an error record inside the task, and a rerun that scores nothing twice."""
+    ray = pytest.importorskip("ray")
+    ckpt, videos = checkpoint_and_videos
+    d = tmp_path / "in"
+    d.mkdir()
+    for v in videos[:3]:
+        shutil.copy(v, d / v.name)
+    shutil.copy(bad_videos["random_bytes"], d / "noise.mp4")
+    local, remote = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
+    assert score("--checkpoint", str(ckpt), str(d), "--out", str(local), "--all-scores") == 0
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        args = ["--checkpoint", str(ckpt), str(d), "--out", str(remote), "--all-scores", "--engine", "ray"]
+        assert main(["score", *args, "--workers", "1"]) == 0
+        first = remote.read_text()
+        assert main(["score", *args, "--workers", "1"]) == 0
+        assert remote.read_text() == first  # resumed: nothing scored twice
+    finally:
+        ray.shutdown()
+    a = sorted(read_journal(local), key=lambda r: r["path"])
+    b = sorted(read_journal(remote), key=lambda r: r["path"])
+    assert [r["path"] for r in a] == [r["path"] for r in b] and len(b) == 4
+    for ra, rb in zip(a, b, strict=True):
+        assert ra["status"] == rb["status"] and ra["error"] == rb["error"]
+        if ra["status"] == "ok":
+            assert ra["scores"] == pytest.approx(rb["scores"], abs=1e-5)
+    assert {Path(r["path"]).name for r in b if r["status"] == "error"} == {"noise.mp4"}

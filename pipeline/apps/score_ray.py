@@ -1,0 +1,87 @@
+"""`vap score --engine ray`: the same records from a Ray cluster (Ray Data), streamed into the same journal.
+
+paths -> `DecodeStage` actors on CPUs (each keeps an `IsolatedPool`, so a video that hangs its decoder is
+cut at the timeout and becomes an error record inside the task: Ray's `max_errored_blocks` would drop a
+whole block silently) -> `ModelStage` actors (a GPU each where there is one) -> one JSON record per video
+back to the driver, which appends it to the journal as the local engine does, so resuming works the same.
+Ray's own `read_videos` yields frames, not clips, so paths are read and decoded inside the tasks.
+The checkpoint and the videos must be reachable at the same paths from every node (a shared file system).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.apps.isolate import IsolatedPool
+from pipeline.data.clips import FailedVideo
+
+
+class DecodeStage:
+    """Decodes a batch of paths in a worker process under a per-video timeout."""
+
+    def __init__(self, decode: Callable[[str], Any], timeout: float) -> None:
+        self.pool = IsolatedPool(decode, jobs=1, timeout=timeout)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
+        paths = [str(p) for p in batch["path"]]
+        done = {o.item: o.result if o.error is None else FailedVideo(o.item, o.error) for o in self.pool.map(paths)}
+        # Our own objects between our own processes (Ray pickles too); a column of bytes keeps Arrow simple.
+        return {"payload": [pickle.dumps(done[p]) for p in paths]}
+
+
+class ModelStage:
+    """Scores decoded videos with the checkpoint, loaded once per actor."""
+
+    def __init__(self, checkpoint: str, scorer_args: dict[str, Any]) -> None:
+        import torch
+
+        from pipeline.models.checkpoint import load_model
+        from pipeline.tasks.scoring import VideoScorer
+
+        model, meta = load_model(checkpoint)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.scorer = VideoScorer(model, meta.class_names, multilabel=meta.multilabel, device=device, **scorer_args)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
+        items = [pickle.loads(b) for b in batch["payload"]]
+        return {"record": [json.dumps(asdict(r), ensure_ascii=False) for r in self.scorer.score(items)]}
+
+
+def score_with_ray(
+    paths: list[str],
+    *,
+    decode: Callable[[str], Any],
+    checkpoint: Path,
+    scorer_args: dict[str, Any],
+    timeout: float,
+    decoders: int,
+    batch_videos: int = 8,
+) -> Iterator[dict[str, Any]]:
+    """Records (dicts) in completion order, streamed from a Ray Data pipeline."""
+    try:
+        import ray
+    except ImportError as e:
+        raise RuntimeError("--engine ray needs Ray: pip install 'video-attention-pipeline[ray]'") from e
+    if not ray.is_initialized():
+        # RAY_ADDRESS (set by `ray job submit`, or by hand) joins a cluster; otherwise a local instance.
+        ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False)
+    if not paths:
+        return
+    import torch
+
+    gpus = 1 if torch.cuda.is_available() else 0
+    ds = ray.data.from_items([{"path": p} for p in paths])
+    ds = ds.map_batches(DecodeStage, fn_constructor_kwargs={"decode": decode, "timeout": timeout}, batch_size=1,
+                        concurrency=decoders, num_cpus=1)  # fmt: skip
+    ds = ds.map_batches(ModelStage, fn_constructor_kwargs={"checkpoint": str(checkpoint), "scorer_args": scorer_args},
+                        batch_size=batch_videos, concurrency=1, num_gpus=gpus)  # fmt: skip
+    for row in ds.iter_rows():
+        yield json.loads(row["record"])
