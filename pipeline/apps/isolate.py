@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -41,12 +42,19 @@ class _Worker:
         self.proc = ctx.Process(target=_serve, args=(fn, child), daemon=True)
         self.proc.start()
         child.close()
-        self.item: Any = None
-        self.started = 0.0
+        self.queue: deque[Any] = deque()  # items sent and not answered; the first one is running
+        self.started = 0.0  # when the running item started
 
     def submit(self, item: Any) -> None:
-        self.item, self.started = item, time.monotonic()
+        if not self.queue:
+            self.started = time.monotonic()
+        self.queue.append(item)
         self.conn.send(item)
+
+    def answered(self) -> Any:
+        """The running item is done: the next queued one starts now."""
+        self.started = time.monotonic()
+        return self.queue.popleft()
 
     def kill(self) -> None:
         self.proc.kill()
@@ -63,44 +71,51 @@ class _Worker:
 
 class IsolatedPool:
     """`jobs` worker processes running `fn`, each call under a timeout; reusable across `map` calls
-    (a Ray actor keeps one for its life). `fn` must be picklable (a module-level function or a partial)."""
+    (a Ray actor keeps one for its life). `fn` must be picklable (a module-level function or a partial).
+    Each worker holds up to `depth` items, so it starts the next one while the caller is still busy
+    with the last result (decoding overlaps the model); the timeout runs from when an item starts."""
 
-    def __init__(self, fn: Callable[[Any], Any], *, jobs: int = 1, timeout: float = 60.0) -> None:
+    def __init__(self, fn: Callable[[Any], Any], *, jobs: int = 1, timeout: float = 60.0, depth: int = 2) -> None:
         # spawn, not fork: a fork taken after FFmpeg, OpenMP or decoder threads have started in this
         # process can deadlock in the child (seen here with TorchCodec loaded before the fork).
         self._ctx = mp.get_context("spawn")
-        self.fn, self.jobs, self.timeout = fn, max(1, jobs), timeout
+        self.fn, self.jobs, self.timeout, self.depth = fn, max(1, jobs), timeout, max(1, depth)
         self._workers: list[_Worker] = []
+
+    def _replace(self, w: _Worker, pending: list[Any]) -> None:
+        """Kill a hung or dead worker; what it still held goes back to the front of the line."""
+        w.kill()
+        pending.extend(reversed(w.queue))
+        self._workers[self._workers.index(w)] = _Worker(self._ctx, self.fn)
 
     def map(self, items: Iterable[Any]) -> Iterator[Outcome]:
         """Yield an `Outcome` per item, in completion order."""
-        pending = list(items)[::-1]
+        pending = list(items)[::-1]  # popped from the end
         while len(self._workers) < min(self.jobs, len(pending)):
             self._workers.append(_Worker(self._ctx, self.fn))
-        workers, timeout = self._workers, self.timeout
-        busy: dict[Connection, _Worker] = {}
-        while pending or busy:
-            for w in workers:
-                if w.conn not in busy and pending:
+        while pending or any(w.queue for w in self._workers):
+            for w in self._workers:
+                while len(w.queue) < self.depth and pending:
                     w.submit(pending.pop())
-                    busy[w.conn] = w
-            deadline = min(w.started for w in busy.values()) + timeout
+            busy = {w.conn: w for w in self._workers if w.queue}
+            deadline = min(w.started for w in busy.values()) + self.timeout
             for conn in wait(list(busy), timeout=max(0.0, deadline - time.monotonic())):
-                w = busy.pop(conn)
+                w = busy[conn]
                 try:
                     status, value = conn.recv()
                 except EOFError:  # the worker died (a crash in native code)
-                    status, value = "error", f"decoder process died (exit code {w.proc.exitcode})"
-                    workers[workers.index(w)] = _Worker(self._ctx, self.fn)
-                    w.kill()
-                yield Outcome(w.item, value, None) if status == "ok" else Outcome(w.item, None, value)
+                    item, why = w.queue.popleft(), f"decoder process died (exit code {w.proc.exitcode})"
+                    self._replace(w, pending)
+                    yield Outcome(item, None, why)
+                    continue
+                item = w.answered()
+                yield Outcome(item, value, None) if status == "ok" else Outcome(item, None, value)
             now = time.monotonic()
-            for conn, w in list(busy.items()):
-                if now - w.started >= timeout:
-                    busy.pop(conn)
-                    w.kill()
-                    workers[workers.index(w)] = _Worker(self._ctx, self.fn)
-                    yield Outcome(w.item, None, f"timed out after {timeout:g} s")
+            for w in list(self._workers):
+                if w.queue and now - w.started >= self.timeout:
+                    item = w.queue.popleft()
+                    self._replace(w, pending)
+                    yield Outcome(item, None, f"timed out after {self.timeout:g} s")
 
     def close(self) -> None:
         for w in self._workers:

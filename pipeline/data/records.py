@@ -1,7 +1,9 @@
 """Output files that a killed run leaves valid: an append-only JSONL journal, Parquet written whole.
 
-A run appends one JSON line per finished video and flushes it to disk (`fsync`) before the next, so a
-`kill -9` loses at most the line being written; reading the journal drops a torn last line. Parquet has
+A run appends one JSON line per finished video and flushes it to the operating system before the
+next, so a `kill -9` loses at most the line being written (reading the journal drops a torn last line);
+`fsync`, which guards against a machine crash as well, runs every few seconds and at the end (after
+every line it cost more than the scoring of a small video). Parquet has
 its footer at the end and a `ParquetWriter` killed before `close()` leaves an unreadable file
 (apache/arrow#42729), so Parquet is written only from finished records, to a temporary name, then
 renamed (`os.replace` is atomic on one file system). The same temp-and-rename serves small JSON files.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -44,10 +47,12 @@ def read_journal(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 
 class Journal:
-    """Append-only JSONL: `append(record)` returns once the line is on disk."""
+    """Append-only JSONL: `append(record)` returns once the line is with the operating system."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, sync_seconds: float = 2.0) -> None:
         self.path = Path(path)
+        self.sync_seconds = sync_seconds
+        self._synced = time.monotonic()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._cut_torn_tail()
         self._file = open(self.path, "ab")  # noqa: SIM115 - kept open for the run, closed in close()
@@ -65,9 +70,13 @@ class Journal:
     def append(self, record: dict[str, Any]) -> None:
         self._file.write(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
         self._file.flush()
-        os.fsync(self._file.fileno())
+        if time.monotonic() - self._synced >= self.sync_seconds:
+            os.fsync(self._file.fileno())
+            self._synced = time.monotonic()
 
     def close(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
         self._file.close()
 
     def __enter__(self) -> Journal:

@@ -19,7 +19,7 @@ def test_bench_data_writes_the_report(tmp_path, lossy_video, capsys):
     assert set(results["raw_clips_per_s"]) == set(backends)
     assert set(results["dataset_over_raw"]) == set(backends)
     assert all(v > 0 for v in results["raw_clips_per_s"].values())
-    assert results["fastest"] in backends and results["auto_served"] == {video.name: "torchcodec"}
+    assert results["fastest"] in backends and results["auto_served"] == {video.name: "pyav"}
     assert len(results["auto_over_fastest_per_repeat"]) == 2 and results["auto_over_fastest"] > 0
     assert results["reencode"]["backend"] == results["fastest"] and results["reencode"]["speedup_median"] > 0
     assert "long_video_8_frames_10min_720p" not in results  # only with --long-video

@@ -16,7 +16,7 @@ INDICES = [29, 0, 7, 7, 13, 6, 12, 5, 28]  # any order, repeats, keyframes (0, 6
 
 
 def test_all_backends_installed():
-    assert available_backends() == ["torchcodec", "decord", "pyav"]
+    assert available_backends() == ["pyav", "torchcodec", "decord"]
     assert {*BACKEND_NAMES, "auto"} <= set(BACKENDS.names())
 
 
@@ -179,10 +179,10 @@ def test_bounded_memory_long_video_is_not_decoded_whole(tmp_path):
 
 def test_auto_order_is_fixed_and_serves_mp4_with_the_first(lossless_video):
     """The same order on every rank and worker: no measurement that could differ between processes."""
-    assert auto_mod.candidates("auto") == ["torchcodec", "decord", "pyav"]
+    assert auto_mod.candidates("auto") == ["pyav", "torchcodec", "decord"]
     assert auto_mod.candidates("decord") == ["decord", "pyav"] and auto_mod.candidates("pyav") == ["pyav"]
     with open_video(lossless_video[0], "auto") as r:
-        assert r.backend == "torchcodec" and r.tried == []
+        assert r.backend == "pyav" and r.tried == []
 
 
 def test_auto_falls_back_when_a_backend_is_missing(lossless_video, monkeypatch):
