@@ -101,8 +101,11 @@ class RecurrentAttentionModel(nn.Module):
                 break  # a location chosen now would never be looked at
             mean = torch.tanh(self.policy(h.detach()))  # (B, 2): the policy does not train the core
             policy = Normal(mean, self.std)
-            loc = (policy.sample() if sample else mean).clamp(-1, 1).detach()  # (B, 2)
-            log_probs.append(policy.log_prob(loc).sum(dim=1))  # (B,)
+            choice = (policy.sample() if sample else mean).detach()  # (B, 2)
+            # The log-probability is of the drawn sample; only where to look is clamped to the image.
+            # Taken of the clamped point it is biased at the edges (where clamping moved the sample).
+            log_probs.append(policy.log_prob(choice).sum(dim=1))  # (B,)
+            loc = choice.clamp(-1, 1)  # (B, 2)
             baselines.append(self.baseline(h.detach()).squeeze(1))  # (B,)
         if not log_probs:  # one glimpse: nothing was chosen, so nothing for REINFORCE to train
             log_probs, baselines = [h.new_zeros(b)], [h.new_zeros(b)]

@@ -96,3 +96,52 @@ def test_ram_learns_translated_digits():
         accuracy = (model(test_x).logits.argmax(1) == test_y).float().mean().item()
     assert np.mean(last[-10:]) < 0.75 * np.mean(first[:10])  # the loss falls
     assert accuracy > 0.45, accuracy  # chance is 0.25
+
+
+def test_policy_gradient_is_unbiased_at_the_image_edge():
+    """REINFORCE's score function has expectation zero; taken of the clamped location it would not be
+    (near the edge most samples clamp to 1 and their log-probability only ever pushes the mean out)."""
+    torch.manual_seed(0)
+    model = RecurrentAttentionModel(2, glimpse_size=4, glimpses=2, hidden=8, std=0.1)
+    with torch.no_grad():
+        model.policy.weight.zero_()
+        model.policy.bias.fill_(float(np.arctanh(0.95)))  # the policy's mean sits at 0.95, near the edge
+    out = model(torch.rand(20000, 1, 16, 16), sample=True)
+    (grad,) = torch.autograd.grad(out.log_probs.mean(), model.policy.bias)
+    assert out.locations[:, 1].max() <= 1.0  # where it looked stays inside the image
+    assert grad.abs().max() < 0.3  # about 0 (with clamping: about 14 per coordinate)
+
+
+def _train_toy(sign: float, steps: int = 200, seed: int = 0) -> torch.Tensor:
+    """Only the bottom-right corner tells the class (a white or a black square on grey); the first glimpse
+    lands anywhere while training, so the second one is worth aiming. Returns where the trained policy
+    sends the second glimpse (its mean location on fresh images). `sign=-1` flips REINFORCE's update."""
+    g = torch.Generator().manual_seed(seed)
+
+    def batch(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.randint(0, 2, (n,), generator=g)
+        x = 0.5 + 0.05 * torch.randn(n, 1, 16, 16, generator=g)
+        x[:, :, 9:15, 9:15] = y[:, None, None, None].float()  # centred at (0.5, 0.5)
+        return x, y
+
+    torch.manual_seed(seed)
+    model = RecurrentAttentionModel(2, glimpse_size=6, glimpses=2, hidden=32, std=0.2)
+    opt = torch.optim.Adam(model.parameters(), lr=5e-3)
+    for _ in range(steps):
+        x, y = batch(64)
+        out = model(x)
+        reward = (out.logits.detach().argmax(1) == y).float()[:, None]
+        reinforce = -(out.log_probs * (reward - out.baselines.detach())).sum(1).mean()
+        loss = ram_loss(out, y)["loss"] + (sign - 1) * reinforce  # sign -1: REINFORCE pushes the other way
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        return model(batch(256)[0]).locations[:, 1].mean(0)  # (2,)
+
+
+def test_reinforce_moves_the_policy_to_the_answer_and_not_with_the_sign_flipped():
+    target = torch.tensor([0.5, 0.5])
+    assert (_train_toy(+1.0) - target).norm() < 0.3
+    assert (_train_toy(-1.0) - target).norm() > 0.6
