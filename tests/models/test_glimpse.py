@@ -109,7 +109,7 @@ def test_policy_gradient_is_unbiased_at_the_image_edge():
     out = model(torch.rand(20000, 1, 16, 16), sample=True)
     (grad,) = torch.autograd.grad(out.log_probs.mean(), model.policy.bias)
     assert out.locations[:, 1].max() <= 1.0  # where it looked stays inside the image
-    assert grad.abs().max() < 0.3  # about 0 (with clamping: about 14 per coordinate)
+    assert grad.abs().max() < 0.05  # about 0.005 here; taken of the clamped location it is -0.19
 
 
 def _train_toy(sign: float, steps: int = 200, seed: int = 0) -> torch.Tensor:
