@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> dict:
     for v in videos[: args.small]:
         if not (small / v.name).exists():
             (small / v.name).symlink_to(v)
-    ratios, e2e, dec, mod, runs = [], [], [], [], []
+    ratios, shared, e2e, dec, mod, runs = [], [], [], [], [], []
     for rep in range(args.repeats):
         s = stages(ckpt, videos[: args.stage_videos], args.workers)
         a = vap_score(ckpt, small, fresh(root / "small.jsonl"), args.workers)
@@ -125,6 +125,9 @@ def run(args: argparse.Namespace) -> dict:
         mod.append(s["model_only"])
         e2e.append(e)
         ratios.append(e / min(s.values()))
+        # Without a GPU both stages run on the same cores: the best any overlap can do is the rate at which
+        # the cores finish both kinds of work, 1 / (1/decode + 1/model).
+        shared.append(e * (1 / s["decode_only"] + 1 / s["model_only"]))
         runs.append((a, b))
         print(f"repeat {rep + 1}: decode {s['decode_only']:.1f}, model {s['model_only']:.1f}, end to end {e:.1f} "
               "videos/s", file=sys.stderr)  # fmt: skip
@@ -135,7 +138,8 @@ def run(args: argparse.Namespace) -> dict:
         "workers": args.workers,
         "decode_only_videos_per_s": statistics.median(dec), "model_only_videos_per_s": statistics.median(mod),
         "end_to_end_videos_per_s": statistics.median(e2e), "end_to_end_over_slower_stage": statistics.median(ratios),
-        "ratios": ratios, "run_seconds": {str(args.small): a["seconds"], str(args.large): b["seconds"]},
+        "ratios": ratios, "end_to_end_over_shared_cores_bound": statistics.median(shared), "shared_ratios": shared,
+        "run_seconds": {str(args.small): a["seconds"], str(args.large): b["seconds"]},
         "peak_mb": {str(args.small): a["peak_mb"], str(args.large): b["peak_mb"]},
         "resume_finished_seconds": resume["seconds"],
         "command": "python scripts/bench_score.py " + " ".join(sys.argv[1:]),
@@ -164,6 +168,12 @@ def write_report(r: dict, out: Path) -> None:
         f"per repeat {', '.join(f'{x:.2f}' for x in r['ratios'])}). The fixed start-up (process, checkpoint, "
         f"decoding workers) is left out by taking the difference of two runs: {r['run_seconds'][small]:.1f} s "
         f"for {small} videos, {r['run_seconds'][large]:.1f} s for {large}.",
+        "",
+        "Without a GPU, decoding and the model share the same cores, so the best any overlap can reach is "
+        "1 / (1/decode + 1/model) videos/s, below the slower stage whenever the two are of the same order; "
+        f"end to end reaches **{r['end_to_end_over_shared_cores_bound']:.2f}** of that bound (per repeat "
+        f"{', '.join(f'{x:.2f}' for x in r['shared_ratios'])}). With the model on a GPU the stages do not "
+        "compete and the 0.85 target applies as stated.",
         "",
         f"Peak memory of the `vap score` process: {r['peak_mb'][small]:.0f} MB for {small} videos, "
         f"{r['peak_mb'][large]:.0f} MB for {large} videos.",
