@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from pipeline.data.annotations import VideoRecord
+from pipeline.data.annotations import UNLABELED, VideoRecord
 from pipeline.data.backends import open_video
 from pipeline.data.samplers import ClipSampler
 from pipeline.data.transforms import ClipTransform, Compose
@@ -34,6 +34,7 @@ class VideoSample:
     video_id: str
     clip_index: int  # which of the sampler's clips (0 in training)
     frame_indices: torch.Tensor  # int64 (T,) frames of the source video
+    video_index: int = -1  # the record's position in the dataset (video-level metrics index by it)
 
 
 @dataclass
@@ -58,22 +59,25 @@ class VideoBatch:
     clip_index: torch.Tensor  # (B,)
     frame_indices: torch.Tensor  # (B, T)
     failures: list[VideoFailure] = field(default_factory=list)
+    video_index: torch.Tensor | None = None  # (B,) the records' positions in the dataset, when known
 
     def __len__(self) -> int:
         return len(self.video_id)
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> VideoBatch:
         move = {"device": device, "non_blocking": non_blocking}
+        index = None if self.video_index is None else self.video_index.to(**move)
         return VideoBatch(
             self.video.to(**move), self.label.to(**move), self.video_id,
-            self.clip_index.to(**move), self.frame_indices.to(**move), self.failures,
+            self.clip_index.to(**move), self.frame_indices.to(**move), self.failures, index,
         )  # fmt: skip
 
     def pin_memory(self) -> VideoBatch:
         """Called by DataLoader(pin_memory=True) on custom batch types."""
+        index = None if self.video_index is None else self.video_index.pin_memory()
         return VideoBatch(
             self.video.pin_memory(), self.label.pin_memory(), self.video_id,
-            self.clip_index.pin_memory(), self.frame_indices.pin_memory(), self.failures,
+            self.clip_index.pin_memory(), self.frame_indices.pin_memory(), self.failures, index,
         )  # fmt: skip
 
 
@@ -96,8 +100,12 @@ class VideoDataset(Dataset):
         num_classes: int | None = None,
         seed: int = 0,
         num_threads: int = 1,
+        multilabel: bool | None = None,
     ) -> None:
         self.records = list(records)
+        # multi-hot targets when any record has several labels, or when told (e.g. an unlabeled test list
+        # for a multi-label model)
+        self.multilabel = any(isinstance(r.label, tuple) for r in self.records) if multilabel is None else multilabel
         self.sampler = sampler
         self.transform = transform or Compose([])
         self.training = training
@@ -116,9 +124,14 @@ class VideoDataset(Dataset):
         return len(self.records) * self.clips
 
     def _label(self, label: int | tuple[int, ...]) -> torch.Tensor:
+        """int64 () class index, or float (K,) multi-hot; unlabeled: -1, or (K,) all -1."""
+        if self.multilabel and not isinstance(label, tuple):
+            label = () if label == UNLABELED else (label,)
         if isinstance(label, tuple):
             if self.num_classes is None:
                 raise ValueError("multi-label records need num_classes for the multi-hot target")
+            if not label:  # a multi-label file's unlabeled line
+                return torch.full((self.num_classes,), float(UNLABELED))  # (K,)
             target = torch.zeros(self.num_classes)
             target[list(label)] = 1.0
             return target  # (K,)
@@ -136,7 +149,8 @@ class VideoDataset(Dataset):
             reason = e.reason if isinstance(e, VideoError) else f"{type(e).__name__}: {e}"
             return VideoFailure(str(record.path), record.video_id, " ".join(reason.split()))
         video = self.transform(frames, rng)  # outside the try: a transform error is a config error
-        return VideoSample(video, self._label(record.label), record.video_id, clip, torch.from_numpy(indices[clip]))
+        label = self._label(record.label)
+        return VideoSample(video, label, record.video_id, clip, torch.from_numpy(indices[clip]), index // self.clips)
 
 
 def collate_videos(items: Sequence[VideoSample | VideoFailure]) -> VideoBatch:
@@ -154,6 +168,7 @@ def collate_videos(items: Sequence[VideoSample | VideoFailure]) -> VideoBatch:
         clip_index=torch.tensor([s.clip_index for s in good]),  # (B,)
         frame_indices=torch.stack([s.frame_indices for s in good]),  # (B, T)
         failures=failures,
+        video_index=torch.tensor([s.video_index for s in good]),  # (B,)
     )
 
 
