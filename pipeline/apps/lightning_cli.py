@@ -27,7 +27,7 @@ from pipeline.tasks.classification import VideoClassificationTask
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 DEFAULT_CONFIG = CONFIGS / "moving_digits_lstm.yaml"
-SUBCOMMANDS = {"train": "fit", "validate": "validate", "test": "test"}
+SUBCOMMANDS = {"train": "fit", "validate": "validate", "test": "test", "predict": "predict"}
 
 
 def wandb_online() -> bool:
@@ -53,7 +53,9 @@ def default_loggers(save_dir: str = "runs", project: str = "vap") -> list[Any]:
         from lightning.pytorch.loggers import WandbLogger
     except ImportError:
         return loggers
-    loggers.append(WandbLogger(save_dir=save_dir, project=project, offline=not wandb_online()))
+    # An absolute folder: W&B's service process outlives a run and resolves relative paths against the
+    # folder it was started in, which is not this run's after a chdir (seen in the tests).
+    loggers.append(WandbLogger(save_dir=str(Path(save_dir).absolute()), project=project, offline=not wandb_online()))
     return loggers
 
 
@@ -78,6 +80,7 @@ class VapCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: Any) -> None:
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
         parser.link_arguments("data.class_names", "model.class_names", apply_on="instantiate")
+        parser.link_arguments("data.multilabel", "model.multilabel", apply_on="instantiate")
 
     def before_instantiate_classes(self) -> None:
         """With `--ckpt_path`, LightningCLI has already taken the model's arguments from the checkpoint's
@@ -90,9 +93,13 @@ class VapCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         """A rich progress bar (with clips/s) unless the progress bar is switched off; and, unless the
         config names its own loggers (or `--trainer.logger false`), CSV + W&B under `default_root_dir`."""
-        from lightning.pytorch.callbacks import RichProgressBar
+        from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
 
         config = self.config[self.subcommand] if self.subcommand else self.config
+        if getattr(self.datamodule, "multilabel", False):  # no top-1 for multi-label data: keep the best mAP
+            for cb in self.trainer_defaults.get("callbacks", []):
+                if isinstance(cb, ModelCheckpoint) and cb.monitor == "val/top1":
+                    cb.monitor, cb.filename = "val/mAP", "best-epoch{epoch:02d}-mAP{val/mAP:.3f}"
         if config.trainer.get("logger") in (None, True):
             kwargs["logger"] = default_loggers(save_dir=config.trainer.get("default_root_dir") or "runs")
         if config.trainer.get("enable_progress_bar") is not False:
@@ -105,6 +112,12 @@ class VapCLI(LightningCLI):
     def after_test(self) -> None:
         self._report()
 
+    def after_validate(self) -> None:
+        self._report()
+
+    def after_predict(self) -> None:
+        self._report()
+
     def _report(self) -> None:
         trainer = self.trainer
         if not trainer.is_global_zero:
@@ -112,7 +125,8 @@ class VapCLI(LightningCLI):
         lines = []
         ckpt = trainer.checkpoint_callback
         if ckpt is not None and getattr(ckpt, "best_model_path", ""):
-            lines.append(f"best checkpoint: {ckpt.best_model_path} (val/top1 {float(ckpt.best_model_score or 0):.4f})")
+            score = float(ckpt.best_model_score or 0)
+            lines.append(f"best checkpoint: {ckpt.best_model_path} ({ckpt.monitor} {score:.4f})")
             if ckpt.last_model_path:
                 lines.append(f"last checkpoint: {ckpt.last_model_path}")
         for logger in trainer.loggers:
@@ -129,6 +143,17 @@ class VapCLI(LightningCLI):
                 )
                 lines.append(f"W&B run ({mode}): {where}")
                 run.finish()  # the command is done: write the summary, release the run
+        for split, report in getattr(trainer.lightning_module, "reports", {}).items():
+            if split == "val" and self.subcommand == "fit":
+                continue  # the last validation of training is in the metrics
+            lines.append(f"{split}: {report.scored} of {report.videos} videos scored, {report.labeled} with labels")
+            if report.note:
+                lines.append(report.note)
+            if report.failed:
+                shown = ", ".join(report.failed[:10]) + (", ..." if len(report.failed) > 10 else "")
+                lines.append(f"{split}: {len(report.failed)} videos failed to decode, not scored: {shown}")
+            if report.predictions is not None:
+                lines.append(f"predictions: {report.predictions}")
         dm = trainer.datamodule
         if dm is not None and getattr(dm, "train_failures", None) is not None and dm.train_failures.failures:
             lines.append(f"bad videos skipped: {len(dm.train_failures.failures)} (run `vap check` on the data)")

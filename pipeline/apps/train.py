@@ -19,7 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     helps = {
         "train": "train an action recognizer (LightningCLI; `vap train --help`); no --config: the default experiment",
         "validate": "evaluate a checkpoint on the validation split",
-        "test": "evaluate a checkpoint on the test split (clip- and video-level)",
+        "test": "evaluate a checkpoint on the test split (clip- and video-level); writes predictions_test.csv",
+        "predict": "predict the test split's videos with a checkpoint (labels not needed): predictions_predict.csv",
     }
     for name, text in helps.items():
         p = sub.add_parser(name, help=text, add_help=False, prefix_chars="\0")

@@ -9,6 +9,8 @@ from typing import Any
 
 import lightning as L
 import torch
+import torch.distributed as dist
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader
 
 from pipeline.data.annotations import Annotations, read_annotations
@@ -129,8 +131,19 @@ class VideoDataModule(L.LightningDataModule):
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def multilabel(self) -> bool:
+        """Multi-hot targets (a list file with several labels per line), decided by the data: the first
+        split given (training, if any) says which; the task picks its loss and metrics from it."""
+        for stage in ("train", "val", "test"):
+            ann = self.read(stage)
+            if ann is not None and ann.records:
+                return ann.multilabel
+        return False
+
     def setup(self, stage: str | None = None) -> None:
         wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
+        multilabel = self.multilabel
         for split in wanted.get(stage or "", ("train", "val", "test")):
             ann = self.read(split)
             if ann is None or split in self.datasets:
@@ -140,7 +153,7 @@ class VideoDataModule(L.LightningDataModule):
             transform = {"train": self.train_tf, "val": self.eval_tf, "test": self.test_tf}[split]
             self.datasets[split] = VideoDataset(
                 ann.records, sampler=sampler, transform=transform, training=training, backend=self.backend,
-                num_classes=len(ann.class_names), seed=self.seed,
+                num_classes=len(ann.class_names), seed=self.seed, multilabel=multilabel,
             )  # fmt: skip
 
     def _loader(self, split: str, *, shuffle: bool) -> DataLoader:
@@ -148,10 +161,17 @@ class VideoDataModule(L.LightningDataModule):
             self.setup(None)
         if split not in self.datasets:
             raise ValueError(f"no {split} annotations were given to the data module")
+        dataset = self.datasets[split]
+        sampler = None
+        if split != "train" and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            # Evaluation under DDP: each clip on one process only (uneven shards), so that each video's
+            # clips are summed once (Lightning's default sampler would pad the shards with repeats).
+            sampler = UnrepeatedDistributedSampler(dataset, shuffle=False)
         return DataLoader(
-            self.datasets[split],
+            dataset,
             batch_size=self.batch_size,
             shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             collate_fn=collate_videos,
@@ -167,6 +187,10 @@ class VideoDataModule(L.LightningDataModule):
         return self._loader("val", shuffle=False)
 
     def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        """`vap predict` runs over the test annotations (labels optional)."""
         return self._loader("test", shuffle=False)
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:

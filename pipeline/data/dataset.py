@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from pipeline.data.annotations import VideoRecord
+from pipeline.data.annotations import UNLABELED, VideoRecord
 from pipeline.data.backends import open_video
 from pipeline.data.samplers import ClipSampler
 from pipeline.data.transforms import ClipTransform, Compose
@@ -34,6 +34,7 @@ class VideoSample:
     video_id: str
     clip_index: int  # which of the sampler's clips (0 in training)
     frame_indices: torch.Tensor  # int64 (T,) frames of the source video
+    video_index: int = -1  # the record's position in the dataset (video-level metrics index by it)
     backend: str = ""  # the decoding backend that served the video
 
 
@@ -59,14 +60,16 @@ class VideoBatch:
     clip_index: torch.Tensor  # (B,)
     frame_indices: torch.Tensor  # (B, T)
     failures: list[VideoFailure] = field(default_factory=list)
+    video_index: torch.Tensor | None = None  # (B,) the records' positions in the dataset, when known
     backend: list[str] = field(default_factory=list)  # per item: the backend that served its video
 
     def __len__(self) -> int:
         return len(self.video_id)
 
     def _map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> VideoBatch:
+        index = None if self.video_index is None else fn(self.video_index)
         return replace(self, video=fn(self.video), label=fn(self.label), clip_index=fn(self.clip_index),
-                       frame_indices=fn(self.frame_indices))  # fmt: skip
+                       frame_indices=fn(self.frame_indices), video_index=index)  # fmt: skip
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> VideoBatch:
         return self._map(lambda t: t.to(device=device, non_blocking=non_blocking))
@@ -95,8 +98,12 @@ class VideoDataset(Dataset):
         num_classes: int | None = None,
         seed: int = 0,
         num_threads: int = 1,
+        multilabel: bool | None = None,
     ) -> None:
         self.records = list(records)
+        # multi-hot targets when any record has several labels, or when told (e.g. an unlabeled test list
+        # for a multi-label model)
+        self.multilabel = any(isinstance(r.label, tuple) for r in self.records) if multilabel is None else multilabel
         self.sampler = sampler
         self.transform = transform or Compose([])
         self.training = training
@@ -115,9 +122,14 @@ class VideoDataset(Dataset):
         return len(self.records) * self.clips
 
     def _label(self, label: int | tuple[int, ...]) -> torch.Tensor:
+        """int64 () class index, or float (K,) multi-hot; unlabeled: -1, or (K,) all -1."""
+        if self.multilabel and not isinstance(label, tuple):
+            label = () if label == UNLABELED else (label,)
         if isinstance(label, tuple):
             if self.num_classes is None:
                 raise ValueError("multi-label records need num_classes for the multi-hot target")
+            if not label:  # a multi-label file's unlabeled line
+                return torch.full((self.num_classes,), float(UNLABELED))  # (K,)
             target = torch.zeros(self.num_classes)
             target[list(label)] = 1.0
             return target  # (K,)
@@ -137,7 +149,8 @@ class VideoDataset(Dataset):
             return VideoFailure(str(record.path), record.video_id, " ".join(reason.split()))
         video = self.transform(frames, rng)  # outside the try: a transform error is a config error
         label = self._label(record.label)
-        return VideoSample(video, label, record.video_id, clip, torch.from_numpy(indices[clip]), backend)
+        frames_used = torch.from_numpy(indices[clip])
+        return VideoSample(video, label, record.video_id, clip, frames_used, index // self.clips, backend)
 
 
 def collate_videos(items: Sequence[VideoSample | VideoFailure]) -> VideoBatch:
@@ -155,6 +168,7 @@ def collate_videos(items: Sequence[VideoSample | VideoFailure]) -> VideoBatch:
         clip_index=torch.tensor([s.clip_index for s in good]),  # (B,)
         frame_indices=torch.stack([s.frame_indices for s in good]),  # (B, T)
         failures=failures,
+        video_index=torch.tensor([s.video_index for s in good]),  # (B,)
         backend=[s.backend for s in good],
     )
 

@@ -89,7 +89,9 @@ class AttentionSnapshots(L.Callback):
         t = video.shape[1]
         for b in range(len(batch)):
             pred = int(out.logits[b].argmax())
-            title = f"{batch.video_id[b]}: true {names[int(batch.label[b])]}, predicted {names[pred]}"
+            label = batch.label[b]
+            true = names[int(label)] if label.ndim == 0 and int(label) >= 0 else "-"  # multi-label: top class only
+            title = f"{batch.video_id[b]}: true {true}, predicted {names[pred]}"
             idx = batch.frame_indices[b].tolist()
             images["timeline"].append(
                 timeline(video[b].cpu(), out.attention[b].cpu(), idx, title, out_dir / f"timeline_{b}.png")

@@ -1,4 +1,4 @@
-"""Two CPU processes (DDP over gloo) evaluate exactly like one: every test video counted once."""
+"""Two CPU processes (DDP over gloo) evaluate exactly like one: every test video counted once, uneven shards."""
 
 from __future__ import annotations
 
@@ -46,5 +46,13 @@ def test_two_process_evaluation_matches_one(tmp_path):
     assert one["test/video_count"] == two["test/video_count"] == 5
     for key in ("test/video_top1", "test/video_top5", "test/video_mean_class_acc"):
         assert two[key] == pytest.approx(one[key], abs=1e-6)
-    # clip level: the padded repeat is one extra clip of 6 at most
-    assert two["test/clip_top1"] == pytest.approx(one["test/clip_top1"], abs=1 / 6 + 1e-6)
+    # uneven shards (3 and 2 clips), nothing repeated: the clip level is exact too, and every video's
+    # one clip was summed once (a padded repeat would show as 2 clips for one video)
+    assert two["test/clip_top1"] == pytest.approx(one["test/clip_top1"], abs=1e-6)
+    predicted = []
+    for version in ("version_1", "version_2"):
+        with open(tmp_path / "runs" / "csv" / version / "predictions_test.csv") as f:
+            rows = list(csv.DictReader(f))
+        assert [r["clips"] for r in rows] == ["1"] * 5
+        predicted.append([(r["video_id"], r["predicted"]) for r in rows])
+    assert predicted[0] == predicted[1]

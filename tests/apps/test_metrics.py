@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from pipeline.tasks.metrics import VideoLevelAccumulator, classification_metrics
+from pipeline.tasks.metrics import UNSEEN, VideoScores, classification_metrics, flatten
 
 
 def logits_ranking(order: list[list[int]], num_classes: int = 6) -> torch.Tensor:
@@ -29,12 +30,36 @@ def test_top5_stays_separate_from_top1_when_the_first_batch_is_all_right():
 
 
 def test_video_level_averages_the_clips_of_a_video():
-    acc = VideoLevelAccumulator()
-    # video a: two clips, one confidently wrong (class 2), one mildly right (class 0) -> averaged: wrong
-    acc.update(["a", "a"], torch.tensor([0, 1]), torch.tensor([[0.0, 0, 5], [1.0, 0, 0]]), torch.tensor([0, 0]))
-    acc.update(["b"], torch.tensor([0]), torch.tensor([[0.0, 3, 0]]), torch.tensor([1]))
-    acc.update(["b"], torch.tensor([0]), torch.tensor([[0.0, 3, 0]]), torch.tensor([1]))  # a padded repeat
-    ids, scores, labels = acc.compute()
-    assert sorted(ids) == ["a", "b"] and scores.shape == (2, 3)
-    by_id = dict(zip(ids, scores.argmax(1).tolist(), strict=True))
-    assert by_id == {"a": 2, "b": 1} and sorted(labels.tolist()) == [0, 1]
+    acc = VideoScores(num_videos=3, num_classes=3)
+    # video 0: two clips, one confidently wrong (class 2), one mildly right (class 0) -> averaged: wrong
+    acc.update(torch.tensor([0, 0]), torch.tensor([[0.0, 0, 5], [1.0, 0, 0]]), torch.tensor([0, 0]))
+    acc.update(torch.tensor([1]), torch.tensor([[0.0, 3, 0]]), torch.tensor([1]))
+    got = acc.compute()  # video 2: never scored (its clips failed to decode)
+    assert got.clips.tolist() == [2, 1, 0] and got.seen.tolist() == [True, True, False]
+    assert got.scores.argmax(1)[:2].tolist() == [2, 1]
+    expected = (torch.tensor([0.0, 0, 5]).softmax(0) + torch.tensor([1.0, 0, 0]).softmax(0)) / 2
+    assert torch.allclose(got.scores[0], expected)
+    assert got.labels.tolist() == [0, 1, UNSEEN] and got.labeled.tolist() == [True, True, False]
+
+
+def test_video_level_multilabel_averages_sigmoids_and_knows_unlabeled():
+    acc = VideoScores(num_videos=2, num_classes=2, multilabel=True)
+    acc.update(torch.tensor([0, 0, 1]), torch.tensor([[0.0, 2.0], [2.0, 0.0], [1.0, 1.0]]),
+               torch.tensor([[1.0, 0.0], [1.0, 0.0], [-1.0, -1.0]]))  # fmt: skip
+    got = acc.compute()
+    assert torch.allclose(
+        got.scores[0], torch.tensor([0.0, 2.0]).sigmoid() / 2 + torch.tensor([2.0, 0.0]).sigmoid() / 2
+    )
+    assert got.labeled.tolist() == [True, False]
+
+
+def test_multilabel_metrics_give_map_and_per_class_ap():
+    m = classification_metrics(2, multilabel=True)
+    scores = torch.tensor([[0.9, 0.1], [0.8, 0.7], [0.2, 0.6]])
+    target = torch.tensor([[1, 0], [0, 1], [0, 1]])
+    got = flatten(m(scores, target), ["a", "b"])
+    # class a: the positive ranked first -> AP 1; class b: positives ranked 1st and 2nd -> AP 1
+    assert got["ap/a"] == pytest.approx(1.0) and got["ap/b"] == pytest.approx(1.0) and got["mAP"] == pytest.approx(1)
+    scores[0, 0] = 0.1  # class a's positive now ranked last of three -> AP 1/3
+    got = flatten(m(scores, target), ["a", "b"])
+    assert got["ap/a"] == pytest.approx(1 / 3) and got["mAP"] == pytest.approx((1 / 3 + 1) / 2)

@@ -1,0 +1,82 @@
+"""Per-video predictions as a CSV a later step (scoring, a spreadsheet) can trust.
+
+video_id, clips, label, predicted, score, top5 -- one row per video in record order. `label` is empty
+for unlabeled videos; `clips` is 0 for a video every clip of which failed to decode (nothing predicted).
+Written to a temp name in the same folder and renamed, so a killed run never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from pipeline.tasks.metrics import VideoLevel, labeled
+
+
+def _names(indices: Sequence[int], class_names: Sequence[str]) -> str:
+    return ";".join(class_names[i] for i in indices)
+
+
+def prediction_rows(
+    video_ids: Sequence[str], result: VideoLevel, class_names: Sequence[str], *, multilabel: bool
+) -> list[dict[str, str]]:
+    rows = []
+    has_label = labeled(result.labels).tolist()
+    k = min(5, len(class_names))
+    for i, vid in enumerate(video_ids):
+        clips = int(result.clips[i])
+        row = {"video_id": vid, "clips": str(clips), "label": "", "predicted": "", "score": "", "top5": ""}
+        if has_label[i]:
+            lab = result.labels[i]
+            row["label"] = (
+                _names(lab.nonzero().flatten().tolist(), class_names) if multilabel else class_names[int(lab)]
+            )
+        if clips:
+            p = result.scores[i]
+            top = p.topk(k)
+            if multilabel:  # every class above one half; else the most likely one
+                chosen = (p >= 0.5).nonzero().flatten().tolist() or [int(top.indices[0])]
+            else:
+                chosen = [int(top.indices[0])]
+            row["predicted"] = _names(chosen, class_names)
+            row["score"] = f"{float(p[chosen[0]]):.6f}"
+            row["top5"] = ";".join(f"{class_names[int(c)]}:{float(s):.4f}" for s, c in zip(*top, strict=True))
+        rows.append(row)
+    return rows
+
+
+def write_predictions(
+    path: str | os.PathLike[str], video_ids: Sequence[str], result: VideoLevel, class_names: Sequence[str],
+    *, multilabel: bool = False,
+) -> Path:  # fmt: skip
+    """Write the CSV atomically (temp file + rename) and return its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    result = VideoLevel(result.scores.cpu(), result.clips.cpu(), result.labels.cpu())
+    rows = prediction_rows(video_ids, result, class_names, multilabel=multilabel)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=["video_id", "clips", "label", "predicted", "score", "top5"])
+            w.writeheader()
+            w.writerows(rows)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_predictions(path: str | os.PathLike[str]) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+__all__ = ["prediction_rows", "read_predictions", "write_predictions", "torch"]
