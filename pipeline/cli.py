@@ -14,7 +14,7 @@ import sys
 from pipeline import __version__
 
 # Subcommand modules, in the order `vap --help` lists them.
-APPS = ("train", "check", "data", "bench", "attention", "listing")
+APPS = ("train", "check", "data", "bench", "attention", "summarize", "listing")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,6 +5,7 @@ and `tasks/` and `apps/` (training, `vap summarize`, `vap summarize eval`) sit a
 files and import nothing from `tasks` or `apps`, so the layers still point one way.
 """
 
+from pipeline.models.summary.evaluate import DatasetEval, FoldEval, VideoEval, evaluate_dataset, evaluate_video
 from pipeline.models.summary.knapsack import knapsack
 from pipeline.models.summary.kts import KTSResult, change_points_to_segments, kts, kts_penalty
 from pipeline.models.summary.protocol import (
@@ -20,6 +21,11 @@ from pipeline.models.summary.protocol import (
 )
 
 __all__ = [
+    "DatasetEval",
+    "FoldEval",
+    "VideoEval",
+    "evaluate_dataset",
+    "evaluate_video",
     "FScore",
     "KTSResult",
     "change_points_to_segments",
