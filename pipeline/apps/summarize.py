@@ -27,11 +27,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "summarize",
         help="video summaries; `vap summarize eval` scores them on TVSum/SumMe h5 files",
         description="Video summarization. Forms:\n"
+        "  vap summarize VIDEO|FOLDER ... --out DIR [--ratio 0.15] [--method rl]\n"
         "  vap summarize eval DATASET.h5 --scores SCORES.json [--splits K] [--metric avg|max] [--out FILE.json]\n"
-        "Run `vap summarize eval --help` for its options.",
+        "Run `vap summarize videos --help` or `vap summarize eval --help` for the options.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("rest", nargs=argparse.REMAINDER, metavar="eval ...", help="`eval` and its arguments")
+    p.add_argument(
+        "rest", nargs=argparse.REMAINDER, metavar="VIDEO|eval ...", help="videos, or `eval` and its arguments"
+    )
     p.set_defaults(func=main, summarize_parser=p)
 
 
@@ -67,10 +70,11 @@ def main(args: argparse.Namespace) -> int:
         return 2
     if args.rest[0] == "eval":
         return main_eval(build_eval_parser().parse_args(args.rest[1:]))
-    raise ValueError(
-        f"unknown form {args.rest[0]!r}: summarizing videos is not built yet; "
-        "to score a TVSum/SumMe file: vap summarize eval DATASET.h5 --scores SCORES.json"
-    )
+    if args.rest[0] == "videos":  # an explicit name for the default form, so that it has a --help
+        args.rest = args.rest[1:]
+    from pipeline.apps.summarize_videos import build_videos_parser, main_videos
+
+    return main_videos(build_videos_parser().parse_args(args.rest))
 
 
 def metric_from_name(path: Path) -> str:

@@ -1,0 +1,122 @@
+"""The files of one video's summary: summary.json, keyframes/*.jpg, contact_sheet.jpg, scores.png,
+summary.mp4 (the selected shots, concatenated). summary.json is written last, to a temp name then
+renamed, so its presence means the folder is complete (a rerun skips it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.data.backends import open_video
+from pipeline.models.summary.video import VideoSummary
+
+DONE = "summary.json"
+
+
+def _timestamp(seconds: float) -> str:
+    m, s = divmod(seconds, 60)
+    return f"{int(m):02d}:{s:05.2f}"
+
+
+def write_keyframes(summary: VideoSummary, out: Path, *, backend: str = "auto") -> list[Path]:
+    """keyframes/NNN_mm-ss.ss.jpg (one per selected shot) and a contact sheet with timestamps."""
+    from PIL import Image, ImageDraw
+
+    kdir = out / "keyframes"
+    kdir.mkdir(parents=True, exist_ok=True)
+    if not summary.keyframes:
+        return []
+    with open_video(summary.path, backend=backend) as video:
+        frames = video.get_frames(summary.keyframes)  # (K, C, H, W) uint8
+    images, paths = [], []
+    for i, (frame, index) in enumerate(zip(frames, summary.keyframes, strict=True)):
+        img = Image.fromarray(frame.permute(1, 2, 0).numpy())
+        stamp = _timestamp(index / summary.fps if summary.fps > 0 else 0.0)
+        path = kdir / f"{i:03d}_{stamp.replace(':', '-')}.jpg"
+        img.save(path, quality=90)
+        images.append((img, stamp))
+        paths.append(path)
+    cols = min(4, len(images))
+    tw = 320
+    th = max(1, round(tw * images[0][0].height / images[0][0].width))
+    sheet = Image.new("RGB", (cols * tw, -(-len(images) // cols) * (th + 18)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, (img, stamp) in enumerate(images):
+        x, y = (i % cols) * tw, (i // cols) * (th + 18)
+        sheet.paste(img.resize((tw, th)), (x, y))
+        draw.text((x + 4, y + th + 3), stamp, fill="black")
+    sheet.save(out / "contact_sheet.jpg", quality=90)
+    return paths
+
+
+def write_scores_plot(summary: VideoSummary, out: Path) -> Path:
+    """Importance over time, shot boundaries as lines, selected shots shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fps = summary.fps if summary.fps > 0 else 1.0
+    fig, ax = plt.subplots(figsize=(10, 3))
+    for k in summary.selected:
+        s, e = summary.shots[k]
+        ax.axvspan(s / fps, (e + 1) / fps, color="tab:orange", alpha=0.3, lw=0)
+    for s, _ in summary.shots[1:]:
+        ax.axvline(s / fps, color="grey", lw=0.5)
+    ax.plot(summary.timestamps, summary.scores, color="tab:blue", lw=1)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("importance")
+    ax.set_title(
+        f"{Path(summary.path).name}: {summary.method}, {len(summary.selected)}/{len(summary.shots)} shots kept"
+    )
+    fig.tight_layout()
+    fig.savefig(out / "scores.png", dpi=100)
+    plt.close(fig)
+    return out / "scores.png"
+
+
+def _selected_frames(summary: VideoSummary, backend: str, chunk: int = 32) -> Iterator[np.ndarray]:
+    """The selected shots' frames, decoded `chunk` at a time so a long summary never sits in memory."""
+    with open_video(summary.path, backend=backend) as video:
+        for k in summary.selected:
+            s, e = summary.shots[k]
+            for a in range(s, e + 1, chunk):
+                for frame in video.get_frames(list(range(a, min(a + chunk, e + 1)))):  # (C, H, W)
+                    h, w = frame.shape[1] // 2 * 2, frame.shape[2] // 2 * 2  # yuv420p needs even sizes
+                    yield frame[:, :h, :w]
+
+
+def write_summary_video(summary: VideoSummary, out: Path, *, backend: str = "auto") -> Path | None:
+    """summary.mp4: the selected shots in order, at the source frame rate (video only)."""
+    from pipeline.data.writer import write_video
+
+    if not summary.selected:
+        return None
+    return write_video(out / "summary.mp4", _selected_frames(summary, backend), fps=summary.fps or 25.0)
+
+
+def write_summary_json(summary: VideoSummary, out: Path) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{DONE}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(asdict(summary), f, indent=1)
+        os.replace(tmp, out / DONE)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out / DONE
+
+
+def write_outputs(summary: VideoSummary, out: Path, *, backend: str = "auto", video: bool = True) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    write_keyframes(summary, out, backend=backend)
+    write_scores_plot(summary, out)
+    if video:
+        write_summary_video(summary, out, backend=backend)
+    write_summary_json(summary, out)  # last: marks the folder complete
