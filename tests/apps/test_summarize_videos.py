@@ -91,3 +91,49 @@ def test_help_and_bad_input(capsys, tmp_path):
 def test_vap_list_shows_the_summarizers(capsys):
     assert main(["list", "summarizer"]) == 0
     assert "rl" in capsys.readouterr().out
+
+
+def _write_with_audio(path, frames: torch.Tensor, fps: int = 10, rate: int = 16000):
+    """H.264 + AAC mono: a 440 Hz tone whose amplitude steps up every second (0.1, 0.2, ...)."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = frames.shape[3], frames.shape[2], "yuv420p"
+        a = c.add_stream("aac", rate=rate, layout="mono")
+        for f in frames:
+            for p in v.encode(av.VideoFrame.from_ndarray(f.permute(1, 2, 0).numpy(), format="rgb24")):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+        t = np.arange(int(len(frames) / fps * rate)) / rate
+        tone = ((0.1 + 0.1 * np.floor(t)) * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]  # (1, n)
+        for s in range(0, tone.shape[1], 1024):
+            fr = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, s : s + 1024]), format="fltp", layout="mono")
+            fr.sample_rate, fr.pts = rate, s
+            for p in a.encode(fr):
+                c.mux(p)
+        for p in a.encode(None):
+            c.mux(p)
+    return path
+
+
+def test_summary_video_keeps_the_audio_of_the_selected_shots(tmp_path, monkeypatch):
+    import av
+    import numpy as np
+
+    monkeypatch.setattr("pipeline.models.summary.video.default_backbone", lambda: build_backbone("tiny").eval())
+    src = _write_with_audio(tmp_path / "talk.mp4", _scenes([(200, 30, 30), (30, 200, 30)], [50, 50]))
+    assert main(["summarize", str(src), "--out", str(tmp_path / "out")]) == 0
+    s = json.loads((tmp_path / "out" / "talk" / "summary.json").read_text())
+    first = s["shots"][s["selected"][0]]
+    kept = sum(s["shots"][k][1] - s["shots"][k][0] + 1 for k in s["selected"])
+    with av.open(str(tmp_path / "out" / "talk" / "summary.mp4")) as c:
+        assert [st.type for st in c.streams] == ["video", "audio"]
+        audio = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)[0]  # (n,)
+    assert abs(audio.size / 16000 - kept / 10) < 0.15  # as long as the selected shots (AAC pads a frame)
+    # The first selected shot starts at first[0] / 10 s: its tone has that second's amplitude.
+    expected = 0.1 + 0.1 * np.floor(first[0] / 10 + 0.05)
+    middle = audio[int(0.03 * 16000) : int(0.09 * 16000)]  # inside the first shot, past the codec's start-up
+    assert np.sqrt(2) * np.sqrt(np.mean(middle**2)) == pytest.approx(expected, abs=0.03)
