@@ -35,6 +35,7 @@ def build_videos_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-fps", type=float, default=2.0, help="frames per second scored (default: %(default)s)")
     p.add_argument("--backend", default="auto", help="decoding backend (default: auto)")
     p.add_argument("--seed", type=int, default=0, help="seed of the summarizer (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads for the features (default: %(default)s)")
     p.add_argument("--no-video", action="store_true", help="skip summary.mp4")
     return p
 
@@ -76,16 +77,21 @@ def main_videos(args: argparse.Namespace) -> int:
             continue
         t0 = time.perf_counter()
         try:
-            if backbone is None:
+            load_s = None
+            if backbone is None:  # once, for all the videos
+                t_load = time.perf_counter()
                 backbone = default_backbone()
+                load_s = round(time.perf_counter() - t_load, 3)
             with Progress(TextColumn(f"{video.name}"), BarColumn(), TextColumn("{task.completed}/{task.total} frames"),
                           TimeElapsedColumn(), console=console, transient=True) as bar:  # fmt: skip
                 task = bar.add_task("features", total=None)
                 s = summarize_video(
                     video, method=args.method, ratio=args.ratio, sample_fps=args.sample_fps, backbone=backbone,
-                    backend=args.backend, seed=args.seed,
+                    backend=args.backend, seed=args.seed, threads=args.threads,
                     progress=lambda done, total, bar=bar, task=task: bar.update(task, completed=done, total=total),
                 )  # fmt: skip
+            if load_s is not None:
+                s.seconds = {"load model": load_s, **s.seconds}
             if args.no_video:
                 s.settings["summary_video"] = False
             write_outputs(s, out, backend=args.backend, video=not args.no_video)

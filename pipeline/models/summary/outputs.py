@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -178,9 +179,13 @@ def write_summary_json(summary: VideoSummary, out: Path) -> Path:
 
 
 def write_outputs(summary: VideoSummary, out: Path, *, backend: str = "auto", video: bool = True) -> None:
+    """Every file; the time of each goes into `summary.seconds` (and so into summary.json)."""
     out.mkdir(parents=True, exist_ok=True)
-    write_keyframes(summary, out, backend=backend)
-    write_scores_plot(summary, out)
+    stages = [("keyframes + contact sheet", write_keyframes), ("scores.png", write_scores_plot)]
     if video:
-        write_summary_video(summary, out, backend=backend)
+        stages.append(("summary.mp4", write_summary_video))
+    for name, write in stages:
+        t0 = time.perf_counter()
+        write(summary, out, **({"backend": backend} if write is not write_scores_plot else {}))
+        summary.seconds[name] = round(time.perf_counter() - t0, 3)
     write_summary_json(summary, out)  # last: marks the folder complete
