@@ -14,7 +14,7 @@ import sys
 from pipeline import __version__
 
 # Subcommand modules, in the order `vap --help` lists them.
-APPS = ("train", "score", "check", "data", "bench", "attention", "listing")
+APPS = ("train", "summarize", "score", "check", "data", "bench", "attention", "listing")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,6 +14,7 @@ REGISTERING_MODULES = (
     "pipeline.data.moving_digits",
     "pipeline.layers",
     "pipeline.models",
+    "pipeline.models.summary.video",
 )
 
 

@@ -1,0 +1,214 @@
+"""`vap summarize eval`: score a TVSum/SumMe h5 file's videos with the ECCV16 protocol, beside the
+random summarizer (Apostolidis et al. 2020) and rank correlation (Otani et al. 2019), per disjoint fold.
+
+Thin: reading is `pipeline.data.summary_h5`, the protocol is `pipeline.models.summary`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+EVAL_EXAMPLE = """example:
+  vap summarize eval eccv16_dataset_tvsum_google_pool5.h5 --scores my_scores.json --splits 5 --out tvsum.json
+
+SCORES.json maps each h5 video key to one score per step (per row of `features` / `picks`):
+  {"video_1": [0.1, 0.7, ...], "video_2": [...], ...}
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "summarize",
+        help="video summaries; `vap summarize eval` scores them on TVSum/SumMe h5 files",
+        description="Video summarization. Forms:\n"
+        "  vap summarize VIDEO|FOLDER ... --out DIR [--ratio 0.15] [--method rl]\n"
+        "  vap summarize eval DATASET.h5 --scores SCORES.json [--splits K] [--metric avg|max] [--out FILE.json]\n"
+        "Run `vap summarize videos --help` or `vap summarize eval --help` for the options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "rest", nargs=argparse.REMAINDER, metavar="VIDEO|eval ...", help="videos, or `eval` and its arguments"
+    )
+    p.set_defaults(func=main, summarize_parser=p)
+
+
+def build_eval_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="vap summarize eval",
+        description="F-score of step scores on a TVSum/SumMe h5 file (ECCV16 layout): upsample to frames, "
+        "shot scores, knapsack at --ratio of the frames, F-score against every user (avg or max). Beside "
+        "each F-score: the random summarizer's F-score on the same shots (uniform scores, --draws draws) "
+        "and the ratio; Kendall tau / Spearman rho; means per disjoint test fold.",
+        epilog=EVAL_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("dataset", type=Path, help="h5 file in the ECCV16 layout (one group per video)")
+    p.add_argument("--scores", type=Path, required=True, help="JSON {video_key: [score per step]}")
+    p.add_argument("--splits", type=int, default=5, help="disjoint test folds (default: %(default)s)")
+    p.add_argument(
+        "--metric",
+        choices=("avg", "max"),
+        default=None,
+        help="F-score over users: avg (TVSum) or max (SumMe); default from the file name",
+    )
+    p.add_argument("--ratio", type=float, default=0.15, help="summary length / video length (default: %(default)s)")
+    p.add_argument("--draws", type=int, default=100, help="random-summarizer draws per video (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the folds and the random draws (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=None, help="write every number to this JSON file (atomically)")
+    return p
+
+
+def main(args: argparse.Namespace) -> int:
+    if not args.rest:
+        args.summarize_parser.print_help()
+        return 2
+    if args.rest[0] == "eval":
+        return main_eval(build_eval_parser().parse_args(args.rest[1:]))
+    if args.rest[0] == "videos":  # an explicit name for the default form, so that it has a --help
+        args.rest = args.rest[1:]
+    from pipeline.apps.summarize_videos import build_videos_parser, main_videos
+
+    return main_videos(build_videos_parser().parse_args(args.rest))
+
+
+def metric_from_name(path: Path) -> str:
+    """TVSum takes the mean over users, SumMe the max; the file name says which dataset it is."""
+    name = path.name.lower()
+    if "tvsum" in name:
+        return "avg"
+    if "summe" in name:
+        return "max"
+    raise ValueError(f"{path}: cannot tell TVSum from SumMe by the file name; pass --metric avg or --metric max")
+
+
+def load_scores(path: Path, steps: dict[str, int], dataset: Path) -> dict:
+    """{key: (n_steps,) array}, checked against the h5 file's keys and step counts (one-line errors)."""
+    import numpy as np
+
+    try:
+        raw = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not JSON ({e.msg}, line {e.lineno})") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected an object {{video_key: [score per step]}}, got {type(raw).__name__}")
+    extra = sorted(set(raw) - set(steps))
+    if extra:
+        raise ValueError(f"{path}: {extra[0]} is not a video of {dataset.name}" + _more(extra))
+    missing = [k for k in steps if k not in raw]
+    if missing:
+        raise ValueError(f"{path}: no scores for {missing[0]}" + _more(missing))
+    scores = {}
+    for key, values in raw.items():
+        ok = isinstance(values, list) and all(isinstance(x, int | float) and not isinstance(x, bool) for x in values)
+        if not ok:
+            raise ValueError(f"{path}: {key} must be a list of numbers")
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.size != steps[key]:
+            raise ValueError(f"{path}: {key} has {arr.size} scores, {dataset.name} has {steps[key]} steps")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{path}: {key} has a score that is not finite")
+        scores[key] = arr
+    return scores
+
+
+def _more(keys: list[str]) -> str:
+    return f" (and {len(keys) - 1} more)" if len(keys) > 1 else ""
+
+
+def write_json_atomic(path: Path, obj: object) -> None:
+    """Write to a temp file in the same folder, then rename: a killed run leaves the old file or none."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=2, allow_nan=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _finite(obj: object) -> object:
+    """NaN -> None, so the JSON is standard."""
+    if isinstance(obj, float):
+        return None if math.isnan(obj) else obj
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def main_eval(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from pipeline.data.summary_h5 import kfold_splits, read_summary_h5
+    from pipeline.models.summary import evaluate_dataset
+
+    metric = args.metric or metric_from_name(args.dataset)
+    if not 0 < args.ratio <= 1 or args.draws < 1:
+        raise ValueError("--ratio must be in (0, 1] and --draws >= 1")
+    videos = read_summary_h5(args.dataset, features=False)
+    scores = load_scores(args.scores, {v.key: v.n_steps for v in videos}, args.dataset)
+    splits = kfold_splits([v.key for v in videos], args.splits, seed=args.seed)
+    result = evaluate_dataset(
+        videos, scores, metric=metric, splits=splits, ratio=args.ratio, draws=args.draws, seed=args.seed
+    )
+    print_result(Console(), result, args.dataset)
+    if args.out:
+        report = {
+            "dataset": str(args.dataset),
+            "scores": str(args.scores),
+            "settings": {"metric": metric, "splits": args.splits, "ratio": args.ratio, "draws": args.draws,
+                         "seed": args.seed},
+            **asdict(result),
+        }  # fmt: skip
+        write_json_atomic(args.out, _finite(report))
+        print(f"wrote {args.out}")
+    return 0
+
+
+def print_result(console, result, dataset: Path) -> None:
+    from rich.table import Table
+
+    def pct(x: float) -> str:
+        return "-" if math.isnan(x) else f"{100 * x:.1f}"
+
+    def num(x: float, digits: int = 3) -> str:
+        return "-" if math.isnan(x) else f"{x:.{digits}f}"
+
+    table = Table(title=f"{dataset.name}: F-score ({result.metric} over users) vs the random summarizer")
+    for col in ("video", "fold", "F (%)", "random F (%)", "F / random", "tau", "rho"):
+        table.add_column(col, justify="left" if col == "video" else "right")
+    for r in result.videos:
+        table.add_row(
+            r.key, str(r.fold), pct(r.f_score), pct(r.random_f_score), num(r.ratio, 2), num(r.tau), num(r.rho)
+        )
+    table.add_section()
+    table.add_row(
+        "[bold]mean[/]", "", pct(result.f_score), pct(result.random_f_score), num(result.ratio, 2),
+        num(result.tau), num(result.rho),
+    )  # fmt: skip
+    console.print(table)
+    if result.folds:
+        folds = Table(title="disjoint test folds (mean over each fold's test videos)")
+        for col in ("fold", "videos", "F (%)", "random F (%)", "F / random"):
+            folds.add_column(col, justify="right")
+        for f in result.folds:
+            folds.add_row(str(f.fold), str(len(f.videos)), pct(f.f_score), pct(f.random_f_score), num(f.ratio, 2))
+        console.print(folds)
+    ref = {
+        "user_scores": "each annotator's frame scores (Otani et al.)",
+        "gtscore": "gtscore per step (the file has no per-annotator scores)",
+        "mixed": "annotator scores where the file has them, else gtscore",
+    }[result.rank_reference]
+    console.print(f"tau / rho: Kendall / Spearman against {ref}.")

@@ -1,0 +1,112 @@
+"""`vap summarize VIDEO|FOLDER ... --out DIR`: a summary of every video, no training data, no network.
+
+Thin: the work is `pipeline.models.summary.video.summarize_video` and `...summary.outputs`. Per video
+DIR/<name>/summary.json is written last, so a rerun skips finished videos; a video that fails prints
+one error line and the others go on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+EXAMPLE = """example:
+  vap summarize holiday.mp4 clips/ --out summaries --ratio 0.15
+  -> summaries/holiday/{summary.json, keyframes/*.jpg, contact_sheet.jpg, summary.mp4, scores.png}
+"""
+
+
+def build_videos_parser() -> argparse.ArgumentParser:
+    from pipeline.models.summary.video import SUMMARIZERS
+
+    p = argparse.ArgumentParser(
+        prog="vap summarize",
+        description="Summarize videos: frames at --sample-fps, ImageNet MobileNetV2 features, importance "
+        "scores by --method, KTS shots, the best shots within --ratio of the length (0/1 knapsack).",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", type=Path, help="video files or folders (searched recursively)")
+    p.add_argument("--out", type=Path, required=True, help="output folder, one sub-folder per video")
+    p.add_argument("--ratio", type=float, default=0.15, help="summary length / video length (default: %(default)s)")
+    p.add_argument("--method", choices=SUMMARIZERS.names(), default="rl", help="importance scores (default: rl)")
+    p.add_argument("--sample-fps", type=float, default=2.0, help="frames per second scored (default: %(default)s)")
+    p.add_argument("--backend", default="auto", help="decoding backend (default: auto)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the summarizer (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads for the features (default: %(default)s)")
+    p.add_argument("--no-video", action="store_true", help="skip summary.mp4")
+    return p
+
+
+def output_dirs(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
+    """(video, its output folder): DIR/<stem> for a file, DIR/<folder>/<relative path without suffix>."""
+    from pipeline.apps.check import collect_videos
+
+    jobs = []
+    for src in inputs:
+        if src.is_dir():
+            jobs += [(v, out / src.name / v.relative_to(src).with_suffix("")) for v in collect_videos(src)]
+        elif not src.exists():
+            raise FileNotFoundError(f"{src}: no such file or folder")
+        else:
+            jobs.append((src, out / src.stem))
+    return jobs
+
+
+def main_videos(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from pipeline.models.summary.outputs import DONE, write_outputs
+    from pipeline.models.summary.video import default_backbone, summarize_video
+
+    if not 0 < args.ratio <= 1:
+        raise ValueError("--ratio must be in (0, 1]")
+    jobs = output_dirs(args.inputs, args.out)
+    console = Console(stderr=True)
+    table = Table(title="vap summarize")
+    for col in ("video", "status", "duration (s)", "shots", "kept", "summary (s)", "time (s)"):
+        table.add_column(col, justify="left" if col in ("video", "status") else "right")
+    backbone, failed = None, 0
+    for video, out in jobs:
+        if (out / DONE).exists():
+            table.add_row(str(video), "skipped (done)", "", "", "", "", "")
+            continue
+        t0 = time.perf_counter()
+        try:
+            load_s = None
+            if backbone is None:  # once, for all the videos
+                t_load = time.perf_counter()
+                backbone = default_backbone()
+                load_s = round(time.perf_counter() - t_load, 3)
+            with Progress(TextColumn(f"{video.name}"), BarColumn(), TextColumn("{task.completed}/{task.total} frames"),
+                          TimeElapsedColumn(), console=console, transient=True) as bar:  # fmt: skip
+                task = bar.add_task("features", total=None)
+                s = summarize_video(
+                    video, method=args.method, ratio=args.ratio, sample_fps=args.sample_fps, backbone=backbone,
+                    backend=args.backend, seed=args.seed, threads=args.threads,
+                    progress=lambda done, total, bar=bar, task=task: bar.update(task, completed=done, total=total),
+                )  # fmt: skip
+            if load_s is not None:
+                s.seconds = {"load model": load_s, **s.seconds}
+            if args.no_video:
+                s.settings["summary_video"] = False
+            write_outputs(s, out, backend=args.backend, video=not args.no_video)
+        except Exception as e:  # one bad video must not stop the others
+            failed += 1
+            reason = " ".join(str(e).split()) or type(e).__name__
+            where = "" if reason.startswith(str(video)) else f"{video}: "  # VideoError names the file already
+            print(f"vap summarize: error: {where}{reason}", file=sys.stderr, flush=True)
+            table.add_row(str(video), "[red]error[/]", "", "", "", "", f"{time.perf_counter() - t0:.1f}")
+            continue
+        kept = sum(s.shots[k][1] - s.shots[k][0] + 1 for k in s.selected)
+        fps = s.fps if s.fps > 0 else 1.0
+        table.add_row(
+            str(video), "ok", f"{s.num_frames / fps:.1f}", str(len(s.shots)), str(len(s.selected)),
+            f"{kept / fps:.1f}", f"{time.perf_counter() - t0:.1f}",
+        )  # fmt: skip
+    Console().print(table)
+    return 1 if failed else 0
