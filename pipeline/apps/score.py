@@ -25,6 +25,9 @@ from pipeline.data.annotations import VIDEO_EXTENSIONS
 EXAMPLE = """example:
   vap score --checkpoint runs/csv/version_0/checkpoints/last.ckpt videos/ --out scores.jsonl
   vap score --checkpoint best.ckpt "clips/**/*.mp4" list.txt --out scores.parquet --all-scores --with-attention
+  torchrun --nproc_per_node 4 -m pipeline.cli score --checkpoint best.ckpt videos/ --out scores.jsonl
+  vap score --checkpoint best.ckpt videos/ --out part_$SLURM_ARRAY_TASK_ID.jsonl \\
+      --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT
 
 Rerun the same command to resume after a crash or a kill: finished videos are skipped."""
 
@@ -58,6 +61,19 @@ def collect_inputs(inputs: list[str]) -> list[str]:
                 raise FileNotFoundError(f"{item}: no such file or folder, and no video matches it as a glob")
         paths.update(os.path.abspath(q) for q in found)
     return sorted(paths)
+
+
+def shard_of(paths: list[str], shard: str | None) -> list[str]:
+    """The I-th of N parts ("I/N") of the sorted paths: every N-th path from the I-th."""
+    if shard is None:
+        return paths
+    try:
+        i, n = (int(x) for x in shard.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {shard!r}: expected I/N, e.g. 0/4") from None
+    if not 0 <= i < n:
+        raise ValueError(f"--shard {shard}: I must be in 0..N-1")
+    return paths[i::n]
 
 
 def output_files(out: Path) -> tuple[Path, Path]:
@@ -128,6 +144,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=120.0, help="seconds allowed to decode one video (default: 120)")
     p.add_argument("--batch-clips", type=int, default=16, help="clips per model call (default: %(default)s)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, or auto (default: %(default)s)")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="score only the I-th of N static parts of the sorted inputs (0-based), e.g. a SLURM "
+                   "array task: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT with its own --out")  # fmt: skip
     p.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="local: this machine (or one process per GPU under torchrun); ray: a Ray cluster, or a "
                    "local Ray instance (needs the [ray] extra; --workers = decoding actors)")  # fmt: skip
@@ -198,7 +217,7 @@ def main(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True)
     journal_path, record_path = output_files(args.out)
-    paths = collect_inputs(args.inputs)
+    paths = shard_of(collect_inputs(args.inputs), args.shard)
     model, meta = load_model(args.checkpoint)
     sampler, transform = eval_pipeline(meta.preprocessing, clips=args.clips, three_crop=args.three_crop)
     settings = {"topk": args.topk, "all_scores": args.all_scores, "with_attention": args.with_attention,

@@ -91,3 +91,18 @@ def test_isolated_runner_kills_hangs_and_keeps_going():
     assert outcomes[30.0].error == "timed out after 1.5 s"
     assert outcomes[-1.0].error == "ValueError: negative"
     assert outcomes[0.1].result == 0.1 and outcomes[0.0].error is None
+
+
+def test_isolated_pool_requeues_what_waited_behind_a_hang():
+    """Two items per worker: the one queued behind a hung item is not lost when the worker is killed,
+    and every item is answered exactly once."""
+    from pipeline.apps.isolate import IsolatedPool
+
+    with IsolatedPool(_sleepy, jobs=1, timeout=1.5, depth=2) as pool:
+        outcomes = list(pool.map([30.0, 0.2, 0.3]))
+        again = list(pool.map([0.1]))  # the pool is reusable after a kill
+    assert sorted(o.item for o in outcomes) == [0.2, 0.3, 30.0]
+    by_item = {o.item: o for o in outcomes}
+    assert by_item[30.0].error == "timed out after 1.5 s"
+    assert by_item[0.2].result == 0.2 and by_item[0.3].result == 0.3
+    assert again[0].result == 0.1

@@ -214,3 +214,19 @@ def test_ray_engine_gives_the_records_of_the_local_engine_and_resumes(checkpoint
         if ra["status"] == "ok":
             assert ra["scores"] == pytest.approx(rb["scores"], abs=1e-5)
     assert {Path(r["path"]).name for r in b if r["status"] == "error"} == {"noise.mp4"}
+
+
+def test_shards_split_the_inputs_into_disjoint_parts(checkpoint_and_videos, tmp_path):
+    """`--shard I/N` (a SLURM array task): the parts hold every video exactly once."""
+    from pipeline.apps.score import shard_of
+
+    assert shard_of(list("abcde"), "1/2") == ["b", "d"] and shard_of(list("abcde"), None) == list("abcde")
+    with pytest.raises(ValueError, match="I must be in 0..N-1"):
+        shard_of(["a"], "2/2")
+    ckpt, videos = checkpoint_and_videos
+    seen = []
+    for i in range(2):
+        out = tmp_path / f"part_{i}.jsonl"
+        assert score("--checkpoint", str(ckpt), *map(str, videos[:3]), "--out", str(out), "--shard", f"{i}/2") == 0
+        seen += [r["path"] for r in read_journal(out)]
+    assert sorted(seen) == sorted(str(v.resolve()) for v in videos[:3])
