@@ -16,7 +16,7 @@ def test_help_lists_every_command(capsys):
         main(["--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    for command in ("check", "data", "bench-data", "list"):
+    for command in ("train", "score", "summarize", "check", "data", "bench-data", "list"):
         assert f"    {command}" in out
 
 
@@ -34,7 +34,7 @@ def test_no_command_prints_help_and_fails(capsys):
 def test_list_prints_every_registry(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for kind in ("backend", "sampler", "transform", "annotation format", "data maker"):
+    for kind in ("backend", "sampler", "transform", "annotation format", "data maker", "agent"):
         assert f"{kind} (" in out
     for name in (
         "torchcodec",
@@ -46,9 +46,10 @@ def test_list_prints_every_registry(capsys):
         "ucf101",
         "kinetics",
         "moving-digits",
+        "video_glimpse",
     ):
         assert name in out
-    assert "installed backends: torchcodec, decord, pyav" in out
+    assert "installed backends: pyav, torchcodec, decord" in out
 
 
 def test_list_one_kind_and_unknown_kind(capsys):

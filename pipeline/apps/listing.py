@@ -15,6 +15,7 @@ REGISTERING_MODULES = (
     "pipeline.layers",
     "pipeline.models",
     "pipeline.models.summary.video",
+    "pipeline.models.glimpse_video",
 )
 
 
