@@ -25,7 +25,11 @@ class Outcome:
     error: str | None = None  # "timed out after N s" or the worker's exception, one line
 
 
+STARTUP_SECONDS = 120.0  # a new worker's start (spawn, imports) is not counted against its first item
+
+
 def _serve(fn: Callable[[Any], Any], conn: Connection) -> None:
+    conn.send(("ready", None))  # imports are done: from now on, time counts against the items
     while True:
         item = conn.recv()
         if item is None:
@@ -43,13 +47,20 @@ class _Worker:
         self.proc.start()
         child.close()
         self.queue: deque[Any] = deque()  # items sent and not answered; the first one is running
-        self.started = 0.0  # when the running item started
+        self.ready = False  # the process has started and imported what it needs
+        self.started = time.monotonic()  # when the running item started (before ready: the spawn)
 
     def submit(self, item: Any) -> None:
-        if not self.queue:
+        if not self.queue and self.ready:
             self.started = time.monotonic()
         self.queue.append(item)
         self.conn.send(item)
+
+    def became_ready(self) -> None:
+        self.ready, self.started = True, time.monotonic()
+
+    def limit(self, timeout: float) -> float:
+        return timeout if self.ready else max(timeout, STARTUP_SECONDS)
 
     def answered(self) -> Any:
         """The running item is done: the next queued one starts now."""
@@ -98,7 +109,7 @@ class IsolatedPool:
                 while len(w.queue) < self.depth and pending:
                     w.submit(pending.pop())
             busy = {w.conn: w for w in self._workers if w.queue}
-            deadline = min(w.started for w in busy.values()) + self.timeout
+            deadline = min(w.started + w.limit(self.timeout) for w in busy.values())
             for conn in wait(list(busy), timeout=max(0.0, deadline - time.monotonic())):
                 w = busy[conn]
                 try:
@@ -108,14 +119,19 @@ class IsolatedPool:
                     self._replace(w, pending)
                     yield Outcome(item, None, why)
                     continue
+                if status == "ready":
+                    w.became_ready()
+                    continue
                 item = w.answered()
                 yield Outcome(item, value, None) if status == "ok" else Outcome(item, None, value)
             now = time.monotonic()
             for w in list(self._workers):
-                if w.queue and now - w.started >= self.timeout:
-                    item = w.queue.popleft()
+                if w.queue and now - w.started >= w.limit(self.timeout):
+                    item, why = w.queue.popleft(), f"timed out after {self.timeout:g} s"
+                    if not w.ready:
+                        why = f"the worker process did not start within {w.limit(self.timeout):g} s"
                     self._replace(w, pending)
-                    yield Outcome(item, None, f"timed out after {self.timeout:g} s")
+                    yield Outcome(item, None, why)
 
     def close(self) -> None:
         for w in self._workers:
