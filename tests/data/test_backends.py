@@ -186,23 +186,38 @@ def test_auto_order_is_fixed_and_serves_mp4_with_the_first(lossless_video):
 
 
 def test_auto_falls_back_when_a_backend_is_missing(lossless_video, monkeypatch):
-    import importlib
+    import importlib.util
 
-    real = importlib.import_module
-
-    def fake_import(name, *a, **k):
-        if name.startswith(("torchcodec", "decord")):
-            raise ImportError(f"No module named {name!r}")
-        return real(name, *a, **k)
-
-    monkeypatch.setattr(importlib, "import_module", fake_import)
-    auto_mod._importable.cache_clear()
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name in ("torchcodec", "decord") else real(name, *a)
+    )
+    auto_mod._installed.cache_clear()
     try:
-        assert auto_mod.available_backends() == ["pyav"]
+        assert auto_mod.available_backends() == ["pyav"] and auto_mod.candidates("auto") == ["pyav"]
         with open_video(lossless_video[0], "auto") as r:
             assert r.backend == "pyav"
     finally:
-        auto_mod._importable.cache_clear()
+        auto_mod._installed.cache_clear()
+
+
+def test_a_backend_whose_library_does_not_load_is_passed_over(corpus, monkeypatch):
+    """Installed but broken (e.g. TorchCodec without FFmpeg's libraries): the next backend serves."""
+    monkeypatch.setattr(auto_mod, "_load_error", lambda name: "cannot load av: simulated" if name == "pyav" else None)
+    with open_video(corpus["mp4_h264_bframes"][0], "auto") as r:
+        assert r.backend == "torchcodec" and r.tried == [("pyav", "cannot load av: simulated")]
+
+
+def test_auto_loads_only_the_backend_it_uses(lossless_video):
+    """A fresh process serving an mp4 with `auto` imports PyAV only, not decord (about 430 MB)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom pipeline.data.backends import open_video\n"
+            f"open_video({str(lossless_video[0])!r}, 'auto').get_frames([0])\n"
+            "print('decord' in sys.modules, 'torchcodec.decoders' in sys.modules)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split() == ["False", "False"]
 
 
 def test_unknown_backend_lists_allowed(lossless_video):

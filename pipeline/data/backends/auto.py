@@ -12,6 +12,7 @@ each one tried and why.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import os
 import time
@@ -35,25 +36,30 @@ log = logging.getLogger(__name__)
 
 def available_backends() -> list[str]:
     """Backends whose Python package and native libraries import here, in `auto`'s order."""
-    return list(_importable())
+    return [name for name in _installed() if _load_error(name) is None]
 
 
 @cache
-def _importable() -> tuple[str, ...]:
-    names = []
-    for name in AUTO_ORDER:
-        try:
-            importlib.import_module(_IMPORTS[name])
-        except Exception:  # ImportError, or a RuntimeError/OSError when FFmpeg's libraries are missing
-            continue
-        names.append(name)
-    return tuple(names)
+def _installed() -> tuple[str, ...]:
+    """Backends whose package is installed, found without importing it: importing decord2 alone adds
+    about 430 MB to a process, so `auto` loads a backend only when a video needs it."""
+    return tuple(n for n in AUTO_ORDER if importlib.util.find_spec(_IMPORTS[n].split(".")[0]) is not None)
+
+
+@cache
+def _load_error(name: str) -> str | None:
+    """Why the backend's library does not load here (None: it does). Imported once per process."""
+    try:
+        importlib.import_module(_IMPORTS[name])
+    except Exception as e:  # ImportError, or a RuntimeError/OSError when FFmpeg's libraries are missing
+        return f"cannot load {_IMPORTS[name]}: {' '.join(str(e).split())[:200]}"
+    return None
 
 
 def candidates(backend: str) -> list[str]:
     """The backends to try, in order, for `backend` ("auto" or a registered name)."""
     if backend == "auto":
-        names = list(available_backends())
+        names = list(_installed())
         if not names:
             raise RuntimeError("no video decoding backend is installed (need one of: torchcodec, decord2, av)")
         return names
@@ -94,7 +100,7 @@ class FallbackReader(VideoReader):
         while self._left:
             name = self._left.pop(0)
             cls = BACKENDS.get(name)
-            why = None if cls.exact_everywhere else cls.inexact_reason(self.probe)
+            why = _load_error(name) or (None if cls.exact_everywhere else cls.inexact_reason(self.probe))
             if why:
                 self.tried.append((name, why))
                 continue
