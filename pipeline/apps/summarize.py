@@ -31,10 +31,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "  vap summarize eval DATASET.h5 --scores SCORES.json [--splits K] [--metric avg|max] [--out FILE.json]\n"
         "Run `vap summarize videos --help` or `vap summarize eval --help` for the options.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        # Every argument goes through untouched (no option prefix here), so options may come before the
+        # videos (`vap summarize --out DIR a.mp4`); the form's own parser reads them.
+        prefix_chars="\x00",
+        usage="vap summarize VIDEO|FOLDER ... --out DIR [options]  |  vap summarize eval DATASET.h5 [options]",
+        add_help=False,
     )
-    p.add_argument(
-        "rest", nargs=argparse.REMAINDER, metavar="VIDEO|eval ...", help="videos, or `eval` and its arguments"
-    )
+    p.add_argument("rest", nargs="*", metavar="VIDEO|eval ...", help="videos, or `eval` and its arguments")
     p.set_defaults(func=main, summarize_parser=p)
 
 
@@ -65,9 +68,9 @@ def build_eval_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
-    if not args.rest:
+    if not args.rest or args.rest[0] in ("-h", "--help"):
         args.summarize_parser.print_help()
-        return 2
+        return 0 if args.rest else 2
     if args.rest[0] == "eval":
         return main_eval(build_eval_parser().parse_args(args.rest[1:]))
     if args.rest[0] == "videos":  # an explicit name for the default form, so that it has a --help

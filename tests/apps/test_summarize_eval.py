@@ -143,6 +143,8 @@ def test_help_and_forms(capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out
     assert "example:" in out and "--scores" in out and "--metric {avg,max}" in out
+    assert main(["summarize", "--help"]) == 0
+    assert "vap summarize VIDEO|FOLDER ... --out DIR" in capsys.readouterr().out
     assert main(["summarize"]) == 2
     out = capsys.readouterr().out
     assert "vap summarize eval DATASET.h5" in out

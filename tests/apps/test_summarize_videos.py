@@ -73,7 +73,7 @@ def test_rerun_skips_finished_videos(videos, capsys):
     first = done.stat().st_mtime_ns
     assert not (out / "a" / "summary.mp4").exists()
     capsys.readouterr()
-    assert main(["summarize", str(folder / "a.mp4"), "--out", str(out)]) == 0
+    assert main(["summarize", "--out", str(out), str(folder / "a.mp4")]) == 0  # options first work too
     assert done.stat().st_mtime_ns == first
     assert "skipped" in capsys.readouterr().out
 

