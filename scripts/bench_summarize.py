@@ -86,7 +86,7 @@ def write_report(report: dict, out: Path) -> None:
         "",
         "Outside the stages, measured in a separate fresh process: "
         + ", ".join(f"{k} {v} s" for k, v in report["overhead_s"].items())
-        + " (`auto` measures the installed decoders on its first open; `--backend NAME` skips that).",
+        + " (`auto` opens each video with the first backend that is exact for it: PyAV, with no measuring).",
         "",
         f"Target under {TARGET_S:g} s: {'met' if report['meets_target'] else 'MISSED'}. "
         f"Peak resident memory of the command: {report['peak_rss_mb']} MB.",
