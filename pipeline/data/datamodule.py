@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,32 @@ from pipeline.data.annotations import Annotations, read_annotations
 from pipeline.data.dataset import FailureTracker, VideoBatch, VideoDataset, collate_videos
 from pipeline.data.samplers import ClipSampler, build_sampler
 from pipeline.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Compose, build_transforms, default_transforms
+
+
+def local_rank() -> int:
+    """This process's rank on its node, from the variables launchers set (torchrun and Lightning's
+    launcher: LOCAL_RANK; SLURM: SLURM_LOCALID); 0 when started alone. Read from the environment
+    because the data is prepared before torch.distributed is initialised."""
+    for name in ("LOCAL_RANK", "SLURM_LOCALID"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 0
+
+
+def wait_for(path: Path, *, timeout: float, poll: float = 1.0) -> None:
+    """Block until `path` exists; fail with a message after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path}: rank 0 did not finish making the data within {timeout:g} s")
+        time.sleep(poll)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temp name in the same folder, then rename: readers see all of it or nothing."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def default_num_workers() -> int:
@@ -87,6 +116,8 @@ class VideoDataModule(L.LightningDataModule):
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self.seed = seed
         self.make, self.make_args = make, make_args
+        self.prepare_timeout = 3600.0  # how long other ranks wait for rank 0 to make the data
+        self._prepared = False
         self.read_args = dict(read_args or {})
         # Bad videos: training stops past `max_bad_rate`; evaluation only records (never substitutes).
         self.train_failures = FailureTracker(max_rate=max_bad_rate)
@@ -95,14 +126,38 @@ class VideoDataModule(L.LightningDataModule):
         self.datasets: dict[str, VideoDataset] = {}
 
     # ------------------------------------------------------------------------------------------------
+    def _made_marker(self) -> Path:
+        """`<data dir>/.vap-made-<digest>`: written last, atomically, once the maker returned a complete
+        dataset for exactly these parameters; the other processes of a run wait for it."""
+        key = json.dumps([self.make, self.seed, self.make_args or {}], sort_keys=True)
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        return Path(self.sources["train"]).parent / f".vap-made-{digest}"
+
     def prepare_data(self) -> None:
-        """Generate a built-in dataset (`make: moving-digits`) into the folder of `train` when missing."""
+        """Make a built-in dataset (`make: moving-digits`) into the folder of `train` unless it is complete.
+
+        The maker checks the folder's own manifest (a killed run's half-written folder is regenerated,
+        not trusted because `train.txt` exists). Under DDP only local rank 0 makes it, under a file lock
+        (two runs on one folder take turns); the other ranks wait for the marker it writes last.
+        """
         train = self.sources["train"]
-        if not self.make or train is None or Path(train).exists():
+        if not self.make or train is None or self._prepared:
             return
+        self._prepared = True
+        from filelock import FileLock
+
         from pipeline.data.moving_digits import DATA_MAKERS
 
-        DATA_MAKERS.build(self.make, out=Path(train).parent, seed=self.seed, progress=True, **(self.make_args or {}))
+        marker = self._made_marker()
+        if local_rank() != 0:
+            wait_for(marker, timeout=self.prepare_timeout)
+            return
+        out = Path(train).parent
+        out.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(out.parent / f".{out.name}.lock")):
+            marker.unlink(missing_ok=True)  # from here until the maker returns the folder is not to be trusted
+            DATA_MAKERS.build(self.make, out=out, seed=self.seed, progress=True, **(self.make_args or {}))
+            atomic_write_text(marker, "complete\n")
 
     def read(self, stage: str) -> Annotations | None:
         source = self.sources[stage]

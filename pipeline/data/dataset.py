@@ -44,6 +44,7 @@ class VideoFailure:
     path: str
     video_id: str
     reason: str
+    video_index: int = -1  # the record's position in the dataset
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
@@ -147,7 +148,7 @@ class VideoDataset(Dataset):
                 frames = reader.get_frames(indices[clip])  # (T, C, H, W) uint8
         except (VideoError, RuntimeError, OSError, ValueError, IndexError) as e:
             reason = e.reason if isinstance(e, VideoError) else f"{type(e).__name__}: {e}"
-            return VideoFailure(str(record.path), record.video_id, " ".join(reason.split()))
+            return VideoFailure(str(record.path), record.video_id, " ".join(reason.split()), index // self.clips)
         video = self.transform(frames, rng)  # outside the try: a transform error is a config error
         label = self._label(record.label)
         return VideoSample(video, label, record.video_id, clip, torch.from_numpy(indices[clip]), index // self.clips)

@@ -51,7 +51,11 @@ class AttentionSnapshots(L.Callback):
         self.every_n_epochs = every_n_epochs
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking or not trainer.is_global_zero or trainer.current_epoch % self.every_n_epochs:
+        if trainer.sanity_checking or trainer.current_epoch % self.every_n_epochs:
+            return
+        # `trainer.log_dir` is a broadcast under DDP: every rank must ask for it, not rank 0 alone.
+        log_dir = trainer.log_dir or trainer.default_root_dir
+        if not trainer.is_global_zero:
             return
         dm = trainer.datamodule
         ds = getattr(dm, "datasets", {}).get("val")
@@ -70,7 +74,7 @@ class AttentionSnapshots(L.Callback):
         batch = collate_videos([s for s in items if isinstance(s, VideoSample)])
         if len(batch) == 0:
             return
-        out_dir = Path(trainer.log_dir or trainer.default_root_dir) / "attention" / f"epoch_{trainer.current_epoch:02d}"
+        out_dir = Path(log_dir) / "attention" / f"epoch_{trainer.current_epoch:02d}"
         model = pl_module.model
         was_training = model.training
         model.eval()

@@ -37,7 +37,7 @@ class EvalReport:
     videos: int = 0  # videos in the split
     scored: int = 0  # videos with at least one clip scored
     labeled: int = 0  # scored videos that carry a label (metrics are over these)
-    failed: list[str] = field(default_factory=list)  # ids of videos no clip of which decoded
+    failed: list[str] = field(default_factory=list)  # ids of videos none of whose clips decoded
     predictions: Path | None = None
     note: str = ""
 
@@ -169,7 +169,10 @@ class VideoClassificationTask(L.LightningModule):
         self._video_ids[split] = [r.video_id for r in records]
 
     def _eval_step(self, batch: VideoBatch, split: str, metrics: Any) -> None:
-        if len(batch) == 0:  # every video of the batch failed to decode (counted by the data module)
+        if split in self._videos and batch.failures:  # never substituted: counted per video
+            index = torch.tensor([f.video_index for f in batch.failures], device=self.device)
+            self._videos[split].update_failed(index)
+        if len(batch) == 0:  # every video of the batch failed to decode
             return
         out = self(batch.video)
         keep = labeled(batch.label)
@@ -208,7 +211,8 @@ class VideoClassificationTask(L.LightningModule):
         report.videos, report.scored = len(result.clips), int(result.seen.sum())
         report.labeled = int(result.labeled.sum())
         ids = self._video_ids.pop(split)
-        report.failed = [ids[i] for i in (~result.seen).nonzero().flatten().tolist()]
+        failed = (result.failed > 0) & ~result.seen  # not reached (e.g. limit_*_batches) is not failed
+        report.failed = [ids[i] for i in failed.nonzero().flatten().tolist()]
         prefix = "val/video_" if split == "val" else "test/video_"
         values = {f"{prefix}count": float(report.scored), f"{prefix}failed": float(len(report.failed))}
         if report.labeled:
