@@ -20,6 +20,7 @@ from pipeline.data.annotations import Annotations, read_annotations
 from pipeline.data.dataset import FailureTracker, VideoBatch, VideoDataset, collate_videos
 from pipeline.data.samplers import ClipSampler, build_sampler
 from pipeline.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Compose, build_transforms, default_transforms
+from pipeline.errors import ConfigError
 
 
 def local_rank() -> int:
@@ -107,7 +108,7 @@ class VideoDataModule(L.LightningDataModule):
         )
         # The test split may use the multi-view protocol: `test_clips` clips x 3 crops, averaged per video.
         if test_clips > 1 and not hasattr(self.sampler, "test_clips"):
-            raise ValueError(f"data.test_clips: the {sampler} sampler has a single clip per video; use tsn or dense")
+            raise ConfigError(f"data.test_clips: the {sampler} sampler has a single clip per video; use tsn or dense")
         self.test_sampler = replace(self.sampler, test_clips=test_clips) if test_clips > 1 else self.sampler
         self.test_tf = default_transforms(size, training=False, three_crop=True) if test_three_crop else self.eval_tf
         self.backend = backend
@@ -180,7 +181,7 @@ class VideoDataModule(L.LightningDataModule):
             ann = self.read(stage)
             if ann is not None:
                 return ann.class_names
-        raise ValueError("no annotation source given (train, val or test)")
+        raise ConfigError("no annotation source given (train, val or test)")
 
     @property
     def num_classes(self) -> int:
@@ -228,7 +229,7 @@ class VideoDataModule(L.LightningDataModule):
         if split not in self.datasets:
             self.setup(None)
         if split not in self.datasets:
-            raise ValueError(f"no {split} annotations were given to the data module")
+            raise ConfigError(f"no {split} annotations were given to the data module")
         dataset = self.datasets[split]
         sampler = None
         if split != "train" and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:

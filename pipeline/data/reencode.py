@@ -14,7 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from pipeline.data.backends.base import diagnose
-from pipeline.errors import VideoError
+from pipeline.errors import ConfigError, VideoError
 
 
 def scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
@@ -65,7 +65,7 @@ def reencode(
             )
         return dst
     if tool != "pyav":
-        raise ValueError(f"unknown re-encode tool {tool!r}; allowed: auto, ffmpeg, pyav")
+        raise ConfigError(f"unknown re-encode tool {tool!r}; allowed: auto, ffmpeg, pyav")
     try:
         with av.open(str(src)) as inp, av.open(str(dst), mode="w") as out:
             stream_in = inp.streams.video[0]

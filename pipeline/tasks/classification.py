@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torchmetrics.aggregation import SumMetric
 
 from pipeline.data.dataset import VideoBatch
+from pipeline.errors import ConfigError
 from pipeline.models import VideoClassifier
 from pipeline.models.checkpoint import MODEL_KEYS, checkpoint_record
 from pipeline.tasks.metrics import VideoScores, classification_metrics, confusion_matrix, flatten, labeled
@@ -74,9 +75,9 @@ class VideoClassificationTask(L.LightningModule):
     ) -> None:
         super().__init__()
         if num_classes < 2:
-            raise ValueError(f"model.num_classes must be at least 2, got {num_classes} (it is set from the data)")
+            raise ConfigError(f"model.num_classes must be at least 2, got {num_classes} (it is set from the data)")
         if class_names is not None and len(class_names) != num_classes:
-            raise ValueError(f"model.class_names has {len(class_names)} names for {num_classes} classes")
+            raise ConfigError(f"model.class_names has {len(class_names)} names for {num_classes} classes")
         self.save_hyperparameters()
         self.multilabel = multilabel
         self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
@@ -280,7 +281,7 @@ class VideoClassificationTask(L.LightningModule):
             return opt
         total = self.trainer.estimated_stepping_batches
         if not math.isfinite(total):
-            raise ValueError(
+            raise ConfigError(
                 "the learning-rate schedule needs a finite run: set trainer.max_epochs or trainer.max_steps"
             )
         total = max(1, int(total))

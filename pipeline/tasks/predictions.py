@@ -34,7 +34,8 @@ def prediction_rows(
         row = {"video_id": vid, "clips": str(clips), "label": "", "predicted": "", "score": "", "top5": ""}
         if has_label[i]:
             lab = result.labels[i]
-            row["label"] = _names(lab.nonzero().flatten().tolist(), class_names) if multilabel else class_names[int(lab)]
+            indices = lab.nonzero().flatten().tolist() if multilabel else [int(lab)]
+            row["label"] = _names(indices, class_names)
         if clips:
             p = result.scores[i]
             top = p.topk(k)

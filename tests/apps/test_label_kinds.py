@@ -115,7 +115,8 @@ def test_failed_videos_are_counted_and_named(data, trained, capsys, monkeypatch)
     run, version = trained
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
-    args = cli(data, "--data.test", str(data / "with_bad.txt"), "--ckpt_path", str(version / "checkpoints" / "last.ckpt"),
+    ckpt = str(version / "checkpoints" / "last.ckpt")
+    args = cli(data, "--data.test", str(data / "with_bad.txt"), "--ckpt_path", ckpt,
                "--trainer.default_root_dir", str(run / "bad"))  # fmt: skip
     assert main(["test", *args]) == 0
     printed = capsys.readouterr().out

@@ -15,8 +15,8 @@ from torch.utils.data import DataLoader
 
 from pipeline import __version__
 from pipeline.cli import main
-from pipeline.data.dataset import VideoBatch
 from pipeline.data.datamodule import VideoDataModule
+from pipeline.data.dataset import VideoBatch
 from pipeline.models.checkpoint import load_model, read_checkpoint
 from pipeline.tasks.classification import VideoClassificationTask
 
