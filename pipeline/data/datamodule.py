@@ -91,6 +91,7 @@ class VideoDataModule(L.LightningDataModule):
         make: str | None = None,
         make_args: dict[str, Any] | None = None,
         read_args: dict[str, Any] | None = None,
+        loader_timeout: float = 600.0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -120,6 +121,9 @@ class VideoDataModule(L.LightningDataModule):
         self.prepare_timeout = 3600.0  # how long other ranks wait for rank 0 to make the data
         self._prepared = False
         self.read_args = dict(read_args or {})
+        # A loader worker stuck in native code (a decoder that hangs holding the GIL, decord#373) fails
+        # the run with torch's "DataLoader timed out after N seconds" instead of hanging it.
+        self.loader_timeout = loader_timeout
         # Bad videos: training stops past `max_bad_rate`; evaluation only records (never substitutes).
         self.train_failures = FailureTracker(max_rate=max_bad_rate)
         self.eval_failures = FailureTracker(max_rate=1.0)
@@ -242,6 +246,7 @@ class VideoDataModule(L.LightningDataModule):
             shuffle=shuffle,
             sampler=sampler,
             num_workers=self.num_workers,
+            timeout=self.loader_timeout if self.num_workers > 0 else 0,
             pin_memory=self.pin_memory,
             collate_fn=collate_videos,
             # Workers are re-created each epoch so they see the dataset's new epoch (fresh clips).
