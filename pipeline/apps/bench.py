@@ -77,7 +77,7 @@ def peak_memory_mb(backend: str, video: Path, frames: int = 8) -> dict[str, floa
     peak = []
     for run in ("0", "1"):
         out = subprocess.run([sys.executable, "-c", code, backend, str(video), str(frames), run],
-                             capture_output=True, text=True, check=True)  # fmt: skip
+                             capture_output=True, text=True, check=True, timeout=900)  # fmt: skip
         peak.append(float(out.stdout.strip().splitlines()[-1]))
     return {"peak": peak[1], "baseline": peak[0]}
 
@@ -111,7 +111,7 @@ def make_long_video(path: Path, seconds: int = 600, size: str = "1280x720") -> P
     subprocess.run(
         ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25",
          "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-g", "250", "-pix_fmt", "yuv420p", str(tmp)],
-        check=True,
+        check=True, timeout=3600,
     )  # fmt: skip
     tmp.rename(path)
     return path
