@@ -12,9 +12,16 @@ import logging
 import sys
 
 from pipeline import __version__
+from pipeline.errors import AnnotationError, ConfigError, VideoError
 
 # Subcommand modules, in the order `vap --help` lists them.
 APPS = ("train", "summarize", "score", "check", "data", "bench", "attention", "listing")
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    from pipeline.data.dataset import TooManyBadVideos
+
+    return (FileNotFoundError, VideoError, AnnotationError, ConfigError, TooManyBadVideos)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,8 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vap: interrupted", file=sys.stderr)
         return 130
-    except (FileNotFoundError, ValueError, KeyError, RuntimeError) as e:
-        # Expected user errors (bad path, bad config value, bad video) end in one line, not a traceback.
+    except user_errors() as e:
+        # Our own error types (bad path, bad config value, bad video or annotation, too many bad videos)
+        # end in one line; anything else is a bug and shows its traceback.
         if args.verbose:
             raise
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e

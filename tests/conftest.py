@@ -97,7 +97,7 @@ def odd_good_videos(video_dir: Path) -> dict[str, Path]:
     """Unusual but valid: one frame; a path with spaces and non-ASCII letters."""
     d = video_dir / "odd dir ünïcödé"
     d.mkdir()
-    # 40 px, not 32: decord2 3.4 cannot copy out frames 16, 32 or 48 px wide (see docs/decoders.md).
+    # 40 px, not 32: decord2 3.4 could not copy out frames 16, 32 or 48 px wide when these tests were written.
     one = write_video(d / "one frame.mp4", pattern_frames(1, 40, 40), fps=25)
     accents = d / "vidéo à l'été.mp4"
     shutil.copy(write_video(video_dir / "short.mp4", pattern_frames(10, 40, 40), fps=25), accents)

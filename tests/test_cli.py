@@ -62,3 +62,26 @@ def test_list_one_kind_and_unknown_kind(capsys):
 def test_console_script_is_installed():
     out = subprocess.run([sys.executable, "-m", "pipeline.cli", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("vap ")
+
+
+@pytest.mark.parametrize("bug", [RuntimeError("boom"), ValueError("boom"), KeyError("boom")])
+def test_a_real_bug_shows_its_traceback(bug, monkeypatch):
+    """Only our own error types end in one line; a bug inside a command propagates (a traceback)."""
+    import pipeline.apps.listing as listing
+
+    def broken(args):
+        raise bug
+
+    monkeypatch.setattr(listing, "main", broken)
+    with pytest.raises(type(bug), match="boom"):
+        main(["list"])
+
+
+def test_our_errors_end_in_one_line(capsys, monkeypatch):
+    import pipeline.apps.listing as listing
+    from pipeline.errors import ConfigError, VideoError
+
+    for error in (ConfigError("model.lr: must be positive"), VideoError("a.mp4", "empty file (0 bytes)")):
+        monkeypatch.setattr(listing, "main", lambda args, e=error: (_ for _ in ()).throw(e))
+        assert main(["list"]) == 1
+        assert capsys.readouterr().err.strip() == f"vap list: error: {error}"

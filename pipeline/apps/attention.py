@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import ConfigError
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 
@@ -82,7 +84,7 @@ def main(args: argparse.Namespace) -> int:
         feats = model.forward_features(normalize(frames, mean, std), return_stages=True)
     found = collect_attention(model)
     if not found:
-        raise ValueError(f"--attention {args.attention} records no attention to draw")
+        raise ConfigError(f"--attention {args.attention} records no attention to draw")
     args.out.mkdir(parents=True, exist_ok=True)
     rows, titles, legend, files = [], [], [], []
     for name, maps in found.items():

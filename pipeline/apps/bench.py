@@ -84,7 +84,7 @@ def open_and_memory(backend: str, video: Path, frames: int = 8) -> dict[str, flo
     rows = []
     for run in ("0", "1"):
         out = subprocess.run([sys.executable, "-c", code, backend, str(video), str(frames), run],
-                             capture_output=True, text=True, check=True, timeout=600)  # fmt: skip
+                             capture_output=True, text=True, check=True, timeout=900)  # fmt: skip
         rows.append(out.stdout.strip().splitlines()[-1].split())
     return {"peak": float(rows[1][0]), "baseline": float(rows[0][0]), "open_s": float(rows[1][1]),
             "first_clip_s": float(rows[1][2]), "served_by": rows[1][3]}  # fmt: skip
@@ -119,7 +119,7 @@ def make_long_video(path: Path, seconds: int = 600, size: str = "1280x720") -> P
     subprocess.run(
         ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25",
          "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-g", "250", "-pix_fmt", "yuv420p", str(tmp)],
-        check=True,
+        check=True, timeout=3600,
     )  # fmt: skip
     tmp.rename(path)
     return path

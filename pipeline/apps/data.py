@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="re-encode videos with a smaller short side and a short GOP (faster sampling)",
         description="Re-encode one video or every video under a folder (keeping the sub-folders) as H.264 "
         "mp4 with the given short side and keyframe interval, without audio. Short GOPs make sparse "
-        "sampling (TSN) much faster; see docs/benchmarks.md for the measured speed-up.",
+        "sampling (TSN) much faster; see docs/bench/data.md for the measured speed-up.",
     )
     re.add_argument("src", type=Path, help="a video or a folder of videos")
     re.add_argument("dst", type=Path, help="output video (for one input) or folder")

@@ -31,10 +31,11 @@ SUBCOMMANDS = {"train": "fit", "validate": "validate", "test": "test", "predict"
 
 
 def wandb_online() -> bool:
-    """Logged in to W&B (so online logging can work), without touching the network."""
-    if os.environ.get("WANDB_MODE") in ("offline", "disabled", "dryrun"):
+    """Logged in to W&B (so online logging can work), without touching the network; `WANDB_MODE` wins."""
+    mode = os.environ.get("WANDB_MODE")
+    if mode in ("offline", "disabled", "dryrun"):
         return False
-    if os.environ.get("WANDB_API_KEY"):
+    if mode == "online" or os.environ.get("WANDB_API_KEY"):
         return True
     try:
         return netrc.netrc().authenticators("api.wandb.ai") is not None
@@ -43,7 +44,8 @@ def wandb_online() -> bool:
 
 
 def default_loggers(save_dir: str = "runs", project: str = "vap") -> list[Any]:
-    """CSV always; W&B too when installed (online if logged in, else offline into `save_dir`)."""
+    """CSV always; W&B too when installed (online if logged in, else offline). W&B's own variables set by
+    the user win over these defaults: `WANDB_DIR` (else `save_dir`), `WANDB_PROJECT`, `WANDB_MODE`."""
     from lightning.pytorch.loggers import CSVLogger
 
     loggers: list[Any] = [CSVLogger(save_dir, name="csv")]
@@ -55,14 +57,16 @@ def default_loggers(save_dir: str = "runs", project: str = "vap") -> list[Any]:
         return loggers
     # An absolute folder: W&B's service process outlives a run and resolves relative paths against the
     # folder it was started in, which is not this run's after a chdir (seen in the tests).
-    loggers.append(WandbLogger(save_dir=str(Path(save_dir).absolute()), project=project, offline=not wandb_online()))
+    wandb_dir = str(Path(os.environ.get("WANDB_DIR") or save_dir).absolute())
+    project = os.environ.get("WANDB_PROJECT") or project
+    loggers.append(WandbLogger(save_dir=wandb_dir, project=project, offline=not wandb_online()))
     return loggers
 
 
 def trainer_defaults() -> dict[str, Any]:
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 
-    from pipeline.tasks.callbacks import AttentionSnapshots, ThroughputMonitor
+    from pipeline.tasks.callbacks import AttentionSnapshots, DataLoadingMonitor
 
     best = ModelCheckpoint(
         monitor="val/top1", mode="max", save_last=True, save_top_k=1,
@@ -70,7 +74,7 @@ def trainer_defaults() -> dict[str, Any]:
     )  # fmt: skip
     return {
         "default_root_dir": "runs",
-        "callbacks": [best, LearningRateMonitor(logging_interval="step"), ThroughputMonitor(), AttentionSnapshots()],
+        "callbacks": [best, LearningRateMonitor(logging_interval="step"), DataLoadingMonitor(), AttentionSnapshots()],
     }
 
 
@@ -136,11 +140,8 @@ class VapCLI(LightningCLI):
             elif kind == "WandbLogger":
                 run = logger.experiment
                 where = getattr(run, "url", None) or getattr(run, "dir", "")
-                mode = (
-                    "offline: sync later with `wandb sync " + str(Path(run.dir).parent) + "`"
-                    if logger._offline
-                    else "online"
-                )
+                offline = bool(getattr(run, "offline", False))  # wandb's public Run.offline
+                mode = f"offline: sync later with `wandb sync {Path(run.dir).parent}`" if offline else "online"
                 lines.append(f"W&B run ({mode}): {where}")
                 run.finish()  # the command is done: write the summary, release the run
         for split, report in getattr(trainer.lightning_module, "reports", {}).items():

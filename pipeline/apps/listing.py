@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from pipeline.errors import UnknownNameError
+
 # Modules whose import registers parts; a module that is not written yet is skipped.
 REGISTERING_MODULES = (
     "pipeline.data.backends",
@@ -43,7 +45,7 @@ def main(args: argparse.Namespace) -> int:
 
     registries = load_registries()
     if args.kind and args.kind not in registries:
-        raise KeyError(f"unknown registry {args.kind!r}; allowed: {', '.join(sorted(registries))}")
+        raise UnknownNameError(f"unknown registry {args.kind!r}; allowed: {', '.join(sorted(registries))}")
     console = Console()
     for kind, reg in registries.items():
         if args.kind and kind != args.kind:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,33 @@ from pipeline.data.annotations import Annotations, read_annotations
 from pipeline.data.dataset import FailureTracker, VideoBatch, VideoDataset, collate_videos
 from pipeline.data.samplers import ClipSampler, build_sampler
 from pipeline.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Compose, build_transforms, default_transforms
+from pipeline.errors import ConfigError
+
+
+def local_rank() -> int:
+    """This process's rank on its node, from the variables launchers set (torchrun and Lightning's
+    launcher: LOCAL_RANK; SLURM: SLURM_LOCALID); 0 when started alone. Read from the environment
+    because the data is prepared before torch.distributed is initialised."""
+    for name in ("LOCAL_RANK", "SLURM_LOCALID"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 0
+
+
+def wait_for(path: Path, *, timeout: float, poll: float = 1.0) -> None:
+    """Block until `path` exists; fail with a message after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path}: rank 0 did not finish making the data within {timeout:g} s")
+        time.sleep(poll)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temp name in the same folder, then rename: readers see all of it or nothing."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def default_num_workers() -> int:
@@ -61,6 +91,7 @@ class VideoDataModule(L.LightningDataModule):
         make: str | None = None,
         make_args: dict[str, Any] | None = None,
         read_args: dict[str, Any] | None = None,
+        loader_timeout: float = 600.0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -78,7 +109,7 @@ class VideoDataModule(L.LightningDataModule):
         )
         # The test split may use the multi-view protocol: `test_clips` clips x 3 crops, averaged per video.
         if test_clips > 1 and not hasattr(self.sampler, "test_clips"):
-            raise ValueError(f"data.test_clips: the {sampler} sampler has a single clip per video; use tsn or dense")
+            raise ConfigError(f"data.test_clips: the {sampler} sampler has a single clip per video; use tsn or dense")
         self.test_sampler = replace(self.sampler, test_clips=test_clips) if test_clips > 1 else self.sampler
         self.test_tf = default_transforms(size, training=False, three_crop=True) if test_three_crop else self.eval_tf
         self.backend = backend
@@ -87,7 +118,12 @@ class VideoDataModule(L.LightningDataModule):
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self.seed = seed
         self.make, self.make_args = make, make_args
+        self.prepare_timeout = 3600.0  # how long other ranks wait for rank 0 to make the data
+        self._prepared = False
         self.read_args = dict(read_args or {})
+        # A loader worker stuck in native code (a decoder that hangs holding the GIL, decord#373) fails
+        # the run with torch's "DataLoader timed out after N seconds" instead of hanging it.
+        self.loader_timeout = loader_timeout
         # Bad videos: training stops past `max_bad_rate`; evaluation only records (never substitutes).
         self.train_failures = FailureTracker(max_rate=max_bad_rate)
         self.eval_failures = FailureTracker(max_rate=1.0)
@@ -95,14 +131,38 @@ class VideoDataModule(L.LightningDataModule):
         self.datasets: dict[str, VideoDataset] = {}
 
     # ------------------------------------------------------------------------------------------------
+    def _made_marker(self) -> Path:
+        """`<data dir>/.vap-made-<digest>`: written last, atomically, once the maker returned a complete
+        dataset for exactly these parameters; the other processes of a run wait for it."""
+        key = json.dumps([self.make, self.seed, self.make_args or {}], sort_keys=True)
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        return Path(self.sources["train"]).parent / f".vap-made-{digest}"
+
     def prepare_data(self) -> None:
-        """Generate a built-in dataset (`make: moving-digits`) into the folder of `train` when missing."""
+        """Make a built-in dataset (`make: moving-digits`) into the folder of `train` unless it is complete.
+
+        The maker checks the folder's own manifest (a killed run's half-written folder is regenerated,
+        not trusted because `train.txt` exists). Under DDP only local rank 0 makes it, under a file lock
+        (two runs on one folder take turns); the other ranks wait for the marker it writes last.
+        """
         train = self.sources["train"]
-        if not self.make or train is None or Path(train).exists():
+        if not self.make or train is None or self._prepared:
             return
+        self._prepared = True
+        from filelock import FileLock
+
         from pipeline.data.moving_digits import DATA_MAKERS
 
-        DATA_MAKERS.build(self.make, out=Path(train).parent, seed=self.seed, progress=True, **(self.make_args or {}))
+        marker = self._made_marker()
+        if local_rank() != 0:
+            wait_for(marker, timeout=self.prepare_timeout)
+            return
+        out = Path(train).parent
+        out.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(out.parent / f".{out.name}.lock")):
+            marker.unlink(missing_ok=True)  # from here until the maker returns the folder is not to be trusted
+            DATA_MAKERS.build(self.make, out=out, seed=self.seed, progress=True, **(self.make_args or {}))
+            atomic_write_text(marker, "complete\n")
 
     def read(self, stage: str) -> Annotations | None:
         source = self.sources[stage]
@@ -125,7 +185,7 @@ class VideoDataModule(L.LightningDataModule):
             ann = self.read(stage)
             if ann is not None:
                 return ann.class_names
-        raise ValueError("no annotation source given (train, val or test)")
+        raise ConfigError("no annotation source given (train, val or test)")
 
     @property
     def num_classes(self) -> int:
@@ -160,7 +220,7 @@ class VideoDataModule(L.LightningDataModule):
         if split not in self.datasets:
             self.setup(None)
         if split not in self.datasets:
-            raise ValueError(f"no {split} annotations were given to the data module")
+            raise ConfigError(f"no {split} annotations were given to the data module")
         dataset = self.datasets[split]
         sampler = None
         if split != "train" and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
@@ -173,6 +233,7 @@ class VideoDataModule(L.LightningDataModule):
             shuffle=shuffle,
             sampler=sampler,
             num_workers=self.num_workers,
+            timeout=self.loader_timeout if self.num_workers > 0 else 0,
             pin_memory=self.pin_memory,
             collate_fn=collate_videos,
             # Workers are re-created each epoch so they see the dataset's new epoch (fresh clips).

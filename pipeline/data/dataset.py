@@ -45,6 +45,7 @@ class VideoFailure:
     path: str
     video_id: str
     reason: str
+    video_index: int = -1  # the record's position in the dataset
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
@@ -146,7 +147,7 @@ class VideoDataset(Dataset):
                 backend = reader.backend
         except (VideoError, RuntimeError, OSError, ValueError, IndexError) as e:
             reason = e.reason if isinstance(e, VideoError) else f"{type(e).__name__}: {e}"
-            return VideoFailure(str(record.path), record.video_id, " ".join(reason.split()))
+            return VideoFailure(str(record.path), record.video_id, " ".join(reason.split()), index // self.clips)
         video = self.transform(frames, rng)  # outside the try: a transform error is a config error
         label = self._label(record.label)
         frames_used = torch.from_numpy(indices[clip])

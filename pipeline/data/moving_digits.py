@@ -362,7 +362,10 @@ def _clear(out: Path, *, overwrite: bool) -> None:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(obj, indent=1) + "\n")
+    """Atomically (temp name + rename): a run killed while writing the manifest leaves the old one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1) + "\n")
+    os.replace(tmp, path)
 
 
 def _provenance(cfg: MovingDigitsConfig) -> str:

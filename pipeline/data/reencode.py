@@ -8,13 +8,14 @@ runs its own threads), else PyAV in-process.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from fractions import Fraction
 from pathlib import Path
 
 from pipeline.data.backends.base import diagnose
-from pipeline.errors import VideoError
+from pipeline.errors import ConfigError, VideoError
 
 
 def scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
@@ -30,9 +31,28 @@ def scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, i
 
 def reencode(
     src: str | Path, dst: str | Path, *, short_side: int | None = 256, gop: int = 16, crf: int = 23,
-    tool: str = "auto", threads: int = 0,
+    tool: str = "auto", threads: int = 0, timeout: float = 3600.0,
 ) -> Path:  # fmt: skip
-    """Write `src` to `dst` as H.264 mp4 with the given short side and keyframe interval."""
+    """Write `src` to `dst` as H.264 mp4 with the given short side and keyframe interval.
+
+    The video is written to a temp name beside `dst` and renamed when complete, so `dst` is either
+    absent or whole (a killed or failed run never leaves a truncated `dst` for `--skip-existing` to
+    keep). The `ffmpeg` program is killed after `timeout` seconds.
+    """
+    dst = Path(dst)
+    partial = dst.with_name(f".{dst.stem}.partial{dst.suffix}")  # same suffix: the muxer is chosen by it
+    try:
+        _reencode(src, partial, short_side=short_side, gop=gop, crf=crf, tool=tool, threads=threads, timeout=timeout)
+        os.replace(partial, dst)
+    finally:
+        partial.unlink(missing_ok=True)
+    return dst
+
+
+def _reencode(
+    src: str | Path, dst: Path, *, short_side: int | None, gop: int, crf: int, tool: str, threads: int,
+    timeout: float,
+) -> Path:  # fmt: skip
     import av
     from av.video.reformatter import VideoReformatter
 
@@ -57,7 +77,10 @@ def reencode(
             "-vf", f"scale={w}:{h}", "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf),
             "-g", str(gop), "-pix_fmt", "yuv420p", "-threads", str(threads), str(dst),
         ]  # fmt: skip
-        done = subprocess.run(cmd, capture_output=True, text=True)
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            raise VideoError(src, f"ffmpeg did not finish within {timeout:g} s") from e
         if done.returncode != 0:
             raise VideoError(
                 src,
@@ -65,7 +88,7 @@ def reencode(
             )
         return dst
     if tool != "pyav":
-        raise ValueError(f"unknown re-encode tool {tool!r}; allowed: auto, ffmpeg, pyav")
+        raise ConfigError(f"unknown re-encode tool {tool!r}; allowed: auto, ffmpeg, pyav")
     try:
         with av.open(str(src)) as inp, av.open(str(dst), mode="w") as out:
             stream_in = inp.streams.video[0]

@@ -17,6 +17,7 @@ from typing import Literal
 
 import numpy as np
 
+from pipeline.errors import ConfigError
 from pipeline.registry import Registry
 
 SAMPLERS: Registry[type[ClipSampler]] = Registry("sampler")
@@ -57,9 +58,9 @@ class ClipSampler(ABC):
         fps: float | None = None,
     ) -> np.ndarray:
         if num_frames <= 0:
-            raise ValueError(f"cannot sample from a video with {num_frames} frames")
+            raise ConfigError(f"cannot sample from a video with {num_frames} frames")
         if training and rng is None:
-            raise ValueError("training samples need an rng (numpy Generator) for reproducible clips")
+            raise ConfigError("training samples need an rng (numpy Generator) for reproducible clips")
         rng = rng if rng is not None else np.random.default_rng(0)
         if num_frames < self.min_frames(fps):
             out = self._short(num_frames, training)
@@ -70,7 +71,7 @@ class ClipSampler(ABC):
     def _short(self, n: int, training: bool) -> np.ndarray:
         k, clips = self.clip_len, self.num_clips(training)
         if self.short_video == "error":
-            raise ValueError(f"video has {n} frames, fewer than the {self.min_frames()} this sampler needs")
+            raise ConfigError(f"video has {n} frames, fewer than the {self.min_frames()} this sampler needs")
         # loop wraps around; stretch uses every frame, in order, with repeats spread evenly
         one = np.arange(k) % n if self.short_video == "loop" else stretch(n, k)
         return np.tile(one, (clips, 1))

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torchvision.transforms.v2.functional as TF
 
+from pipeline.errors import ConfigError
 from pipeline.registry import Registry
 
 TRANSFORMS: Registry[Callable[..., ClipTransform]] = Registry("transform")
@@ -75,7 +76,7 @@ class RandomCrop(ClipTransform):
         h, w = _pair(self.size)
         H, W = video.shape[-2:]
         if h > H or w > W:
-            raise ValueError(f"random_crop {h}x{w} is larger than the frames {H}x{W}; resize first")
+            raise ConfigError(f"random_crop {h}x{w} is larger than the frames {H}x{W}; resize first")
         top, left = int(rng.integers(0, H - h + 1)), int(rng.integers(0, W - w + 1))
         return video[..., top : top + h, left : left + w]  # (T, C, h, w)
 
@@ -150,7 +151,7 @@ class ThreeCrop(ClipTransform):
         h, w = _pair(self.size)
         H, W = video.shape[-2:]
         if h > H or w > W:
-            raise ValueError(f"three_crop {h}x{w} is larger than the frames {H}x{W}; resize first")
+            raise ConfigError(f"three_crop {h}x{w} is larger than the frames {H}x{W}; resize first")
         if W >= H:
             tops, lefts = [(H - h) // 2] * 3, [0, (W - w) // 2, W - w]
         else:

@@ -11,6 +11,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from pipeline.errors import ConfigError
 from pipeline.layers.base import ATTENTION, AttentionLayer
 
 
@@ -32,7 +33,7 @@ class NonLocal(AttentionLayer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         if h * w > self.max_positions:
-            raise ValueError(
+            raise ConfigError(
                 f"non-local attention over {h}x{w}={h * w} positions exceeds max_positions={self.max_positions}; "
                 "insert it at a later stage or raise max_positions"
             )

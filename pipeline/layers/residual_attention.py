@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipeline.errors import ConfigError
 from pipeline.layers.base import ATTENTION, AttentionLayer
 
 
@@ -33,7 +34,7 @@ class ResidualAttention(AttentionLayer):
     def __init__(self, channels: int, *, hidden: int | None = None, mode: str = "mixed") -> None:
         super().__init__()
         if mode not in ("mixed", "channel", "spatial"):
-            raise ValueError(f"residual attention mode must be mixed, channel or spatial, got {mode!r}")
+            raise ConfigError(f"residual attention mode must be mixed, channel or spatial, got {mode!r}")
         self.mode = mode
         hidden = hidden or max(8, channels // 4)
         self.down1 = _conv_bn_relu(channels, hidden)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from pipeline.errors import ConfigError
 from pipeline.layers import build_attention
 from pipeline.models.weights import torchvision_model
 from pipeline.registry import Registry
@@ -55,7 +56,7 @@ class Backbone(nn.Module):
             attention_stages = [n - 2, n - 1] if attention != "none" else []
         bad = [i for i in attention_stages if not -n <= i < n]
         if bad:
-            raise ValueError(f"attention_stages {bad} out of range for {name}, which has stages 0..{n - 1}")
+            raise ConfigError(f"attention_stages {bad} out of range for {name}, which has stages 0..{n - 1}")
         self.attention_name = attention
         self.attention = nn.ModuleDict(
             {
@@ -190,7 +191,7 @@ def _conv_bn_relu(c_in: int, c_out: int, stride: int) -> nn.Sequential:
 def tiny(*, weights: str | None = None, trusted: bool = False, width: int = 16) -> tuple[nn.Module, list[nn.Module]]:
     """A 4-stage CNN (about 100k parameters), for tests and the CPU demo; no pretrained weights."""
     if weights and str(weights).lower() != "none":
-        raise ValueError("the tiny backbone has no pretrained weights; use weights: none")
+        raise ConfigError("the tiny backbone has no pretrained weights; use weights: none")
     stem = _conv_bn_relu(3, width, 1)
     stages = [_conv_bn_relu(width * 2**i, width * 2 ** (i + 1), 2) for i in range(3)]
     return stem, [nn.Identity(), *stages]

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from pipeline.errors import ConfigError
 from pipeline.models.video_classifier import VideoClassifier
 
 RECORD_FORMAT = 2  # version 1 (before self-contained checkpoints) had no num_classes or arguments
@@ -48,7 +49,7 @@ def checkpoint_record(
 
     missing = [k for k in MODEL_KEYS if k not in model]
     if missing:
-        raise ValueError(f"checkpoint record: model fields {missing} missing")
+        raise ConfigError(f"checkpoint record: model fields {missing} missing")
     meta = CheckpointMeta(
         model={k: model[k] for k in MODEL_KEYS}, class_names=list(class_names), preprocessing=dict(preprocessing),
         multilabel=multilabel, version=__version__,
@@ -63,7 +64,7 @@ def read_checkpoint(path: str | os.PathLike[str], *, map_location: str | torch.d
         raise FileNotFoundError(f"{path}: checkpoint not found")
     ckpt = torch.load(path, map_location=map_location, weights_only=True)
     if not isinstance(ckpt, dict):
-        raise ValueError(f"{path}: not a checkpoint (a {type(ckpt).__name__})")
+        raise ConfigError(f"{path}: not a checkpoint (a {type(ckpt).__name__})")
     return ckpt
 
 
@@ -71,7 +72,7 @@ def checkpoint_meta(ckpt: dict[str, Any], path: str | os.PathLike[str] = "checkp
     """The checkpoint's `vap` record as a `CheckpointMeta`."""
     record = ckpt.get("vap")
     if not isinstance(record, dict) or record.get("format", 1) < RECORD_FORMAT:
-        raise ValueError(
+        raise ConfigError(
             f"{path}: no self-contained `vap` record (written by `vap train` before version 0.2?); "
             "rebuild it with the config it was trained with"
         )
@@ -95,6 +96,6 @@ def load_model(
     prefix = "model."
     state = {k[len(prefix) :]: v for k, v in ckpt.get("state_dict", {}).items() if k.startswith(prefix)}
     if not state:
-        raise ValueError(f"{path}: the checkpoint holds no model weights")
+        raise ConfigError(f"{path}: the checkpoint holds no model weights")
     model.load_state_dict(state)  # strict: the record and the weights must describe the same model
     return model.eval(), meta

@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torchvision.models import WeightsEnum, get_model, get_model_weights
 
+from pipeline.errors import ConfigError
+
 
 def hub_checkpoint_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
@@ -31,7 +33,7 @@ def resolve_torchvision_weights(model: str, spec: str) -> WeightsEnum:
     try:
         enum = get_model_weights(model)
     except (ValueError, KeyError) as e:
-        raise ValueError(f"{model} has no torchvision pretrained weights") from e
+        raise ConfigError(f"{model} has no torchvision pretrained weights") from e
     if spec.lower() == "imagenet":
         imagenet = [w for w in enum if w.name.startswith("IMAGENET")]
         for w in [enum.DEFAULT, *imagenet]:  # prefer a file that is already here to a download
@@ -42,7 +44,7 @@ def resolve_torchvision_weights(model: str, spec: str) -> WeightsEnum:
         return enum[spec]
     except KeyError:
         names = ", ".join(w.name for w in enum)
-        raise ValueError(
+        raise ConfigError(
             f"unknown weights {spec!r} for {model}; allowed: none, imagenet, {names}, or a .pth path"
         ) from None
 
@@ -60,7 +62,7 @@ def load_state_dict(path: str | os.PathLike[str], *, trusted: bool = False) -> d
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
-        raise ValueError(f"{path}: expected a state dict, got {type(obj).__name__}")
+        raise ConfigError(f"{path}: expected a state dict, got {type(obj).__name__}")
     return obj
 
 
@@ -74,16 +76,16 @@ def torchvision_model(name: str, weights: str | None, *, trusted: bool = False) 
             missing, unexpected = model.load_state_dict(load_state_dict(weights, trusted=trusted), strict=False)
         except RuntimeError as e:  # shape mismatches
             lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-            raise ValueError(f"{weights}: does not fit {name}: {lines[min(1, len(lines) - 1)]}") from e
+            raise ConfigError(f"{weights}: does not fit {name}: {lines[min(1, len(lines) - 1)]}") from e
         if missing:
-            raise ValueError(f"{weights}: does not fit {name}: {len(missing)} missing keys, e.g. {missing[:3]}")
+            raise ConfigError(f"{weights}: does not fit {name}: {len(missing)} missing keys, e.g. {missing[:3]}")
         del unexpected  # extra keys (e.g. a different classifier head) are harmless
         return model
     w = resolve_torchvision_weights(name, str(weights))
     try:
         return get_model(name, weights=w)
     except (OSError, RuntimeError) as e:  # URLError is an OSError: no network and no cached file
-        raise RuntimeError(
+        raise ConfigError(
             f"{name} weights {w.name} are not in {hub_checkpoint_dir()} and could not be downloaded ({e}). "
             f"Copy {os.path.basename(w.url)} there from a machine with a network "
             f"(python -c \"import torchvision; torchvision.models.get_model('{name}', weights='{w.name}')\"), "

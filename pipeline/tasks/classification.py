@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torchmetrics.aggregation import SumMetric
 
 from pipeline.data.dataset import VideoBatch
+from pipeline.errors import ConfigError
 from pipeline.models import VideoClassifier
 from pipeline.models.checkpoint import MODEL_KEYS, checkpoint_record
 from pipeline.tasks.metrics import VideoScores, classification_metrics, confusion_matrix, flatten, labeled
@@ -37,7 +38,7 @@ class EvalReport:
     videos: int = 0  # videos in the split
     scored: int = 0  # videos with at least one clip scored
     labeled: int = 0  # scored videos that carry a label (metrics are over these)
-    failed: list[str] = field(default_factory=list)  # ids of videos no clip of which decoded
+    failed: list[str] = field(default_factory=list)  # ids of videos none of whose clips decoded
     predictions: Path | None = None
     note: str = ""
 
@@ -74,9 +75,9 @@ class VideoClassificationTask(L.LightningModule):
     ) -> None:
         super().__init__()
         if num_classes < 2:
-            raise ValueError(f"model.num_classes must be at least 2, got {num_classes} (it is set from the data)")
+            raise ConfigError(f"model.num_classes must be at least 2, got {num_classes} (it is set from the data)")
         if class_names is not None and len(class_names) != num_classes:
-            raise ValueError(f"model.class_names has {len(class_names)} names for {num_classes} classes")
+            raise ConfigError(f"model.class_names has {len(class_names)} names for {num_classes} classes")
         self.save_hyperparameters()
         self.multilabel = multilabel
         self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
@@ -169,7 +170,10 @@ class VideoClassificationTask(L.LightningModule):
         self._video_ids[split] = [r.video_id for r in records]
 
     def _eval_step(self, batch: VideoBatch, split: str, metrics: Any) -> None:
-        if len(batch) == 0:  # every video of the batch failed to decode (counted by the data module)
+        if split in self._videos and batch.failures:  # never substituted: counted per video
+            index = torch.tensor([f.video_index for f in batch.failures], device=self.device)
+            self._videos[split].update_failed(index)
+        if len(batch) == 0:  # every video of the batch failed to decode
             return
         out = self(batch.video)
         keep = labeled(batch.label)
@@ -208,7 +212,8 @@ class VideoClassificationTask(L.LightningModule):
         report.videos, report.scored = len(result.clips), int(result.seen.sum())
         report.labeled = int(result.labeled.sum())
         ids = self._video_ids.pop(split)
-        report.failed = [ids[i] for i in (~result.seen).nonzero().flatten().tolist()]
+        failed = (result.failed > 0) & ~result.seen  # not reached (e.g. limit_*_batches) is not failed
+        report.failed = [ids[i] for i in failed.nonzero().flatten().tolist()]
         prefix = "val/video_" if split == "val" else "test/video_"
         values = {f"{prefix}count": float(report.scored), f"{prefix}failed": float(len(report.failed))}
         if report.labeled:
@@ -276,7 +281,7 @@ class VideoClassificationTask(L.LightningModule):
             return opt
         total = self.trainer.estimated_stepping_batches
         if not math.isfinite(total):
-            raise ValueError(
+            raise ConfigError(
                 "the learning-rate schedule needs a finite run: set trainer.max_epochs or trainer.max_steps"
             )
         total = max(1, int(total))

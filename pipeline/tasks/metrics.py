@@ -72,8 +72,9 @@ class VideoLevel:
     """Per-video results, in record order."""
 
     scores: torch.Tensor  # (N, K) mean clip probability
-    clips: torch.Tensor  # (N,) clips scored (0: every clip of the video failed)
+    clips: torch.Tensor  # (N,) clips scored
     labels: torch.Tensor  # (N,) or (N, K); -1 unlabeled, UNSEEN never scored
+    failed: torch.Tensor  # (N,) clips that failed to decode
 
     @property
     def seen(self) -> torch.Tensor:
@@ -101,6 +102,11 @@ class VideoScores(Metric):
         self.add_state("clips", torch.zeros(num_videos), dist_reduce_fx="sum")
         shape = (num_videos, num_classes) if multilabel else (num_videos,)
         self.add_state("labels", torch.full(shape, UNSEEN), dist_reduce_fx="max")
+        self.add_state("failed", torch.zeros(num_videos), dist_reduce_fx="sum")
+
+    def update_failed(self, video_index: torch.Tensor) -> None:
+        """Clips that could not be decoded (never substituted): counted per video."""
+        self.failed.index_add_(0, video_index, torch.ones_like(video_index, dtype=self.failed.dtype))
 
     def update(self, video_index: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> None:
         self.sums.index_add_(0, video_index, probabilities(logits, self.multilabel))  # (N, K)
@@ -109,7 +115,7 @@ class VideoScores(Metric):
 
     def compute(self) -> VideoLevel:
         scores = self.sums / self.clips.clamp(min=1).unsqueeze(-1)  # (N, K)
-        return VideoLevel(scores, self.clips.clone(), self.labels.clone())
+        return VideoLevel(scores, self.clips.clone(), self.labels.clone(), self.failed.clone())
 
 
 def confusion_matrix(scores: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """Per-video predictions as a CSV a later step (scoring, a spreadsheet) can trust.
 
 video_id, clips, label, predicted, score, top5 -- one row per video in record order. `label` is empty
-for unlabeled videos; `clips` is 0 for a video every clip of which failed to decode (nothing predicted).
+for unlabeled videos; `clips` (clips scored) is 0 for a video none of whose clips decoded (nothing
+predicted).
 Written to a temp name in the same folder and renamed, so a killed run never leaves half a file.
 """
 
@@ -33,9 +34,8 @@ def prediction_rows(
         row = {"video_id": vid, "clips": str(clips), "label": "", "predicted": "", "score": "", "top5": ""}
         if has_label[i]:
             lab = result.labels[i]
-            row["label"] = (
-                _names(lab.nonzero().flatten().tolist(), class_names) if multilabel else class_names[int(lab)]
-            )
+            indices = lab.nonzero().flatten().tolist() if multilabel else [int(lab)]
+            row["label"] = _names(indices, class_names)
         if clips:
             p = result.scores[i]
             top = p.topk(k)
@@ -57,7 +57,7 @@ def write_predictions(
     """Write the CSV atomically (temp file + rename) and return its path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    result = VideoLevel(result.scores.cpu(), result.clips.cpu(), result.labels.cpu())
+    result = VideoLevel(result.scores.cpu(), result.clips.cpu(), result.labels.cpu(), result.failed.cpu())
     rows = prediction_rows(video_ids, result, class_names, multilabel=multilabel)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

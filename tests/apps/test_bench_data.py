@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from pipeline.cli import main
 from pipeline.data.backends import available_backends
 
@@ -30,6 +32,7 @@ def test_bench_data_writes_the_report(tmp_path, lossy_video, capsys):
     assert "rotating from clip to clip" in md and "Re-encoding" in md
 
 
+@pytest.mark.slow  # allocates 3 GB in the test process: not for the fast suite on a shared machine
 def test_peak_memory_is_measured_in_the_child_alone(lossy_video):
     import numpy as np
 

@@ -14,10 +14,10 @@ import pytest
 TINY = {"num_train": 12, "num_val": 6, "num_test": 6}
 
 
-def vap(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+def vap(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "WANDB_MODE": "disabled"}
     cmd = [sys.executable, "-m", "pipeline.cli", *args]
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
@@ -56,3 +56,39 @@ def test_two_process_evaluation_matches_one(tmp_path):
         assert [r["clips"] for r in rows] == ["1"] * 5
         predicted.append([(r["video_id"], r["predicted"]) for r in rows])
     assert predicted[0] == predicted[1]
+
+
+@pytest.mark.timeout(900)
+def test_two_process_training_survives_an_all_bad_batch(tmp_path):
+    """DDP training over gloo where rank 0's first batch is all undecodable while rank 1's is good:
+    every rank still runs backward (a zero loss tied to the parameters), so nothing hangs."""
+    from torch.utils.data import DistributedSampler
+
+    from pipeline.data.datamodule import VideoDataModule
+
+    md = tmp_path / "md"
+    VideoDataModule(train=str(md / "train.txt"), make="moving-digits", make_args=TINY, num_workers=0).read("train")
+    good = (md / "train.txt").read_text().splitlines()[:8]
+    # 16 items; the ones Lightning's distributed sampler (shuffle, seed 0, epoch 0) gives rank 0 first are broken
+    order = list(DistributedSampler(range(16), num_replicas=2, rank=0, shuffle=True, seed=0))
+    broken = set(order[:2])
+    lines, k = [], 0
+    for i in range(16):
+        if i in broken:
+            (md / f"broken{i}.mp4").write_bytes(b"")
+            lines.append(f"broken{i}.mp4 0")
+        else:
+            lines.append(good[k % len(good)])
+            k += 1
+    (md / "mixed.txt").write_text("\n".join(lines) + "\n")
+    args = ["train", "--data.train", "md/mixed.txt", "--data.val", "md/train.txt", "--data.make", "null",
+            "--data.batch_size", "2", "--data.num_workers", "0", "--data.max_bad_rate", "1.0",
+            "--model.head_args", '{"hidden": 16}', "--trainer.enable_progress_bar", "false",
+            "--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.strategy", "ddp",
+            "--trainer.max_epochs", "1", "--trainer.limit_val_batches", "1"]  # fmt: skip
+    done = vap(args, tmp_path, timeout=float(os.environ.get("VAP_TEST_DDP_TIMEOUT", 400)))  # a hang fails
+    import torch
+
+    ckpt = torch.load(tmp_path / "runs" / "csv" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] == 4  # 16 items / 2 ranks / 2 per batch: the all-bad step counted too
+    assert "bad videos skipped" in done.stdout

@@ -34,7 +34,9 @@ def test_video_level_averages_the_clips_of_a_video():
     # video 0: two clips, one confidently wrong (class 2), one mildly right (class 0) -> averaged: wrong
     acc.update(torch.tensor([0, 0]), torch.tensor([[0.0, 0, 5], [1.0, 0, 0]]), torch.tensor([0, 0]))
     acc.update(torch.tensor([1]), torch.tensor([[0.0, 3, 0]]), torch.tensor([1]))
-    got = acc.compute()  # video 2: never scored (its clips failed to decode)
+    acc.update_failed(torch.tensor([2]))
+    got = acc.compute()  # video 2: never scored (its clip failed to decode)
+    assert got.failed.tolist() == [0, 0, 1]
     assert got.clips.tolist() == [2, 1, 0] and got.seen.tolist() == [True, True, False]
     assert got.scores.argmax(1)[:2].tolist() == [2, 1]
     expected = (torch.tensor([0.0, 0, 5]).softmax(0) + torch.tensor([1.0, 0, 0]).softmax(0)) / 2
@@ -47,9 +49,8 @@ def test_video_level_multilabel_averages_sigmoids_and_knows_unlabeled():
     acc.update(torch.tensor([0, 0, 1]), torch.tensor([[0.0, 2.0], [2.0, 0.0], [1.0, 1.0]]),
                torch.tensor([[1.0, 0.0], [1.0, 0.0], [-1.0, -1.0]]))  # fmt: skip
     got = acc.compute()
-    assert torch.allclose(
-        got.scores[0], torch.tensor([0.0, 2.0]).sigmoid() / 2 + torch.tensor([2.0, 0.0]).sigmoid() / 2
-    )
+    expected = (torch.tensor([0.0, 2.0]).sigmoid() + torch.tensor([2.0, 0.0]).sigmoid()) / 2
+    assert torch.allclose(got.scores[0], expected)
     assert got.labeled.tolist() == [True, False]
 
 

@@ -94,3 +94,20 @@ def test_print_config_shows_the_default_experiment(in_tmp, capsys):
     assert e.value.code == 0
     text = capsys.readouterr().out
     assert "head: lstm" in text and "make: moving-digits" in text and "num_segments: 8" in text
+
+
+def test_wandb_variables_set_by_the_user_win(tmp_path, monkeypatch):
+    from pipeline.apps.lightning_cli import default_loggers
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "my_wandb"))
+    monkeypatch.setenv("WANDB_PROJECT", "my-project")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    csv_logger, wandb_logger = default_loggers(save_dir="runs")
+    assert csv_logger.save_dir == "runs" and wandb_logger.name == "my-project"
+    run = wandb_logger.experiment
+    try:
+        assert Path(run.dir).is_relative_to(tmp_path / "my_wandb") and run.offline
+    finally:
+        run.finish()

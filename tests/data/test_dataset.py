@@ -160,3 +160,19 @@ def test_datamodule_without_split_says_so(tiny_set):
     dm = VideoDataModule(train=str(tiny_set / "train.txt"), num_workers=0)
     with pytest.raises(ValueError, match="no test annotations"):
         dm.test_dataloader()
+
+
+def _stuck(self, index):
+    import time
+
+    time.sleep(3600)  # a decoder hung in native code
+
+
+@pytest.mark.timeout(120)
+def test_a_stuck_loader_worker_fails_the_run_with_a_message(tiny_set, monkeypatch):
+    monkeypatch.setattr(VideoDataset, "__getitem__", _stuck)
+    dm = VideoDataModule(train=str(tiny_set / "train.txt"), size=32, batch_size=2, num_workers=1, backend="pyav",
+                         loader_timeout=3)  # fmt: skip
+    dm.setup("fit")
+    with pytest.raises(RuntimeError, match="DataLoader timed out after 3 seconds"):
+        next(iter(dm.train_dataloader()))

@@ -54,3 +54,27 @@ def test_reencode_folder_through_cli(tmp_path, capsys):
 def test_reencode_missing_file(tmp_path):
     with pytest.raises(VideoError, match="no such file"):
         reencode(tmp_path / "nope.mp4", tmp_path / "o.mp4")
+
+
+def test_a_killed_encoder_leaves_no_truncated_output_for_skip_existing(tmp_path, monkeypatch):
+    """ffmpeg killed mid-way (here: its timeout) leaves no file under the output name, so a rerun with
+    --skip-existing re-encodes the video instead of keeping half of it."""
+    import subprocess
+
+    src, dst = SAMPLES / "bigbuckbunny.mp4", tmp_path / "out" / "bbb.mp4"
+    real_run = subprocess.run
+
+    def killed(cmd, **kwargs):
+        assert kwargs.get("timeout"), "ffmpeg must run under a timeout"
+        with open(cmd[-1], "wb") as f:  # the encoder got this far
+            f.write(b"\x00\x00\x00\x18ftypisom" + b"\x00" * 100)
+        raise subprocess.TimeoutExpired(cmd, kwargs["timeout"])
+
+    monkeypatch.setattr(subprocess, "run", killed)
+    with pytest.raises(VideoError, match="did not finish"):
+        reencode(src, dst, short_side=64, tool="ffmpeg")
+    assert not dst.exists() and not list(dst.parent.iterdir())  # no output, no temp file left
+    monkeypatch.setattr(subprocess, "run", real_run)
+    args = ["data", "reencode", str(src), str(dst), "--short-side", "64", "--skip-existing", "--tool", "ffmpeg"]
+    assert main(args) == 0
+    assert keyframe_gaps(dst)[1:3] == (114, 64)  # 1280x720 -> short side 64, even

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from pipeline.errors import ConfigError
 from pipeline.layers import ATTENTION
 from pipeline.models.backbones import BACKBONES, build_backbone
 from pipeline.models.weights import resolve_torchvision_weights
@@ -123,5 +124,5 @@ def test_missing_offline_weights_say_how_to_get_them(monkeypatch, tmp_path):
         raise OSError("no network")
 
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_network)
-    with pytest.raises(RuntimeError, match=r"resnet34 weights IMAGENET1K_V1 are not in .* Copy resnet34-b627a593.pth"):
+    with pytest.raises(ConfigError, match=r"resnet34 weights IMAGENET1K_V1 are not in .* Copy resnet34-b627a593.pth"):
         build_backbone("resnet34", weights="imagenet")

@@ -90,17 +90,16 @@ def test_bad_config_names_the_key():
 @pytest.mark.parametrize("head", HEADS.names())
 @pytest.mark.parametrize("attention", ATTENTION.names())
 def test_every_attention_x_head_trains_a_step(attention, head):
-    """B=2, T=4, 32x32 on the CPU: builds, forward, backward, finite, right shapes."""
+    """B=2, T=4, 32x32 on the CPU: builds, forward, right shapes, backward and one optimizer step that
+    moves every parameter with a gradient, all finite."""
     torch.manual_seed(0)
     model = VideoClassifier.build(num_classes=3, backbone="tiny", attention=attention, head=head)
     video = torch.randint(0, 256, (2, 4, 3, 32, 32), dtype=torch.uint8)
     out = model(video)
     assert out.logits.shape == (2, 3) and out.attention.shape == (2, 4)
     loss = torch.nn.functional.cross_entropy(out.logits, torch.tensor([0, 2]))
-    loss.backward()
     assert torch.isfinite(loss)
-    grads = [p.grad for p in model.parameters() if p.requires_grad and p.grad is not None]
-    assert grads and all(torch.isfinite(g).all() for g in grads)
+    optimizer_step(model, loss)
 
 
 def test_multiview_input_averages_views():
@@ -138,12 +137,25 @@ def test_feature_cache_needs_frozen_backbone_and_reuses_features():
     assert torch.allclose(first, second) and len(model._cache) == 4
 
 
+def optimizer_step(model: torch.nn.Module, loss: torch.Tensor) -> None:
+    """backward + one SGD step; asserts finite gradients and that every parameter with a gradient moved."""
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    before = {n: p.detach().clone() for n, p in trainable}
+    loss.backward()
+    moved = [n for n, p in trainable if p.grad is not None and p.grad.abs().sum() > 0]
+    assert moved and all(torch.isfinite(p.grad).all() for _, p in trainable if p.grad is not None)
+    torch.optim.SGD([p for _, p in trainable], lr=0.1).step()
+    params = dict(model.named_parameters())
+    assert all(not torch.equal(before[n], params[n]) for n in moved)
+    assert all(torch.isfinite(p).all() for _, p in trainable)
+
+
 def _train_step(model: VideoClassifier) -> None:
     video = torch.randint(0, 256, (2, 4, 3, 32, 32), dtype=torch.uint8)
     out = model(video)
     loss = torch.nn.functional.cross_entropy(out.logits, torch.tensor([0, 1]))
-    loss.backward()
     assert out.attention.shape == (2, 4) and torch.isfinite(loss)
+    optimizer_step(model, loss)
 
 
 @pytest.mark.parametrize("backbone", [b for b in BACKBONES.names() if b != "tiny"])

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from pipeline.errors import ConfigError
 from pipeline.registry import Registry
 
 HEADS: Registry[type[TemporalHead]] = Registry("head")
@@ -36,9 +37,9 @@ def full_mask(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     if mask is None:
         return torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
     if mask.shape != x.shape[:2]:
-        raise ValueError(f"mask shape {tuple(mask.shape)} does not match features {tuple(x.shape[:2])}")
+        raise ConfigError(f"mask shape {tuple(mask.shape)} does not match features {tuple(x.shape[:2])}")
     if not mask.any(dim=1).all():
-        raise ValueError("every clip needs at least one valid frame in its mask")
+        raise ConfigError("every clip needs at least one valid frame in its mask")
     return mask.bool()
 
 

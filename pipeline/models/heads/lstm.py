@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from pipeline.errors import ConfigError
 from pipeline.models.heads.base import HEADS, AdditiveAttentionPool, HeadOutput, TemporalHead, full_mask
 
 
@@ -43,7 +44,7 @@ class LSTMHead(TemporalHead):
             h, _ = self.lstm(x)  # (B, T, H')
         else:  # padding must not run through the backward direction: pack to each clip's length
             if not (mask.long().diff(dim=1) <= 0).all():
-                raise ValueError("lstm head needs masks that are a valid prefix of each clip")
+                raise ConfigError("lstm head needs masks that are a valid prefix of each clip")
             lengths = mask.sum(dim=1).cpu()
             packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
             h, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=x.shape[1])

@@ -14,6 +14,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from pipeline.errors import ConfigError
 from pipeline.models.heads.base import HEADS, AdditiveAttentionPool, HeadOutput, TemporalHead, full_mask
 
 
@@ -33,7 +34,7 @@ class Block(nn.Module):
     def __init__(self, dim: int, heads: int, mlp_ratio: float, dropout: float) -> None:
         super().__init__()
         if dim % heads:
-            raise ValueError(f"transformer dim {dim} must be divisible by heads {heads}")
+            raise ConfigError(f"transformer dim {dim} must be divisible by heads {heads}")
         self.heads = heads
         self.norm1 = nn.LayerNorm(dim)
         self.qkv = nn.Linear(dim, 3 * dim)
@@ -76,9 +77,9 @@ class TransformerHead(TemporalHead):
     ) -> None:
         super().__init__(in_dim, num_classes)
         if positions not in ("learned", "sinusoidal"):
-            raise ValueError(f"transformer positions must be learned or sinusoidal, got {positions!r}")
+            raise ConfigError(f"transformer positions must be learned or sinusoidal, got {positions!r}")
         if pool not in ("cls", "attention"):
-            raise ValueError(f"transformer pool must be cls or attention, got {pool!r}")
+            raise ConfigError(f"transformer pool must be cls or attention, got {pool!r}")
         self.pool_kind = pool
         self.max_frames = max_frames
         self.embed = nn.Linear(in_dim, dim)
@@ -96,7 +97,7 @@ class TransformerHead(TemporalHead):
         mask = full_mask(x, mask)  # (B, T)
         b, t, _ = x.shape
         if t > self.max_frames:
-            raise ValueError(f"clip of {t} frames is longer than the transformer's max_frames={self.max_frames}")
+            raise ConfigError(f"clip of {t} frames is longer than the transformer's max_frames={self.max_frames}")
         h = self.embed(x) + self.positions[:t]  # (B, T, dim)
         if self.cls is not None:
             h = torch.cat([self.cls.expand(b, -1, -1), h], dim=1)  # (B, 1+T, dim)

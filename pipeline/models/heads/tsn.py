@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from pipeline.errors import ConfigError
 from pipeline.models.heads.base import HEADS, AdditiveAttentionPool, HeadOutput, TemporalHead, full_mask
 
 
@@ -22,7 +23,7 @@ class TSNHead(TemporalHead):
     ) -> None:
         super().__init__(in_dim, num_classes)
         if consensus not in ("avg", "max", "attention"):
-            raise ValueError(f"tsn consensus must be avg, max or attention, got {consensus!r}")
+            raise ConfigError(f"tsn consensus must be avg, max or attention, got {consensus!r}")
         self.consensus = consensus
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(in_dim, num_classes)
