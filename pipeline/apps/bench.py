@@ -17,7 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-SAMPLES = Path(__file__).resolve().parents[2] / "datasets" / "samples"
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "datasets" / "samples"
+
+
+def shown(path: Path) -> str:
+    """A path as the report shows it: relative to the repository when inside it (no machine's folders)."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else path.name
 
 
 def _indices(sampler, n: int, seed: int, i: int) -> np.ndarray:
@@ -142,7 +149,7 @@ def run_bench(args: argparse.Namespace) -> dict:
     for v in videos:
         with open_video(v, "auto") as r:
             served[v.name] = r.backend
-    results: dict = {"videos": [str(v) for v in videos], "clips_per_repeat": args.clips, "repeats": args.repeats,
+    results: dict = {"videos": [shown(v) for v in videos], "clips_per_repeat": args.clips, "repeats": args.repeats,
                      "auto_served": served}  # fmt: skip
     contenders = [*backends, "auto"]
     rotated: dict[str, list[float]] = {b: [] for b in contenders}
@@ -182,7 +189,7 @@ def run_bench(args: argparse.Namespace) -> dict:
             before = raw_clips_per_second(fastest, [long_gop], sampler, args.clips, seed=rep)
             after = raw_clips_per_second(fastest, [short], sampler, args.clips, seed=rep)
             gains.append(after / before)
-        results["reencode"] = {"video": str(long_gop), "backend": fastest, "speedup_median": statistics.median(gains),
+        results["reencode"] = {"video": shown(long_gop), "backend": fastest, "speedup_median": statistics.median(gains),
                                "speedups": gains}  # fmt: skip
 
     if args.long_video:

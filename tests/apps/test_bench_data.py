@@ -25,6 +25,7 @@ def test_bench_data_writes_the_report(tmp_path, lossy_video, capsys):
     assert len(results["auto_over_fastest_per_repeat"]) == 2 and results["auto_over_fastest"] > 0
     assert results["reencode"]["backend"] == results["fastest"] and results["reencode"]["speedup_median"] > 0
     assert "long_video_8_frames_10min_720p" not in results  # only with --long-video
+    assert results["videos"] == [video.name] and results["reencode"]["video"] == video.name  # no machine paths
     md = out.read_text()
     assert md in capsys.readouterr().out  # the report is printed too
     rows = [line for line in md.splitlines() if line.startswith("| ")][1:]
