@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.data.annotations import VIDEO_EXTENSIONS
+from pipeline.errors import ConfigError
 
 EXAMPLE = """example:
   vap score --checkpoint runs/csv/version_0/checkpoints/last.ckpt videos/ --out scores.jsonl
@@ -32,7 +33,7 @@ EXAMPLE = """example:
 Rerun the same command to resume after a crash or a kill: finished videos are skipped."""
 
 
-class RunMismatch(ValueError):
+class RunMismatch(ConfigError):
     """The output belongs to a run with another checkpoint, other settings or other inputs."""
 
 
@@ -50,7 +51,7 @@ def collect_inputs(inputs: list[str]) -> list[str]:
             with open(p, newline="", encoding="utf-8") as f:
                 reader = csv.DictReader(f)
                 if "path" not in (reader.fieldnames or []):
-                    raise ValueError(f"{p}: a CSV of videos needs a 'path' column (has: {reader.fieldnames})")
+                    raise ConfigError(f"{p}: a CSV of videos needs a 'path' column (has: {reader.fieldnames})")
                 found = [p.parent / row["path"] for row in reader if row["path"].strip()]
         elif p.is_file():
             lines = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines()]
@@ -70,9 +71,9 @@ def shard_of(paths: list[str], shard: str | None) -> list[str]:
     try:
         i, n = (int(x) for x in shard.split("/"))
     except ValueError:
-        raise ValueError(f"--shard {shard!r}: expected I/N, e.g. 0/4") from None
+        raise ConfigError(f"--shard {shard!r}: expected I/N, e.g. 0/4") from None
     if not 0 <= i < n:
-        raise ValueError(f"--shard {shard}: I must be in 0..N-1")
+        raise ConfigError(f"--shard {shard}: I must be in 0..N-1")
     return paths[i::n]
 
 
@@ -83,7 +84,7 @@ def output_files(out: Path) -> tuple[Path, Path]:
     elif out.suffix == ".parquet":
         journal = out.with_name(out.name + ".journal.jsonl")
     else:
-        raise ValueError(f"{out}: --out must end in .jsonl or .parquet")
+        raise ConfigError(f"{out}: --out must end in .jsonl or .parquet")
     return journal, out.with_name(out.name + ".run.json")
 
 
@@ -245,7 +246,7 @@ def main(args: argparse.Namespace) -> int:
     decode = partial(decode_clips, sampler=sampler, transform=transform, backend=args.backend)
     if args.engine == "ray":
         if ranks.world > 1:
-            raise ValueError("--engine ray runs from one driver process; do not start it under torchrun")
+            raise ConfigError("--engine ray runs from one driver process; do not start it under torchrun")
         from pipeline.apps.score_ray import score_with_ray
 
         stream = score_with_ray(todo, decode=decode, checkpoint=args.checkpoint, scorer_args=scorer_args,

@@ -22,6 +22,7 @@ import numpy as np
 
 from pipeline.apps.isolate import IsolatedPool
 from pipeline.data.clips import FailedVideo
+from pipeline.errors import ConfigError
 
 
 class DecodeStage:
@@ -69,7 +70,7 @@ def score_with_ray(
     try:
         import ray
     except ImportError as e:
-        raise RuntimeError("--engine ray needs Ray: pip install 'video-attention-pipeline[ray]'") from e
+        raise ConfigError("--engine ray needs Ray: pip install 'video-attention-pipeline[ray]'") from e
     if not ray.is_initialized():
         # RAY_ADDRESS (set by `ray job submit`, or by hand) joins a cluster; otherwise a local instance.
         ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False)

@@ -14,6 +14,8 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from pipeline.errors import ConfigError
+
 EVAL_EXAMPLE = """example:
   vap summarize eval eccv16_dataset_tvsum_google_pool5.h5 --scores my_scores.json --splits 5 --out tvsum.json
 
@@ -87,7 +89,7 @@ def metric_from_name(path: Path) -> str:
         return "avg"
     if "summe" in name:
         return "max"
-    raise ValueError(f"{path}: cannot tell TVSum from SumMe by the file name; pass --metric avg or --metric max")
+    raise ConfigError(f"{path}: cannot tell TVSum from SumMe by the file name; pass --metric avg or --metric max")
 
 
 def load_scores(path: Path, steps: dict[str, int], dataset: Path) -> dict:
@@ -99,25 +101,25 @@ def load_scores(path: Path, steps: dict[str, int], dataset: Path) -> dict:
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such file") from None
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not JSON ({e.msg}, line {e.lineno})") from None
+        raise ConfigError(f"{path}: not JSON ({e.msg}, line {e.lineno})") from None
     if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected an object {{video_key: [score per step]}}, got {type(raw).__name__}")
+        raise ConfigError(f"{path}: expected an object {{video_key: [score per step]}}, got {type(raw).__name__}")
     extra = sorted(set(raw) - set(steps))
     if extra:
-        raise ValueError(f"{path}: {extra[0]} is not a video of {dataset.name}" + _more(extra))
+        raise ConfigError(f"{path}: {extra[0]} is not a video of {dataset.name}" + _more(extra))
     missing = [k for k in steps if k not in raw]
     if missing:
-        raise ValueError(f"{path}: no scores for {missing[0]}" + _more(missing))
+        raise ConfigError(f"{path}: no scores for {missing[0]}" + _more(missing))
     scores = {}
     for key, values in raw.items():
         ok = isinstance(values, list) and all(isinstance(x, int | float) and not isinstance(x, bool) for x in values)
         if not ok:
-            raise ValueError(f"{path}: {key} must be a list of numbers")
+            raise ConfigError(f"{path}: {key} must be a list of numbers")
         arr = np.asarray(values, dtype=np.float64)
         if arr.size != steps[key]:
-            raise ValueError(f"{path}: {key} has {arr.size} scores, {dataset.name} has {steps[key]} steps")
+            raise ConfigError(f"{path}: {key} has {arr.size} scores, {dataset.name} has {steps[key]} steps")
         if not np.isfinite(arr).all():
-            raise ValueError(f"{path}: {key} has a score that is not finite")
+            raise ConfigError(f"{path}: {key} has a score that is not finite")
         scores[key] = arr
     return scores
 
@@ -159,7 +161,7 @@ def main_eval(args: argparse.Namespace) -> int:
 
     metric = args.metric or metric_from_name(args.dataset)
     if not 0 < args.ratio <= 1 or args.draws < 1:
-        raise ValueError("--ratio must be in (0, 1] and --draws >= 1")
+        raise ConfigError("--ratio must be in (0, 1] and --draws >= 1")
     videos = read_summary_h5(args.dataset, features=False)
     scores = load_scores(args.scores, {v.key: v.n_steps for v in videos}, args.dataset)
     splits = kfold_splits([v.key for v in videos], args.splits, seed=args.seed)

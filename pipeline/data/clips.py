@@ -16,7 +16,7 @@ import torch
 from pipeline.data.backends import open_video
 from pipeline.data.samplers import ClipSampler, build_sampler
 from pipeline.data.transforms import Compose, build_transforms, default_transforms
-from pipeline.errors import VideoError
+from pipeline.errors import ConfigError, VideoError
 
 
 @dataclass
@@ -54,7 +54,7 @@ def eval_pipeline(
     clips = preprocessing.get("test_clips", 1) if clips is None else clips
     if clips > 1:
         if not hasattr(sampler, "test_clips"):
-            raise ValueError(f"{preprocessing['sampler']} sampler takes one clip per video; cannot take {clips}")
+            raise ConfigError(f"{preprocessing['sampler']} sampler takes one clip per video; cannot take {clips}")
         sampler = replace(sampler, test_clips=clips)
     three_crop = bool(preprocessing.get("test_three_crop", False)) if three_crop is None else three_crop
     size = int(preprocessing["size"])

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import AnnotationError
+from pipeline.errors import AnnotationError, ConfigError
 
 REQUIRED = ("features", "gtscore", "user_summary", "change_points", "n_frame_per_seg", "n_frames", "picks")
 
@@ -122,7 +122,7 @@ def kfold_splits(keys: list[str], k: int, *, seed: int = 0) -> list[Split]:
     from sklearn.model_selection import KFold
 
     if not 2 <= k <= len(keys):
-        raise ValueError(f"--splits must be between 2 and the number of videos ({len(keys)}), got {k}")
+        raise ConfigError(f"--splits must be between 2 and the number of videos ({len(keys)}), got {k}")
     keys = list(keys)
     return [
         Split(fold=i, train=[keys[j] for j in train], test=[keys[j] for j in test])

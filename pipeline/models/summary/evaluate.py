@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pipeline.data.summary_h5 import Split, SummaryVideo
+from pipeline.errors import ConfigError
 from pipeline.models.summary.protocol import (
     evaluate_summary,
     frame_scores,
@@ -83,7 +84,7 @@ def evaluate_video(
     """
     scores = np.asarray(step_scores, dtype=np.float64)
     if scores.shape != (video.n_steps,):
-        raise ValueError(f"{video.key}: {scores.size} scores, the file has {video.n_steps} steps")
+        raise ConfigError(f"{video.key}: {scores.size} scores, the file has {video.n_steps} steps")
     summary = generate_summary(scores, video.change_points, video.n_frames, video.picks, ratio=ratio)
     f = evaluate_summary(summary, video.user_summary, metric)
     rand = random_fscore(
@@ -110,7 +111,7 @@ def evaluate_dataset(
     """Every video of a file; `splits` (disjoint test folds) add per-fold means of the test videos."""
     missing = [v.key for v in videos if v.key not in scores]
     if missing:
-        raise ValueError(f"no scores for {len(missing)} video(s): {', '.join(missing[:5])}")
+        raise ConfigError(f"no scores for {len(missing)} video(s): {', '.join(missing[:5])}")
     fold_of = {key: s.fold for s in splits or [] for key in s.test}
     rows = []
     for v in videos:
