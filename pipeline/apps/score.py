@@ -16,6 +16,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -33,13 +34,17 @@ EXAMPLE = """example:
 Rerun the same command to resume after a crash or a kill: finished videos are skipped."""
 
 
+LABELS = re.compile(r"(\s+-?\d+)+$")
+
+
 class RunMismatch(ConfigError):
     """The output belongs to a run with another checkpoint, other settings or other inputs."""
 
 
 def collect_inputs(inputs: list[str]) -> list[str]:
-    """Absolute paths of the videos named by folders (recursive), globs, list files and CSVs (a `path`
-    column; relative paths are relative to the file), sorted and without repeats."""
+    """Absolute paths of the videos named by folders (recursive), globs, list files (one path a line,
+    or `path label` annotation lists) and CSVs (a `path` column; relative paths are relative to the
+    file), sorted and without repeats."""
     paths: set[str] = set()
     for item in inputs:
         p = Path(item)
@@ -55,7 +60,8 @@ def collect_inputs(inputs: list[str]) -> list[str]:
                 found = [p.parent / row["path"] for row in reader if row["path"].strip()]
         elif p.is_file():
             lines = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines()]
-            found = [p.parent / ln for ln in lines if ln and not ln.startswith("#")]
+            # a `path label [label ...]` annotation list works too: trailing integer labels are dropped
+            found = [p.parent / LABELS.sub("", ln) for ln in lines if ln and not ln.startswith("#")]
         else:
             found = [Path(g) for g in glob.glob(item, recursive=True) if Path(g).suffix.lower() in VIDEO_EXTENSIONS]
             if not found:

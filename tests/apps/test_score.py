@@ -154,7 +154,7 @@ def test_inputs_from_folders_globs_lists_and_csv(tmp_path):
     (tmp_path / "a" / "b").mkdir(parents=True)
     for name in ("a/x.mp4", "a/b/y.avi", "a/notes.txt", "z.mkv"):
         (tmp_path / name).write_bytes(b"x")
-    (tmp_path / "list.txt").write_text("# comment\nz.mkv\na/x.mp4\n")
+    (tmp_path / "list.txt").write_text("# comment\nz.mkv\na/x.mp4 3\na/b/y.avi 0 2\n")  # paths, or `path label`
     (tmp_path / "v.csv").write_text("path,label\nz.mkv,1\n")
     got = collect_inputs([str(tmp_path / "a"), str(tmp_path / "list.txt"), str(tmp_path / "v.csv"),
                           str(tmp_path / "**" / "*.mkv")])  # fmt: skip
