@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +98,3 @@ def write_parquet(records: Iterable[dict[str, Any]], path: str | os.PathLike[str
     pq.write_table(table, tmp)
     os.replace(tmp, path)
     return path
-
-
-def iter_chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

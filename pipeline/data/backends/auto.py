@@ -15,7 +15,6 @@ import importlib
 import importlib.util
 import logging
 import os
-import time
 from collections.abc import Sequence
 from functools import cache
 
@@ -147,26 +146,3 @@ class FallbackReader(VideoReader):
 )
 def open_auto(path: str | os.PathLike[str], *, num_threads: int = 1) -> VideoReader:
     return FallbackReader(path, backends=candidates("auto"), num_threads=num_threads)
-
-
-def measure_backends(
-    path: str | os.PathLike[str], *, backends: Sequence[str] | None = None, repeats: int = 3, num_frames: int = 8
-) -> dict[str, float]:
-    """Median seconds to open `path` and decode `num_frames` spread frames, per backend that can."""
-    times: dict[str, float] = {}
-    for name in backends or available_backends():
-        cls = BACKENDS.get(name)
-
-        def clip(cls: type[VideoReader] = cls) -> float:
-            t0 = time.perf_counter()
-            with cls(path) as reader:
-                n = reader.meta.num_frames
-                reader.get_frames(np.linspace(0, n - 1, min(num_frames, n)).astype(np.int64))
-            return time.perf_counter() - t0
-
-        try:
-            clip()  # warm-up: the first call pays one-time library loading (seconds for TorchCodec)
-            times[name] = float(np.median([clip() for _ in range(repeats)]))
-        except Exception:
-            continue  # this backend cannot read this file: it cannot be the fastest
-    return times
