@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 
 from pipeline.data.annotations import Annotations, read_annotations
 from pipeline.data.dataset import FailureTracker, VideoBatch, VideoDataset, collate_videos
+from pipeline.data.epochs import EpochLoader, EpochSampler
 from pipeline.data.samplers import ClipSampler, build_sampler
 from pipeline.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Compose, build_transforms, default_transforms
 from pipeline.errors import ConfigError
@@ -222,12 +223,17 @@ class VideoDataModule(L.LightningDataModule):
         if split not in self.datasets:
             raise ConfigError(f"no {split} annotations were given to the data module")
         dataset = self.datasets[split]
-        sampler = None
-        if split != "train" and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        sampler: Any = None
+        if split == "train":
+            # The epoch travels with each index to the workers, which can then persist (EpochSampler).
+            trainer = self.trainer  # None outside a Trainer: one process, or the process group's
+            replicas = {"num_replicas": trainer.world_size, "rank": trainer.global_rank} if trainer else {}
+            sampler, shuffle = EpochSampler(dataset, shuffle=shuffle, seed=self.seed, **replicas), False
+        elif dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             # Evaluation under DDP: each clip on one process only (uneven shards), so that each video's
             # clips are summed once (Lightning's default sampler would pad the shards with repeats).
             sampler = UnrepeatedDistributedSampler(dataset, shuffle=False)
-        return DataLoader(
+        return (EpochLoader if split == "train" else DataLoader)(
             dataset,
             batch_size=self.batch_size,
             shuffle=shuffle,
@@ -236,8 +242,8 @@ class VideoDataModule(L.LightningDataModule):
             timeout=self.loader_timeout if self.num_workers > 0 else 0,
             pin_memory=self.pin_memory,
             collate_fn=collate_videos,
-            # Workers are re-created each epoch so they see the dataset's new epoch (fresh clips).
-            persistent_workers=False,
+            # Kept across epochs: training clips carry their epoch (EpochSampler), evaluation has none.
+            persistent_workers=self.num_workers > 0,
             drop_last=False,
         )
 

@@ -136,10 +136,12 @@ class VideoDataset(Dataset):
             return target  # (K,)
         return torch.tensor(label, dtype=torch.int64)
 
-    def __getitem__(self, index: int) -> VideoSample | VideoFailure:
+    def __getitem__(self, key: int | tuple[int, int]) -> VideoSample | VideoFailure:
+        """`dataset[i]` at the epoch of the last `set_epoch`, or `dataset[i, epoch]` (see EpochSampler)."""
+        index, epoch = key if isinstance(key, tuple) else (key, self.epoch)
         record = self.records[index // self.clips]
         clip = index % self.clips
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+        rng = np.random.default_rng([self.seed, epoch, index])
         try:
             with open_video(record.path, self.backend, num_threads=self.num_threads) as reader:
                 indices = self.sampler(reader.meta.num_frames, rng, training=self.training, fps=reader.meta.fps)

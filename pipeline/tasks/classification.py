@@ -118,31 +118,6 @@ class VideoClassificationTask(L.LightningModule):
             return F.binary_cross_entropy_with_logits(logits[keep], labels[keep].float())
         return F.cross_entropy(logits[keep], labels[keep], label_smoothing=self.hparams.label_smoothing)
 
-    def _train_dataset(self) -> Any:
-        dm = getattr(self.trainer, "datamodule", None)
-        return getattr(dm, "datasets", {}).get("train") if dm is not None else None
-
-    def on_train_start(self) -> None:
-        """A resumed run starts inside epoch N > 0, and Lightning skips `on_train_epoch_start` for it.
-        Its loader iterator (and the worker processes, each with a copy of the dataset) was made before
-        this hook with the dataset still at epoch 0, so set the epoch and make the iterator again;
-        otherwise the resumed epoch would replay epoch 0's clips."""
-        ds = self._train_dataset()
-        if ds is None or ds.epoch == self.current_epoch:
-            return
-        ds.set_epoch(self.current_epoch)
-        # `_data_fetcher` is Lightning's (2.x) holder of the epoch's iterator; iter() restarts it.
-        fetcher = getattr(self.trainer.fit_loop, "_data_fetcher", None)
-        if fetcher is not None:
-            iter(fetcher)
-
-    def on_train_epoch_start(self) -> None:
-        # New random clips each epoch: the training set draws them from (seed, epoch, index). The epoch's
-        # iterator, and its workers' copies of the dataset, are made after this hook.
-        ds = self._train_dataset()
-        if ds is not None:
-            ds.set_epoch(self.current_epoch)
-
     def training_step(self, batch: VideoBatch, batch_idx: int) -> torch.Tensor | None:
         out = self(batch.video) if len(batch) else None
         loss = None if out is None else self._loss(out.logits, batch.label)
