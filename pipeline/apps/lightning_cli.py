@@ -22,10 +22,11 @@ from typing import Any
 
 from lightning.pytorch.cli import LightningCLI
 
+from pipeline.apps.configs import configs_dir, resolve_config_args
 from pipeline.data.datamodule import VideoDataModule
 from pipeline.tasks.classification import VideoClassificationTask
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = configs_dir()
 DEFAULT_CONFIG = CONFIGS / "moving_digits_lstm.yaml"
 SUBCOMMANDS = {"train": "fit", "validate": "validate", "test": "test", "predict": "predict"}
 
@@ -179,7 +180,7 @@ def has_config(args: list[str]) -> bool:
 def run(subcommand: str, argv: list[str]) -> int:
     """Hand the arguments to LightningCLI; without --config, train the default experiment."""
     safe_parsing()
-    args = list(argv)
+    args = resolve_config_args(list(argv))  # `--config NAME` finds a shipped config from any folder
     if not has_config(args) and not {"-h", "--help"} & set(args):
         if not DEFAULT_CONFIG.exists():
             raise FileNotFoundError(f"{DEFAULT_CONFIG}: the default experiment config is missing; pass --config")
