@@ -125,13 +125,7 @@ def train_eval(
         for p in range(3)
     }
     within_pair = (pred // 2 == test.labels // 2).float()
-    # attention mass on the informative frames (sparse variant): sampled frames that are informative
-    mass = []
-    for n, inf in enumerate(test.informative):
-        if inf:
-            hit = torch.tensor([int(i) in set(inf) for i in idx[n]], dtype=torch.float)
-            if hit.sum() > 0:
-                mass.append(((attn[n] * hit).sum().item(), hit.mean().item()))
+    mass = informative_mass(attn, idx, test.informative)
     return {
         "top1": correct.mean().item(),
         "pair_top1": pair_acc,
@@ -142,6 +136,18 @@ def train_eval(
         "attention_mass": float(np.mean([m for m, _ in mass])) if mass else None,
         "uniform_mass": float(np.mean([u for _, u in mass])) if mass else None,
     }
+
+
+def informative_mass(attn: torch.Tensor, sampled: list, informative: list) -> list[tuple[float, float]]:
+    """Per video with informative frames among those sampled: (attention on them, their share of the
+    sampled frames, i.e. what uniform attention would put on them). attn (N, T); sampled: N index arrays."""
+    mass = []
+    for n, inf in enumerate(informative):
+        if inf:
+            hit = torch.tensor([int(i) in set(inf) for i in sampled[n]], dtype=torch.float)  # (T,)
+            if hit.sum() > 0:
+                mass.append(((attn[n] * hit).sum().item(), hit.mean().item()))
+    return mass
 
 
 def summarize(runs: list[dict], key: str) -> tuple[float, float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 
 import pytest
 
@@ -26,6 +27,15 @@ def test_bench_data_writes_the_report(tmp_path, lossy_video, capsys):
     assert results["reencode"]["backend"] == results["fastest"] and results["reencode"]["speedup_median"] > 0
     assert "long_video_8_frames_10min_720p" not in results  # only with --long-video
     assert results["videos"] == [video.name] and results["reencode"]["video"] == video.name  # no machine paths
+    # the headline figures are what the measurements say, not placeholders
+    rotated = results["rotated_clips_per_s"]
+    assert results["fastest"] == max(backends, key=rotated.__getitem__)
+    assert results["auto_over_fastest"] == statistics.median(results["auto_over_fastest_per_repeat"])
+    assert results["auto_over_fastest_per_repeat"] != [1.0, 1.0]  # two timings of different runs never tie
+    assert len(results["reencode"]["speedups"]) == 2
+    assert results["reencode"]["speedup_median"] == statistics.median(results["reencode"]["speedups"])
+    for b in backends:
+        assert results["data_ms_per_clip"][b] == pytest.approx(1000 / results["dataset_clips_per_s"][b])
     md = out.read_text()
     assert md in capsys.readouterr().out  # the report is printed too
     rows = [line for line in md.splitlines() if line.startswith("| ")][1:]

@@ -18,15 +18,28 @@ def test_quick_sparse_run_reports_attention_mass(tmp_path):
         ["--quick", "--variants", "sparse", "--heads", "tsn-attention", "--data", str(tmp_path), "--out", str(out)]
     )
     (run,) = results["sparse"]["tsn-attention"]
-    assert 0.0 <= run["top1"] <= 1.0 and run["loss_first"] > 0
+    assert run["loss_first"] > 0 and run["epochs"] == 2
     # all 16 frames are sampled, 4 of them informative: the uniform share is exactly 4/16
-    assert abs(run["uniform_mass"] - 0.25) < 1e-6 and 0.0 <= run["attention_mass"] <= 1.0
+    assert abs(run["uniform_mass"] - 0.25) < 1e-6 and run["attention_mass"] is not None
     assert (tmp_path / "moving-digits-sparse-quick" / "manifest.json").exists()
     manifest = json.loads((tmp_path / "moving-digits-sparse-quick" / "manifest.json").read_text())
     assert manifest["config"]["distractor"] == "empty"
     md = out.read_text()
+    row = f"| tsn-attention | {100 * run['top1']:.1f} ± 0.0 | {100 * run['right_pair']:.1f} | "
+    assert row + f"{run['attention_mass']:.2f} ± 0.00 | 0.25 |" in md  # the run's own figures, in its row
     assert "Variant `sparse`:" in md and "Variant `sparse-still`:" in md  # the kept runs are reported too
     assert results["sparse-still"] == {"lstm": [kept]}
     assert "--variants sparse --heads tsn-attention --epochs 2`" in md  # this run's epochs, per run
     assert "--variants sparse-still --heads lstm --epochs 9`" in md  # the kept run's own settings
     assert proof.epochs_of({"a": [{"epochs": 3}], "b": [{"epochs": 5}]}, "9") == "[per head: a 3, b 5]"
+
+
+def test_informative_mass_by_hand():
+    import torch
+
+    attn = torch.tensor([[0.1, 0.6, 0.2, 0.1], [0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0.0, 0.0]])
+    sampled = [[0, 4, 8, 12], [1, 2, 3, 4], [0, 1, 2, 3]]
+    informative = [[4, 5, 6, 7, 8], [9], []]  # the second video's informative frame was not sampled: left out
+    mass = proof.informative_mass(attn, sampled, informative)
+    assert len(mass) == 1
+    assert abs(mass[0][0] - 0.8) < 1e-6 and mass[0][1] == 0.5  # 0.6 + 0.2 on frames 4 and 8; 2 of 4 sampled
