@@ -8,7 +8,10 @@ On the same small videos (moving-digits test clips, copied to make a collection)
 - end to end: `vap score` itself, the marginal rate of a 1,000-video run over a 100-video run (so the fixed
   start-up is left out); its videos/s should be at least 0.85x the slower stage alone;
 - peak memory of the `vap score` process (VmHWM) for 100 and for 1,000 videos: flat if nothing grows;
-- resume: rerunning the finished 1,000-video job (nothing left to do).
+- resume: rerunning the finished 1,000-video job (nothing left to do);
+- with `--ray` (when Ray is installed): the same for `vap score --engine ray` on a local Ray instance, and
+  decoding alone through the same Ray Data decode stage; both as marginal rates (large run - small run),
+  which leave Ray's start-up out.
 Repeats are interleaved and medians reported, as wall-clock time here is noisy.
 """
 
@@ -81,7 +84,7 @@ def stages(ckpt: Path, videos: list[Path], workers: int) -> dict[str, float]:
     return {"decode_only": len(videos) / decode_s, "model_only": len(videos) / model_s}
 
 
-def vap_score(ckpt: Path, folder: Path, out: Path, workers: int) -> dict[str, float]:
+def vap_score(ckpt: Path, folder: Path, out: Path, workers: int, engine: str = "local") -> dict[str, float]:
     """`vap score` in a fresh process: (videos/s or seconds, peak memory MB of the main process)."""
     code = (
         "import sys, time\n"
@@ -92,12 +95,57 @@ def vap_score(ckpt: Path, folder: Path, out: Path, workers: int) -> dict[str, fl
         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
         "print(t, int(hwm.split()[1]) / 1024, code)\n"
     )
-    args = ["score", "--checkpoint", str(ckpt), str(folder), "--out", str(out), "--workers", str(workers)]
+    args = ["score", "--checkpoint", str(ckpt), str(folder), "--out", str(out), "--workers", str(workers),
+            "--engine", engine]  # fmt: skip
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, timeout=3600)
     seconds, peak, code_ = done.stdout.strip().splitlines()[-1].split()
     if code_ != "0":
         raise RuntimeError(done.stderr[-2000:])
     return {"seconds": float(seconds), "peak_mb": float(peak)}
+
+
+def ray_decode_only(ckpt: Path, small: list[Path], large: list[Path], workers: int) -> float:
+    """Videos/s of the Ray Data decode stage alone (as `--engine ray` runs it), the marginal rate of the
+    large list over the small one, in a fresh process with its own local Ray instance."""
+    code = (
+        "import sys, time, json\n"
+        "from functools import partial\n"
+        "import ray\n"
+        "from pipeline.apps.score_ray import DecodeStage\n"
+        "from pipeline.data.clips import decode_clips, eval_pipeline\n"
+        "from pipeline.models.checkpoint import load_model\n"
+        "ckpt, workers, lists = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])\n"
+        "_, meta = load_model(ckpt)\n"
+        "sampler, transform = eval_pipeline(meta.preprocessing)\n"
+        "decode = partial(decode_clips, sampler=sampler, transform=transform)\n"
+        "ray.init(include_dashboard=False, log_to_driver=False)\n"
+        "for paths in lists:\n"
+        "    t = time.perf_counter()\n"
+        "    ds = ray.data.from_items([{'path': p} for p in paths]).map_batches(DecodeStage, fn_constructor_kwargs="
+        "{'decode': decode, 'timeout': 120}, batch_size=1, concurrency=workers, num_cpus=1)\n"
+        "    n = ds.count()\n"
+        "    print(len(paths), n, time.perf_counter() - t, flush=True)\n"
+    )
+    lists = json.dumps([[str(v) for v in small], [str(v) for v in large]])
+    done = subprocess.run([sys.executable, "-c", code, str(ckpt), str(workers), lists], capture_output=True, text=True,
+                          check=True, timeout=3600)  # fmt: skip
+    (ns, cs, ts), (nl, cl, tl) = (line.split() for line in done.stdout.strip().splitlines()[-2:])
+    assert ns == cs and nl == cl, done.stdout
+    return marginal(int(nl) - int(ns), float(ts), float(tl))
+
+
+def ray_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("ray") is not None
+
+
+def marginal(extra_videos: int, seconds_small: float, seconds_large: float) -> float:
+    """Videos/s of the extra videos of the large run; refuses figures that noise made meaningless."""
+    if seconds_large <= seconds_small:
+        raise RuntimeError(f"the {extra_videos} extra videos took no time ({seconds_small:.1f} s, then "
+                           f"{seconds_large:.1f} s): too noisy to measure; rerun on an idle machine or with --large higher")
+    return extra_videos / (seconds_large - seconds_small)
 
 
 def fresh(out: Path) -> Path:
@@ -120,7 +168,7 @@ def run(args: argparse.Namespace) -> dict:
         a = vap_score(ckpt, small, fresh(root / "small.jsonl"), args.workers)
         b = vap_score(ckpt, root / "videos", fresh(root / "large.jsonl"), args.workers)
         # the marginal rate: what the extra videos cost, without the fixed start-up (process, checkpoint, workers)
-        e = (args.large - args.small) / (b["seconds"] - a["seconds"])
+        e = marginal(args.large - args.small, a["seconds"], b["seconds"])
         dec.append(s["decode_only"])
         mod.append(s["model_only"])
         e2e.append(e)
@@ -133,7 +181,22 @@ def run(args: argparse.Namespace) -> dict:
               "videos/s", file=sys.stderr)  # fmt: skip
     resume = vap_score(ckpt, root / "videos", root / "large.jsonl", args.workers)
     a, b = runs[-1]
+    ray: dict = {}
+    if args.ray and ray_installed():
+        r_e2e, r_dec, r_ratio = [], [], []
+        for rep in range(args.repeats):
+            ra = vap_score(ckpt, small, fresh(root / "ray_small.jsonl"), args.workers, engine="ray")
+            rb = vap_score(ckpt, root / "videos", fresh(root / "ray_large.jsonl"), args.workers, engine="ray")
+            r_e2e.append(marginal(args.large - args.small, ra["seconds"], rb["seconds"]))
+            r_dec.append(ray_decode_only(ckpt, videos[: args.small], videos, args.workers))
+            r_ratio.append(r_e2e[-1] / min(r_dec[-1], mod[rep]))
+            print(f"ray repeat {rep + 1}: decode {r_dec[-1]:.1f}, end to end {r_e2e[-1]:.1f} videos/s", file=sys.stderr)
+        ray = {"decode_only_videos_per_s": statistics.median(r_dec), "end_to_end_videos_per_s": statistics.median(r_e2e),
+               "end_to_end_over_slower_stage": statistics.median(r_ratio), "ratios": r_ratio,
+               "run_seconds": {str(args.small): ra["seconds"], str(args.large): rb["seconds"]},
+               "peak_mb_driver": {str(args.small): ra["peak_mb"], str(args.large): rb["peak_mb"]}}  # fmt: skip
     return {
+        "ray": ray,
         "videos": [args.small, args.large], "stage_videos": args.stage_videos, "repeats": args.repeats,
         "workers": args.workers,
         "decode_only_videos_per_s": statistics.median(dec), "model_only_videos_per_s": statistics.median(mod),
@@ -181,6 +244,24 @@ def write_report(r: dict, out: Path) -> None:
         f"Rerunning the finished {large}-video job: **{r['resume_finished_seconds']:.1f} s** (nothing left to "
         "score: the journal is read, no video is opened).",
     ]
+    if r.get("ray"):
+        y = r["ray"]
+        lines += [
+            "",
+            f"## `--engine ray` (a local Ray instance on this machine, {r['workers']} decoding actors)",
+            "",
+            "| stage | videos/s |",
+            "|---|---|",
+            f"| decode only (the Ray Data decode stage alone; {large} - {small} videos) | {y['decode_only_videos_per_s']:.1f} |",
+            f"| model only (as above: the same model stage) | {r['model_only_videos_per_s']:.1f} |",
+            f"| `vap score --engine ray` end to end ({large} - {small} videos) | {y['end_to_end_videos_per_s']:.1f} |",
+            "",
+            f"End to end / the slower stage alone: **{y['end_to_end_over_slower_stage']:.2f}** (per repeat "
+            f"{', '.join(f'{x:.2f}' for x in y['ratios'])}). Ray's start-up is left out the same way: "
+            f"{y['run_seconds'][small]:.1f} s for {small} videos, {y['run_seconds'][large]:.1f} s for {large}. "
+            f"Peak memory of the driver: {y['peak_mb_driver'][small]:.0f} MB ({small} videos), "
+            f"{y['peak_mb_driver'][large]:.0f} MB ({large}).",
+        ]
     out.write_text("\n".join(lines) + "\n")
 
 
@@ -191,6 +272,8 @@ def main() -> None:
     p.add_argument("--stage-videos", type=int, default=300, help="videos for the stage runs (default: 300)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--ray", action=argparse.BooleanOptionalAction, default=True,
+                   help="also measure --engine ray on a local Ray instance (when Ray is installed)")
     p.add_argument("--work", default=str(Path.home() / ".cache" / "vap" / "bench_score"))
     p.add_argument("--out", type=Path, default=REPO / "docs" / "bench" / "score.md")
     args = p.parse_args()
