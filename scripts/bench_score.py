@@ -143,8 +143,10 @@ def ray_installed() -> bool:
 def marginal(extra_videos: int, seconds_small: float, seconds_large: float) -> float:
     """Videos/s of the extra videos of the large run; refuses figures that noise made meaningless."""
     if seconds_large <= seconds_small:
-        raise RuntimeError(f"the {extra_videos} extra videos took no time ({seconds_small:.1f} s, then "
-                           f"{seconds_large:.1f} s): too noisy to measure; rerun on an idle machine or with --large higher")
+        raise RuntimeError(
+            f"the {extra_videos} extra videos took no time ({seconds_small:.1f} s, then {seconds_large:.1f} s): "
+            "too noisy to measure; rerun on an idle machine or with a higher --large"
+        )
     return extra_videos / (seconds_large - seconds_small)
 
 
@@ -190,7 +192,8 @@ def run(args: argparse.Namespace) -> dict:
             r_e2e.append(marginal(args.large - args.small, ra["seconds"], rb["seconds"]))
             r_dec.append(ray_decode_only(ckpt, videos[: args.small], videos, args.workers))
             r_ratio.append(r_e2e[-1] / min(r_dec[-1], mod[rep]))
-            print(f"ray repeat {rep + 1}: decode {r_dec[-1]:.1f}, end to end {r_e2e[-1]:.1f} videos/s", file=sys.stderr)
+            print(f"ray repeat {rep + 1}: decode {r_dec[-1]:.1f}, end to end {r_e2e[-1]:.1f} videos/s",
+                  file=sys.stderr)  # fmt: skip
         ray = {"decode_only_videos_per_s": statistics.median(r_dec), "end_to_end_videos_per_s": statistics.median(r_e2e),
                "end_to_end_over_slower_stage": statistics.median(r_ratio), "ratios": r_ratio,
                "run_seconds": {str(args.small): ra["seconds"], str(args.large): rb["seconds"]},
@@ -252,7 +255,8 @@ def write_report(r: dict, out: Path) -> None:
             "",
             "| stage | videos/s |",
             "|---|---|",
-            f"| decode only (the Ray Data decode stage alone; {large} - {small} videos) | {y['decode_only_videos_per_s']:.1f} |",
+            f"| decode only (the Ray Data decode stage alone; {large} - {small} videos) "
+            f"| {y['decode_only_videos_per_s']:.1f} |",
             f"| model only (as above: the same model stage) | {r['model_only_videos_per_s']:.1f} |",
             f"| `vap score --engine ray` end to end ({large} - {small} videos) | {y['end_to_end_videos_per_s']:.1f} |",
             "",

@@ -125,7 +125,8 @@ def write_report(results: list[dict], out: Path, machine: str, quick: bool) -> N
             f"| `{r['config']}` | {r['epochs']} | **{100 * r['val_top1_last']:.1f}%** | "
             f"{100 * r['val_top1_best']:.1f}% ({r['best_epoch']}) | "
             f"**{100 * t.get('clip_top1', float('nan')):.1f}%** / {100 * t.get('video_top1', float('nan')):.1f}% | "
-            f"{100 * t.get('clip_top5', float('nan')):.1f}% | {r['train_wall_s'] / 60:.0f} min {r['train_wall_s'] % 60:.0f} s | "
+            f"{100 * t.get('clip_top5', float('nan')):.1f}% | "
+            f"{r['train_wall_s'] // 60:.0f} min {r['train_wall_s'] % 60:.0f} s | "
             f"{r['train_cpu_s']:.0f} s | {r['clips_per_s']:.0f} | {100 * r['data_fraction']:.1f}% |"
         )
     lines += ["", "Validation top-1 after each epoch:", ""]
