@@ -194,7 +194,8 @@ def run(args: argparse.Namespace) -> dict:
             r_ratio.append(r_e2e[-1] / min(r_dec[-1], mod[rep]))
             print(f"ray repeat {rep + 1}: decode {r_dec[-1]:.1f}, end to end {r_e2e[-1]:.1f} videos/s",
                   file=sys.stderr)  # fmt: skip
-        ray = {"decode_only_videos_per_s": statistics.median(r_dec), "end_to_end_videos_per_s": statistics.median(r_e2e),
+        ray = {"decode_only_videos_per_s": statistics.median(r_dec),
+               "end_to_end_videos_per_s": statistics.median(r_e2e),
                "end_to_end_over_slower_stage": statistics.median(r_ratio), "ratios": r_ratio,
                "run_seconds": {str(args.small): ra["seconds"], str(args.large): rb["seconds"]},
                "peak_mb_driver": {str(args.small): ra["peak_mb"], str(args.large): rb["peak_mb"]}}  # fmt: skip
@@ -276,8 +277,12 @@ def main() -> None:
     p.add_argument("--stage-videos", type=int, default=300, help="videos for the stage runs (default: 300)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--ray", action=argparse.BooleanOptionalAction, default=True,
-                   help="also measure --engine ray on a local Ray instance (when Ray is installed)")
+    p.add_argument(
+        "--ray",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure --engine ray on a local Ray instance (when Ray is installed)",
+    )
     p.add_argument("--work", default=str(Path.home() / ".cache" / "vap" / "bench_score"))
     p.add_argument("--out", type=Path, default=REPO / "docs" / "bench" / "score.md")
     args = p.parse_args()

@@ -87,8 +87,11 @@ def experiment(name: str, extra: list[str], keep: Path | None) -> dict:
         "val_top1_last": val[-1][1],
         "val_top1_best": best,
         "best_epoch": best_epoch + 1,
-        "test": {k: test_metrics[k] for k in ("clip_top1", "clip_top5", "video_top1", "video_top5", "video_count")
-                 if k in test_metrics},  # fmt: skip
+        "test": {
+            k: test_metrics[k]
+            for k in ("clip_top1", "clip_top5", "video_top1", "video_top5", "video_count")
+            if k in test_metrics
+        },  # fmt: skip
         "train_wall_s": round(wall, 1),
         "train_cpu_s": round(cpu, 1),
         "test_wall_s": round(test_wall, 1),
