@@ -151,3 +151,59 @@ def confusion_plot(cm: torch.Tensor, class_names: list[str], path: Path) -> Path
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def glimpse_trajectories(
+    videos: list[torch.Tensor],
+    looked: list[list[int]],
+    titles: list[str],
+    path: Path,
+    *,
+    locations: list[torch.Tensor] | None = None,
+    box: float = 1.0,
+    marked: list[set[int]] | None = None,
+) -> Path:
+    """Where a glimpse agent looked: one row per clip (`videos[i]` uint8 (T, C, H, W)), every frame shown,
+    the frames looked at boxed and numbered in the order they were looked at, the others dimmed.
+
+    `looked[i]`: frame indices in glimpse order; `locations[i]` (G, 2) in [-1, 1]: the centre of each
+    glimpse's box, whose side is `box` times the frame's (1: the whole frame, as for per-frame features);
+    `marked[i]`: frames to flag under the row (e.g. the frames known to carry the class)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    rows, t = len(videos), videos[0].shape[0]
+    fig, axes = plt.subplots(rows, t, figsize=(0.9 * t + 1.6, 1.05 * rows + 0.5), squeeze=False)
+    for r in range(rows):
+        order = {f: k for k, f in reversed(list(enumerate(looked[r])))}  # frame -> first glimpse at it
+        h, w = videos[r].shape[-2:]
+        for i in range(t):
+            ax = axes[r][i]
+            picture = videos[r][i].permute(1, 2, 0).numpy()
+            ax.imshow(picture if i in order else (picture * 0.35).astype(picture.dtype))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i in order:
+                k = order[i]
+                cx, cy = (0.0, 0.0) if locations is None else locations[r][k].tolist()
+                bw, bh = box * w, box * h
+                x0, y0 = (cx + 1) / 2 * w - bw / 2, (cy + 1) / 2 * h - bh / 2
+                ax.add_patch(Rectangle((x0, y0), bw - 1, bh - 1, fill=False, edgecolor="red", linewidth=2))
+                ax.text(1, 1, str(k + 1), color="yellow", fontsize=9, fontweight="bold", va="top")
+            if marked is not None and i in marked[r]:
+                ax.set_xlabel("*", color="limegreen", fontsize=10, labelpad=0)
+            if r == 0:
+                ax.set_title(str(i), fontsize=7)
+        axes[r][0].set_ylabel(titles[r], fontsize=7, rotation=0, ha="right", va="center")
+    caption = "boxed and numbered: the frames looked at, in order"
+    if marked is not None:
+        caption += "; *: the frames that carry the class"
+    fig.text(0.5, 0.005, caption, ha="center", va="bottom", fontsize=8)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -89,9 +89,11 @@ def sample(
     return clips, torch.from_numpy(idx)
 
 
-def train_eval(
-    head: str, train: Split, test: Split, *, seed: int, epochs: int, frames: int, batch: int, lr: float
-) -> dict:
+def train_classifier(
+    head: str, train: Split, *, seed: int, epochs: int, frames: int, batch: int, lr: float
+) -> tuple[VideoClassifier, np.random.Generator, list[float]]:
+    """A tiny-backbone classifier with `head`, trained end to end on TSN clips of `frames` frames; also
+    returns its random generator (evaluation goes on drawing from it) and the training losses."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     name, kwargs = HEADS[head]
@@ -113,7 +115,14 @@ def train_eval(
             opt.step()
             sched.step()
             losses.append(loss.item())
-    model.eval()
+    return model.eval(), rng, losses
+
+
+def train_eval(
+    head: str, train: Split, test: Split, *, seed: int, epochs: int, frames: int, batch: int, lr: float
+) -> dict:
+    model, rng, losses = train_classifier(head, train, seed=seed, epochs=epochs, frames=frames, batch=batch, lr=lr)
+    sampler = TSNSampler(num_segments=frames)
     clips, idx = sample(test, sampler, rng, training=False)
     with torch.no_grad():
         outs = [model(clips[i : i + batch]) for i in range(0, len(clips), batch)]

@@ -124,3 +124,12 @@ def corpus(video_dir: Path) -> dict[str, tuple[Path, list[int]]]:
                     str(cut)], check=True, timeout=60)  # fmt: skip
     out["mp4_cut_editlist"] = (cut, ffmpeg_numbers(cut))
     return out
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch) -> Path:
+    """A CLI run's working folder: the test's own temporary folder, W&B offline and quiet."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    return tmp_path

@@ -5,6 +5,10 @@
     vap train --config ... --print_config       # the full resolved config
     vap train --config ... --ckpt_path last     # resume: model, optimiser, scheduler, epoch
     vap test  --config ... --ckpt_path runs/.../best.ckpt
+    vap train --config configs/moving_digits_glimpse.yaml --model.features_from runs/.../best.ckpt
+
+The config's top-level `task` (or `--task`) picks the LightningModule by its registered name
+(`pipeline.tasks.TASKS`: classification, the default, or glimpse); configs never name import paths.
 
 W&B logs online when the user is logged in (WANDB_API_KEY or `wandb login`), offline into the run
 folder otherwise (`wandb sync` it later), and not at all with `--trainer.logger false`; a CSV logger
@@ -24,10 +28,13 @@ from lightning.pytorch.cli import LightningCLI
 
 from pipeline.apps.configs import configs_dir, resolve_config_args
 from pipeline.data.datamodule import VideoDataModule
-from pipeline.tasks.classification import VideoClassificationTask
+from pipeline.errors import ConfigError
+from pipeline.tasks import TASKS, task_class
 
 CONFIGS = configs_dir()
 DEFAULT_CONFIG = CONFIGS / "moving_digits_lstm.yaml"
+DEFAULT_CONFIGS = {"classification": DEFAULT_CONFIG, "glimpse": CONFIGS / "moving_digits_glimpse.yaml"}
+DEFAULT_TASK = "classification"
 SUBCOMMANDS = {"train": "fit", "validate": "validate", "test": "test", "predict": "predict"}
 
 
@@ -67,7 +74,7 @@ def default_loggers(save_dir: str = "runs", project: str = "vap") -> list[Any]:
 def trainer_defaults() -> dict[str, Any]:
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 
-    from pipeline.tasks.callbacks import AttentionSnapshots, DataLoadingMonitor
+    from pipeline.tasks.callbacks import AttentionSnapshots, DataLoadingMonitor, GlimpseTrajectories
 
     best = ModelCheckpoint(
         monitor="val/top1", mode="max", save_last=True, save_top_k=1,
@@ -75,25 +82,68 @@ def trainer_defaults() -> dict[str, Any]:
     )  # fmt: skip
     return {
         "default_root_dir": "runs",
-        "callbacks": [best, LearningRateMonitor(logging_interval="step"), DataLoadingMonitor(), AttentionSnapshots()],
+        "callbacks": [
+            best,
+            LearningRateMonitor(logging_interval="step"),
+            DataLoadingMonitor(),
+            AttentionSnapshots(),
+            GlimpseTrajectories(),
+        ],
     }
 
 
+def _config_task(source: str) -> str | None:
+    """The top-level `task` of a config given to `--config` (a file, or YAML text), if it names one."""
+    import yaml
+
+    path = Path(source)
+    try:
+        data = yaml.safe_load(path.read_text() if path.is_file() else source)
+    except (OSError, yaml.YAMLError):
+        return None
+    task = data.get("task") if isinstance(data, dict) else None
+    return task if isinstance(task, str) else None
+
+
+def task_name(args: list[str]) -> str:
+    """Which task the arguments ask for: `--task NAME`, else the last `--config` naming a `task`, else
+    classification. Read before LightningCLI builds its parser, which needs the task's class."""
+    name = None
+    for i, a in enumerate(args):
+        value = a.split("=", 1)[1] if "=" in a else (args[i + 1] if i + 1 < len(args) else None)
+        if a in ("--config", "-c") or a.startswith(("--config=", "-c=")):
+            name = (_config_task(value) if value is not None else None) or name
+        elif a == "--task" or a.startswith("--task="):
+            TASKS.get(value or "")  # an unknown name raises, listing the known ones
+            return value or ""
+    return name or DEFAULT_TASK
+
+
 class VapCLI(LightningCLI):
-    """Links the data's classes into the model, so configs never repeat them."""
+    """Links the data's classes (and, for the glimpse agent, the clip length) into the model, so configs
+    never repeat them; `task` says which registered task the model section configures."""
 
     def add_arguments_to_parser(self, parser: Any) -> None:
+        parser.add_argument("--task", choices=TASKS.names(), default=DEFAULT_TASK,
+                            help="what is trained: " + ", ".join(TASKS.names()))  # fmt: skip
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
         parser.link_arguments("data.class_names", "model.class_names", apply_on="instantiate")
         parser.link_arguments("data.multilabel", "model.multilabel", apply_on="instantiate")
+        if self.model_class is task_class("glimpse"):
+            parser.link_arguments("data.clip_len", "model.num_frames", apply_on="instantiate")
 
     def before_instantiate_classes(self) -> None:
         """With `--ckpt_path`, LightningCLI has already taken the model's arguments from the checkpoint's
         hyper-parameters; its weights replace any pretrained ones, so none are loaded (an ImageNet
-        download would need the network for nothing)."""
+        download would need the network for nothing), and a glimpse agent's classifier is rebuilt from
+        the record in the checkpoint, not read again from `features_from`."""
         config = self.config[self.subcommand] if self.subcommand else self.config
+        if self.model_class is not task_class(config.task):  # e.g. a config given another way than --config
+            raise ConfigError(f"task {config.task!r}: pass it with --task {config.task} or in the --config file")
         if config.get("ckpt_path"):
             config.model.weights = None
+            if config.model.get("features") is not None:
+                config.model.features_from = None
 
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         """A rich progress bar (with clips/s) unless the progress bar is switched off; and, unless the
@@ -101,10 +151,14 @@ class VapCLI(LightningCLI):
         from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
 
         config = self.config[self.subcommand] if self.subcommand else self.config
+        best = None
         if getattr(self.datamodule, "multilabel", False):  # no top-1 for multi-label data: keep the best mAP
-            for cb in self.trainer_defaults.get("callbacks", []):
-                if isinstance(cb, ModelCheckpoint) and cb.monitor == "val/top1":
-                    cb.monitor, cb.filename = "val/mAP", "best-epoch{epoch:02d}-mAP{val/mAP:.3f}"
+            best = "val/mAP", "best-epoch{epoch:02d}-mAP{val/mAP:.3f}"
+        elif self.model_class is task_class("glimpse"):  # the agent's objective: right answers, fewer frames
+            best = "val/reward", "best-epoch{epoch:02d}-reward{val/reward:.3f}"
+        for cb in self.trainer_defaults.get("callbacks", []) if best else []:
+            if isinstance(cb, ModelCheckpoint) and cb.monitor == "val/top1":
+                cb.monitor, cb.filename = best
         if config.trainer.get("logger") in (None, True):
             kwargs["logger"] = default_loggers(save_dir=config.trainer.get("default_root_dir") or "runs")
         if config.trainer.get("enable_progress_bar") is not False:
@@ -181,16 +235,18 @@ def run(subcommand: str, argv: list[str]) -> int:
     """Hand the arguments to LightningCLI; without --config, train the default experiment."""
     safe_parsing()
     args = resolve_config_args(list(argv))  # `--config NAME` finds a shipped config from any folder
+    task = task_name(args)
     if not has_config(args) and not {"-h", "--help"} & set(args):
-        if not DEFAULT_CONFIG.exists():
-            raise FileNotFoundError(f"{DEFAULT_CONFIG}: the default experiment config is missing; pass --config")
-        args = ["--config", str(DEFAULT_CONFIG), *args]
+        default = DEFAULT_CONFIGS[task]
+        if not default.exists():
+            raise FileNotFoundError(f"{default}: the default experiment config is missing; pass --config")
+        args = ["--config", str(default), *args]
     # sys.argv stays as it is: Lightning's DDP launcher starts the other ranks by re-running it.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
         warnings.filterwarnings("ignore", message=".*Unable to serialize instance.*")  # logger objects in defaults
         VapCLI(
-            VideoClassificationTask,
+            task_class(task),
             VideoDataModule,
             args=[SUBCOMMANDS[subcommand], *args],
             trainer_defaults=trainer_defaults(),
@@ -204,11 +260,12 @@ def build(config: str | Path, overrides: list[str] | None = None) -> VapCLI:
     """Instantiate the model, data module and trainer of a config without running anything."""
     safe_parsing()
     saved_argv, sys.argv = sys.argv, ["vap"]
+    args = ["--config", str(config), *(overrides or [])]
     try:
         return VapCLI(
-            VideoClassificationTask,
+            task_class(task_name(args)),
             VideoDataModule,
-            args=["--config", str(config), *(overrides or [])],
+            args=args,
             trainer_defaults=trainer_defaults(),
             run=False,
             auto_configure_optimizers=False,

@@ -202,6 +202,11 @@ class VideoDataModule(L.LightningDataModule):
                 return ann.multilabel
         return False
 
+    @property
+    def clip_len(self) -> int:
+        """Frames in one clip (the sampler's); linked to the glimpse task's `num_frames`."""
+        return self.sampler.clip_len
+
     def setup(self, stage: str | None = None) -> None:
         wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
         multilabel = self.multilabel

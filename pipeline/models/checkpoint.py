@@ -13,12 +13,15 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from pipeline.errors import ConfigError
 from pipeline.models.video_classifier import VideoClassifier
+
+if TYPE_CHECKING:
+    from pipeline.models.glimpse_video import GlimpseVideoModel
 
 RECORD_FORMAT = 2  # version 1 (before self-contained checkpoints) had no num_classes or arguments
 MODEL_KEYS = ("backbone", "attention", "attention_stages", "attention_args", "head", "head_args", "num_classes")
@@ -80,6 +83,23 @@ def checkpoint_meta(ckpt: dict[str, Any], path: str | os.PathLike[str] = "checkp
     return CheckpointMeta(**known, extra={k: v for k, v in record.items() if k not in known})
 
 
+def build_classifier(model: dict[str, Any], *, mean: Any, std: Any) -> VideoClassifier:
+    """A VideoClassifier from a record's `model` fields, randomly initialised (no download)."""
+    return VideoClassifier.build(
+        num_classes=model["num_classes"], backbone=model["backbone"], weights=None, attention=model["attention"],
+        attention_stages=model["attention_stages"], attention_args=model["attention_args"], head=model["head"],
+        head_args=model["head_args"], mean=mean, std=std,
+    )  # fmt: skip
+
+
+def _load_weights(model: torch.nn.Module, ckpt: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    prefix = "model."
+    state = {k[len(prefix) :]: v for k, v in ckpt.get("state_dict", {}).items() if k.startswith(prefix)}
+    if not state:
+        raise ConfigError(f"{path}: the checkpoint holds no model weights")
+    model.load_state_dict(state)  # strict: the record and the weights must describe the same model
+
+
 def load_model(
     path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu"
 ) -> tuple[VideoClassifier, CheckpointMeta]:
@@ -87,15 +107,28 @@ def load_model(
     its record (class names, preprocessing, ...). Needs no config and no network."""
     ckpt = read_checkpoint(path, map_location=map_location)
     meta = checkpoint_meta(ckpt, path)
-    m = meta.model
-    model = VideoClassifier.build(
-        num_classes=m["num_classes"], backbone=m["backbone"], weights=None, attention=m["attention"],
-        attention_stages=m["attention_stages"], attention_args=m["attention_args"], head=m["head"],
-        head_args=m["head_args"], mean=meta.preprocessing["mean"], std=meta.preprocessing["std"],
-    )  # fmt: skip
-    prefix = "model."
-    state = {k[len(prefix) :]: v for k, v in ckpt.get("state_dict", {}).items() if k.startswith(prefix)}
-    if not state:
-        raise ConfigError(f"{path}: the checkpoint holds no model weights")
-    model.load_state_dict(state)  # strict: the record and the weights must describe the same model
+    if meta.extra.get("task") == "glimpse":
+        raise ConfigError(f"{path}: a glimpse-agent checkpoint; load it with pipeline.models.checkpoint.load_agent")
+    model = build_classifier(meta.model, mean=meta.preprocessing["mean"], std=meta.preprocessing["std"])
+    _load_weights(model, ckpt, path)
+    return model.eval(), meta
+
+
+def load_agent(
+    path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu"
+) -> tuple[GlimpseVideoModel, CheckpointMeta]:
+    """`model, meta = load_agent("runs/.../best.ckpt")` for a `task: glimpse` checkpoint: the frozen
+    classifier and the agent (eval mode: the most likely decisions), rebuilt from the checkpoint alone.
+    `model(video)` on a (B, T, C, H, W) uint8 clip of `meta.extra["agent"]["args"]["num_frames"]` frames
+    gives an `EpisodeOutput` (answer, frames looked at, glimpses taken)."""
+    from pipeline.models.glimpse_video import AGENTS, GlimpseVideoModel
+
+    ckpt = read_checkpoint(path, map_location=map_location)
+    meta = checkpoint_meta(ckpt, path)
+    agent = meta.extra.get("agent")
+    if meta.extra.get("task") != "glimpse" or not isinstance(agent, dict):
+        raise ConfigError(f"{path}: not a glimpse-agent checkpoint (no agent record); load it with load_model")
+    features = build_classifier(meta.model, mean=meta.preprocessing["mean"], std=meta.preprocessing["std"])
+    model = GlimpseVideoModel(features, AGENTS.build(agent["name"], **agent["args"]))
+    _load_weights(model, ckpt, path)
     return model.eval(), meta

@@ -1,52 +1,64 @@
-"""A glimpse agent for video: where and when to look, and when to stop (Mnih et al. 2014's RAM carried to
-time, as in Yeung et al. 2016 and AdaFrame, Wu et al. 2019), trained with REINFORCE.
+"""A glimpse agent for video: which frames to look at (and where in them), and when to stop, trained with
+REINFORCE (Mnih et al. 2014's Recurrent Attention Model carried to time, as in Yeung et al. 2016 and
+AdaFrame, Wu et al. 2019).
 
-    per-frame features (B, T, D)  [or raw frames (B, T, C, H, W) through the RAM retina]
-      step k: observe frame f_k (and, on raw frames, the patch at l_k)  -> LSTM core h_k       (B, hidden)
-              policy: next frame position ~ N(sigmoid(W h_k), std)  -> f_{k+1} = round(pos * (T - 1))
-                      next location ~ N(tanh(W h_k), std) (raw frames only)
-                      halt ~ Bernoulli(sigmoid(W h_k))   (after `min_glimpses`)
-              baseline b_k = W h_k, classifier logits_k = W h_k (the answer if it halts now)
-Episodes of different lengths are masked: a step after the halt has no log-probability, no baseline and
-no reward; the answer is the classifier's at the halting step. The policy, halt and baseline read h
-detached, so REINFORCE trains only them and the classification loss trains the core (as in RAM).
+    step k: frame f_k ~ Categorical(absolute(h) + relative(h)[f - f_{k-1}])  over the T frames not seen yet
+            (raw frames only: location l_k ~ N(tanh(W h), std))
+            observe f_k: its per-frame feature (B, D) [or the RAM retina's patches at l_k] -> LSTM core -> h_k
+            answer logits_k = W h_k;  halt ~ Bernoulli(sigmoid(W h_k)) after `min_glimpses`
+The frame policy scores every frame twice, by where it is in the clip and by how far it is from the
+frame just seen, so that "step to the next frame" and "jump a quarter of the clip" are each one linear
+readout of h (a Gaussian over the position in time, RAM's policy, did not learn the search on
+moving-digits-sparse; this one does). Episodes of different lengths are masked: a step after the halt
+has no log-probability, no baseline and no reward. The policy, halt and baseline read h detached, so
+REINFORCE trains only them and the classification loss trains the core (as in RAM).
+
+    GlimpseVideoModel: frozen per-frame encoder (a trained VideoClassifier's backbone) + agent; it encodes
+    only the frames the agent asks for, so a video costs `viewed` frames through the backbone, not T.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.distributions import Bernoulli, Normal
+from torch.distributions import Bernoulli, Categorical, Normal
 
 from pipeline.models.glimpse import retina
+from pipeline.models.video_classifier import VideoClassifier
 from pipeline.registry import Registry
 
 AGENTS: Registry[type[nn.Module]] = Registry("agent")
+
+Encoder = Callable[[torch.Tensor], torch.Tensor]  # frames (B, C, H, W) -> features (B, D)
 
 
 @dataclass
 class EpisodeOutput:
     logits: torch.Tensor  # (B, K) the answer at the halting step
-    log_probs: torch.Tensor  # (B, N) log-probability of each decision (where to look next, halt or go on)
-    baselines: torch.Tensor  # (B, N) expected reward in the state each decision was made
-    mask: torch.Tensor  # (B, N) 1 where the decision was taken (before or at the halt)
-    frames: torch.Tensor  # (B, G) int64 frame indices looked at (G = max glimpses)
+    step_logits: torch.Tensor  # (B, G, K) the answer after each step (stale after the halt)
+    log_probs: torch.Tensor  # (B, G) log-probability of step k's decisions (which frame, then halt or go on)
+    baselines: torch.Tensor  # (B, G) expected reward in the state step k's decisions were made in
+    mask: torch.Tensor  # (B, G) 1 for the steps taken (up to and including the halt)
+    entropy: torch.Tensor  # (B, G) entropy of the frame policy at each step
+    frames: torch.Tensor  # (B, G) int64 frame indices looked at (after the halt: the last one, repeated)
     locations: torch.Tensor  # (B, G, 2) where in the frame (zeros for features: the whole frame)
-    viewed: torch.Tensor  # (B,) int64 glimpses taken before halting
-    halt_prob: torch.Tensor  # (B, G) the policy's halting probability at each step
+    viewed: torch.Tensor  # (B,) int64 glimpses taken, = mask.sum(1)
+    halt_prob: torch.Tensor  # (B, G) the policy's halting probability after each step (1 at the last)
 
 
 @AGENTS.register("video_glimpse")
 class VideoGlimpseAgent(nn.Module):
-    """Looks at `max_glimpses` frames at most, choosing each next frame (and location) and when to stop."""
+    """Looks at `max_glimpses` of a clip's `num_frames` frames at most, choosing each next frame and when to stop."""
 
     def __init__(
         self,
         num_classes: int,
         *,
+        num_frames: int,
         feature_dim: int | None = None,
         in_channels: int = 3,
         glimpse_size: int = 16,
@@ -55,105 +67,181 @@ class VideoGlimpseAgent(nn.Module):
         min_glimpses: int = 1,
         hidden: int = 128,
         std: float = 0.1,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 1 <= min_glimpses <= max_glimpses <= num_frames:
+            raise ValueError(f"need 1 <= min_glimpses ({min_glimpses}) <= max_glimpses ({max_glimpses}) "
+                             f"<= num_frames ({num_frames})")  # fmt: skip
         self.features_mode = feature_dim is not None
-        self.glimpse_size, self.scales = glimpse_size, scales
+        self.num_frames, self.glimpse_size, self.scales = num_frames, glimpse_size, scales
         self.max_glimpses, self.min_glimpses, self.hidden, self.std = max_glimpses, min_glimpses, hidden, std
         in_dim = feature_dim if feature_dim is not None else scales * in_channels * glimpse_size**2
-        self.what = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU())
+        self.what = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, hidden), nn.ReLU())
         self.where = nn.Sequential(nn.Linear(3, hidden), nn.ReLU())  # (time, x, y) of the glimpse
         self.core = nn.LSTMCell(hidden, hidden)
-        self.when = nn.Linear(hidden, 1)  # next frame position in [0, 1] (sigmoid mean)
-        self.loc = nn.Linear(hidden, 2)  # next location in [-1, 1]^2 (tanh mean), raw frames only
+        self.when_abs = nn.Linear(hidden, num_frames)  # score of each frame by its place in the clip
+        self.when_rel = nn.Linear(hidden, 2 * num_frames - 1)  # ... by its offset from the last frame seen
+        self.loc = nn.Linear(hidden, 2)  # location in [-1, 1]^2 (tanh mean), raw frames only
         self.halt = nn.Linear(hidden, 1)
         self.baseline = nn.Linear(hidden, 1)
         self.classifier = nn.Linear(hidden, num_classes)
 
-    def observe(self, video: torch.Tensor, frame: torch.Tensor, loc: torch.Tensor) -> torch.Tensor:
-        """What one glimpse sees: (B, T, D) features or (B, T, C, H, W) frames, at frame (B,) and loc (B, 2)."""
+    def frame_scores(self, h: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
+        """Logits over the T frames (B, T) from the state h (B, hidden) and the last frame seen (B,)."""
+        t = self.num_frames
+        offset = torch.arange(t, device=h.device)[None] - last[:, None] + t - 1  # (B, T) in [0, 2T-2]
+        return self.when_abs(h) + self.when_rel(h).gather(1, offset)  # (B, T)
+
+    def observe(
+        self,
+        video: torch.Tensor,
+        frame: torch.Tensor,
+        loc: torch.Tensor,
+        encoder: Encoder | None = None,
+        alive: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """What one glimpse sees, at frame (B,) and loc (B, 2): of (B, T, D) features, of (B, T, C, H, W)
+        frames through `encoder` (features mode: only the episodes still `alive` are encoded), or the
+        retina's patches of raw frames."""
         rows = torch.arange(video.shape[0], device=video.device)
         picked = video[rows, frame]  # (B, D) or (B, C, H, W)
+        if encoder is not None:
+            take = torch.ones_like(frame, dtype=torch.bool) if alive is None else alive
+            seen = torch.zeros(len(frame), self.what[1].in_features, device=video.device)  # (B, D)
+            if bool(take.any()):
+                seen[take] = encoder(picked[take]).float()  # (A, D): halted episodes cost nothing
+            return seen
         if self.features_mode:
             return picked
         return retina(picked.float(), loc, self.glimpse_size, self.scales).flatten(1)  # (B, k*C*g*g)
 
-    def forward(self, video: torch.Tensor, *, sample: bool | None = None) -> EpisodeOutput:
+    def forward(
+        self, video: torch.Tensor, *, sample: bool | None = None, encoder: Encoder | None = None
+    ) -> EpisodeOutput:
+        """`video`: (B, T, D) features, or (B, T, C, H, W) frames (raw, or encoded per glimpse by `encoder`).
+        Samples its decisions in training (or with `sample=True`), takes the most likely ones otherwise."""
         sample = self.training if sample is None else sample
         b, t = video.shape[:2]
+        if t != self.num_frames:
+            raise ValueError(f"the agent was built for clips of {self.num_frames} frames, got {t}")
         dev = video.device
-        h = c = video.new_zeros(b, self.hidden, dtype=torch.float32)
-        pos = torch.full((b,), 0.5, device=dev)  # the first glimpse: the middle frame, the frame's centre
+        h = c = torch.zeros(b, self.hidden, device=dev)
+        alive = torch.ones(b, dtype=torch.bool, device=dev)  # (B,) not halted yet
+        seen = torch.zeros(b, t, dtype=torch.bool, device=dev)  # (B, T)
+        last = torch.full((b,), (t - 1) // 2, device=dev)  # offsets of the first choice count from the middle
         loc = torch.zeros(b, 2, device=dev)
-        alive = torch.ones(b, dtype=torch.bool, device=dev)
-        logits = None
-        frames, locs, log_probs, baselines, masks, halts = [], [], [], [], [], []
+        logits = torch.zeros(b, self.classifier.out_features, device=dev)
         viewed = torch.zeros(b, dtype=torch.long, device=dev)
+        out: dict[str, list[torch.Tensor]] = {k: [] for k in ("lp", "base", "mask", "ent", "f", "loc", "halt", "log")}
+        never = torch.finfo(torch.float32).min
         for step in range(self.max_glimpses):
-            frame = (pos * (t - 1)).round().long().clamp(0, t - 1)  # (B,)
-            frames.append(frame)
-            locs.append(loc)
-            where = torch.cat([pos[:, None] * 2 - 1, loc], dim=1)  # (B, 3)
-            g = F.relu(self.what(self.observe(video, frame, loc)) + self.where(where))  # (B, hidden)
+            hd = h.detach()
+            choose = Categorical(logits=self.frame_scores(hd, last).masked_fill(seen, never))
+            frame = choose.sample() if sample else choose.probs.argmax(1)  # (B,)
+            lp = choose.log_prob(frame)  # (B,)
+            if not self.features_mode:
+                where_to = Normal(torch.tanh(self.loc(hd)), self.std)
+                nxt = where_to.sample() if sample else where_to.mean  # (B, 2)
+                lp = lp + where_to.log_prob(nxt).sum(1)  # of the sample itself, before any clamping
+                loc = torch.where(alive[:, None], nxt.clamp(-1, 1), loc)
+            out["lp"].append(lp)
+            out["ent"].append(choose.entropy())
+            out["base"].append(self.baseline(hd).squeeze(1))
+            out["mask"].append(alive.float())
+            frame = torch.where(alive, frame, last)  # a halted episode stays where it was
+            where = torch.cat([frame[:, None].float() / max(t - 1, 1) * 2 - 1, loc], dim=1)  # (B, 3)
+            g = F.relu(self.what(self.observe(video, frame, loc, encoder, alive)) + self.where(where))  # (B, hidden)
             h_new, c_new = self.core(g, (h, c))
             keep = alive[:, None]
             h, c = torch.where(keep, h_new, h), torch.where(keep, c_new, c)  # a halted episode stays put
             viewed = viewed + alive.long()
+            seen = seen | (F.one_hot(frame, t).bool() & keep)
+            last = frame
+            out["f"].append(frame)
+            out["loc"].append(loc)
             step_logits = self.classifier(h)  # (B, K)
-            logits = step_logits if logits is None else torch.where(keep, step_logits, logits)
+            out["log"].append(step_logits)
+            logits = torch.where(keep, step_logits, logits)
             if step == self.max_glimpses - 1:
-                halts.append(torch.ones(b, device=dev))
+                out["halt"].append(torch.ones(b, device=dev))
                 break
-            hd = h.detach()
-            p_halt = torch.sigmoid(self.halt(hd)).squeeze(1)  # (B,)
+            p_halt = torch.sigmoid(self.halt(h.detach())).squeeze(1)  # (B,)
             if step + 1 < self.min_glimpses:
                 p_halt = torch.zeros_like(p_halt)
-            halts.append(p_halt)
+            out["halt"].append(p_halt)
             stop = Bernoulli(probs=p_halt.clamp(1e-6, 1 - 1e-6))
             stop_now = (stop.sample() if sample else (p_halt > 0.5).float()).detach()  # (B,)
-            when = Normal(torch.sigmoid(self.when(hd)).squeeze(1), self.std)
-            nxt = (when.sample() if sample else when.mean).detach()  # (B,)
-            lp = stop.log_prob(stop_now) + (1 - stop_now) * when.log_prob(nxt)  # (B,) where: only if going on
-            if not self.features_mode:
-                where_to = Normal(torch.tanh(self.loc(hd)), self.std)
-                nxt_loc = (where_to.sample() if sample else where_to.mean).detach()  # (B, 2)
-                lp = lp + (1 - stop_now) * where_to.log_prob(nxt_loc).sum(1)
-                loc = nxt_loc.clamp(-1, 1)
-            log_probs.append(lp)
-            baselines.append(self.baseline(hd).squeeze(1))
-            masks.append(alive.float())
+            if step + 1 >= self.min_glimpses:
+                out["lp"][-1] = out["lp"][-1] + stop.log_prob(stop_now)  # step k's decisions: frame, then halt
             alive = alive & (stop_now < 0.5)
-            pos = nxt.clamp(0, 1)
-        n = max(len(log_probs), 1)
-        zeros = video.new_zeros(b, n, dtype=torch.float32)
         return EpisodeOutput(
-            logits=logits,
-            log_probs=torch.stack(log_probs, 1) if log_probs else zeros,
-            baselines=torch.stack(baselines, 1) if baselines else zeros,
-            mask=torch.stack(masks, 1) if masks else zeros,
-            frames=torch.stack(frames, 1),
-            locations=torch.stack(locs, 1),
-            viewed=viewed,
-            halt_prob=torch.stack(halts, 1),
-        )
+            logits=logits, step_logits=torch.stack(out["log"], 1), log_probs=torch.stack(out["lp"], 1),
+            baselines=torch.stack(out["base"], 1), mask=torch.stack(out["mask"], 1),
+            entropy=torch.stack(out["ent"], 1), frames=torch.stack(out["f"], 1),
+            locations=torch.stack(out["loc"], 1), viewed=viewed, halt_prob=torch.stack(out["halt"], 1),
+        )  # fmt: skip
 
 
-def episode_loss(out: EpisodeOutput, labels: torch.Tensor, *, glimpse_cost: float = 0.01) -> dict[str, torch.Tensor]:
-    """Cross-entropy of the answer + masked baseline regression + masked REINFORCE with the baseline.
-    Reward: 1 for the right answer, less `glimpse_cost` per glimpse taken."""
-    classification = F.cross_entropy(out.logits, labels)
-    right = (out.logits.detach().argmax(1) == labels).float()  # (B,)
-    reward = (right - glimpse_cost * out.viewed.float())[:, None].expand_as(out.baselines)  # (B, N)
-    m = out.mask
+def episode_loss(
+    out: EpisodeOutput, labels: torch.Tensor, *, glimpse_cost: float = 0.01, entropy_weight: float = 0.01
+) -> dict[str, torch.Tensor]:
+    """Cross-entropy of the answer after every step taken (so the answer is ready whenever the agent halts)
+    + masked baseline regression + masked REINFORCE with the baseline - an entropy bonus on the frame policy.
+    Reward: 1 for the right final answer, less `glimpse_cost` per glimpse taken. Raises FloatingPointError
+    when a log-probability or reward is not finite (a diverged run stops at once, not at the next NaN)."""
+    m = out.mask  # (B, G)
     count = m.sum().clamp(min=1)
-    baseline = ((out.baselines - reward) ** 2 * m).sum() / count
-    advantage = (reward - out.baselines.detach()) * m
-    reinforce = -(out.log_probs * advantage).sum() / out.logits.shape[0]
+    g = m.shape[1]
+    ce = F.cross_entropy(out.step_logits.flatten(0, 1), labels.repeat_interleave(g), reduction="none")  # (B*G,)
+    classification = (ce.view_as(m) * m).sum() / count
+    right = (out.logits.detach().argmax(1) == labels).float()  # (B,)
+    reward = right - glimpse_cost * out.viewed.float()  # (B,)
+    if not (torch.isfinite(out.log_probs).all() and torch.isfinite(reward).all()):
+        raise FloatingPointError("glimpse agent: a log-probability or reward is not finite")
+    returns = reward[:, None].expand_as(m)  # (B, G): one reward, at the end of the episode
+    baseline = ((out.baselines - returns) ** 2 * m).sum() / count
+    advantage = (returns - out.baselines.detach()) * m
+    b = max(labels.shape[0], 1)
+    reinforce = -(out.log_probs * advantage).sum() / b
+    entropy = (out.entropy * m).sum() / b
     return {
-        "loss": classification + baseline + reinforce,
+        "loss": classification + baseline + reinforce - entropy_weight * entropy,
         "classification": classification.detach(),
         "baseline": baseline.detach(),
         "reinforce": reinforce.detach(),
-        "reward": reward[:, 0].mean(),
+        "entropy": (entropy / out.viewed.float().mean().clamp(min=1)).detach(),  # per step taken
+        "reward": reward.mean(),
         "viewed": out.viewed.float().mean(),
+        "top1": right.mean(),
     }
+
+
+class GlimpseVideoModel(nn.Module):
+    """A frozen per-frame encoder (a trained classifier) and an agent that decides which frames it encodes.
+
+    video (B, T, C, H, W) uint8 -> the agent picks frame f_k -> classifier.frame_features(frame) (B, D)
+    -> agent core -> ... -> EpisodeOutput. Only the frames looked at go through the backbone."""
+
+    def __init__(self, features: VideoClassifier, agent: VideoGlimpseAgent) -> None:
+        super().__init__()
+        self.features = features.eval().requires_grad_(False)  # frozen: the agent learns where to look
+        self.agent = agent
+
+    def train(self, mode: bool = True) -> GlimpseVideoModel:
+        super().train(mode)
+        self.features.eval()  # batch norm statistics stay the classifier's
+        return self
+
+    def encode(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) frames -> (B, D) features of the frozen classifier's backbone; no gradient."""
+        with torch.no_grad():
+            return self.features.frame_features(frames[:, None])[:, 0]  # (B, D)
+
+    def forward(self, video: torch.Tensor, *, sample: bool | None = None) -> EpisodeOutput:
+        return self.agent(video, sample=sample, encoder=self.encode)
+
+    @staticmethod
+    def feature_dim(features: VideoClassifier) -> int:
+        with torch.no_grad():
+            return features.frame_features(torch.zeros(1, 1, 3, 32, 32, dtype=torch.uint8)).shape[-1]

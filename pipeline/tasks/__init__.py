@@ -1,1 +1,32 @@
-"""LightningModules: what is trained and how it is measured."""
+"""LightningModules: what is trained and how it is measured.
+
+`TASKS` names the tasks a config may choose (`task: glimpse`; `vap train --task glimpse`), so a config
+never names an import path. Each entry returns its class when called, importing Lightning only then.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.registry import Registry
+
+TASKS: Registry[Any] = Registry("task")
+
+
+@TASKS.register("classification", doc="action recognition: backbone x attention x temporal head (the default)")
+def _classification() -> type:
+    from pipeline.tasks.classification import VideoClassificationTask
+
+    return VideoClassificationTask
+
+
+@TASKS.register("glimpse", doc="RL glimpse agent: which frames of a clip to look at, over a frozen classifier")
+def _glimpse() -> type:
+    from pipeline.tasks.glimpse import GlimpseTask
+
+    return GlimpseTask
+
+
+def task_class(name: str) -> type:
+    """The LightningModule class of a registered task; an unknown name lists the allowed ones."""
+    return TASKS.get(name)()

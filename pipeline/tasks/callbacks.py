@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -64,28 +65,17 @@ class AttentionSnapshots(L.Callback):
         self.every_n_epochs = every_n_epochs
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking or trainer.current_epoch % self.every_n_epochs:
-            return
-        # `trainer.log_dir` is a broadcast under DDP: every rank must ask for it, not rank 0 alone.
-        log_dir = trainer.log_dir or trainer.default_root_dir
-        if not trainer.is_global_zero:
-            return
-        dm = trainer.datamodule
-        ds = getattr(dm, "datasets", {}).get("val")
-        if ds is None or len(ds) == 0:
-            return
-        from pathlib import Path
+        from pipeline.models.video_classifier import VideoClassifier
 
-        from pipeline.data.dataset import VideoSample, collate_videos
+        if not isinstance(getattr(pl_module, "model", None), VideoClassifier):
+            return  # another task (the glimpse agent draws its own pictures)
+        got = snapshot_batch(trainer, self.num_videos, self.every_n_epochs)
+        if got is None:
+            return
+        batch, out_dir = got
         from pipeline.layers import collect_attention
         from pipeline.viz import confusion_plot, normalise, overlay, save_grid, spatial_map, timeline
 
-        step = max(1, len(ds) // self.num_videos)
-        items = [ds[i] for i in range(0, len(ds), step)[: self.num_videos]]
-        batch = collate_videos([s for s in items if isinstance(s, VideoSample)])
-        if len(batch) == 0:
-            return
-        out_dir = Path(log_dir) / "attention" / f"epoch_{trainer.current_epoch:02d}"
         model = pl_module.model
         was_training = model.training
         model.eval()
@@ -137,8 +127,74 @@ class AttentionSnapshots(L.Callback):
             )
         if getattr(pl_module, "last_confusion", None) is not None:
             images["confusion"] = [confusion_plot(pl_module.last_confusion, names, out_dir / "confusion.png")]
-        for logger in trainer.loggers:
-            if type(logger).__name__ == "WandbLogger":
-                for key, paths in images.items():
-                    if paths:
-                        logger.log_image(key=f"val/{key}", images=[str(p) for p in paths], step=trainer.global_step)
+        send_images(trainer, images)
+
+
+def snapshot_batch(trainer: L.Trainer, num_videos: int, every_n_epochs: int) -> tuple[Any, Path] | None:
+    """A few fixed validation clips (evenly spread over the split) and this epoch's picture folder,
+    `<log dir>/attention/epoch_NN/`; None when not due, not rank 0, or there is nothing to show."""
+    if trainer.sanity_checking or trainer.current_epoch % every_n_epochs:
+        return None
+    # `trainer.log_dir` is a broadcast under DDP: every rank must ask for it, not rank 0 alone.
+    log_dir = trainer.log_dir or trainer.default_root_dir
+    if not trainer.is_global_zero:
+        return None
+    ds = getattr(trainer.datamodule, "datasets", {}).get("val")
+    if ds is None or len(ds) == 0:
+        return None
+    from pipeline.data.dataset import VideoSample, collate_videos
+
+    step = max(1, len(ds) // num_videos)
+    items = [ds[i] for i in range(0, len(ds), step)[:num_videos]]
+    batch = collate_videos([s for s in items if isinstance(s, VideoSample)])
+    if len(batch) == 0:
+        return None
+    return batch, Path(log_dir) / "attention" / f"epoch_{trainer.current_epoch:02d}"
+
+
+def send_images(trainer: L.Trainer, images: dict[str, list[Path]]) -> None:
+    """The pictures to W&B as `val/<key>`, when a WandbLogger is one of the loggers."""
+    for logger in trainer.loggers:
+        if type(logger).__name__ == "WandbLogger":
+            for key, paths in images.items():
+                if paths:
+                    logger.log_image(key=f"val/{key}", images=[str(p) for p in paths], step=trainer.global_step)
+
+
+class GlimpseTrajectories(L.Callback):
+    """After each validation of a glimpse agent: where it looked in a few fixed validation clips (the frames
+    looked at boxed and numbered in order, see `pipeline.viz.glimpse_trajectories`), saved as
+    `<log dir>/attention/epoch_NN/glimpses.png` and sent to W&B (`val/glimpses`) when it is a logger."""
+
+    def __init__(self, num_videos: int = 6, every_n_epochs: int = 1) -> None:
+        self.num_videos = num_videos
+        self.every_n_epochs = every_n_epochs
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        from pipeline.models.glimpse_video import GlimpseVideoModel
+
+        model = getattr(pl_module, "model", None)
+        if not isinstance(model, GlimpseVideoModel):
+            return
+        got = snapshot_batch(trainer, self.num_videos, self.every_n_epochs)
+        if got is None:
+            return
+        batch, out_dir = got
+        from pipeline.viz import glimpse_trajectories
+
+        video = batch.video.to(pl_module.device)
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            out = model(video)
+        model.train(was_training)
+        names = getattr(pl_module, "class_names", None) or [str(i) for i in range(out.logits.shape[1])]
+        titles, looked = [], []
+        for b in range(len(batch)):
+            label = int(batch.label[b])
+            true = names[label] if label >= 0 else "-"
+            pred = names[int(out.logits[b].argmax())]
+            titles.append(f"{batch.video_id[b]}\ntrue {true}\npredicted {pred}")
+            looked.append(out.frames[b, : int(out.viewed[b])].tolist())
+        path = glimpse_trajectories([v.cpu() for v in video], looked, titles, out_dir / "glimpses.png")
+        send_images(trainer, {"glimpses": [path]})

@@ -1,22 +1,32 @@
-"""The video glimpse agent as a LightningModule: which frames to look at, trained with REINFORCE.
+"""The video glimpse agent as a LightningModule (`task: glimpse`): which frames to look at, trained with REINFORCE.
 
-batch (VideoBatch: uint8 video (B, T, C, H, W)) -> per-frame features of a frozen backbone (B, T, D),
-taken from a trained `vap train` checkpoint (`features_from`) or a fresh one -> VideoGlimpseAgent ->
+batch (VideoBatch: uint8 clip (B, T, C, H, W), the T candidate frames) -> GlimpseVideoModel: the agent
+picks frames one at a time and only those go through the frozen backbone of a trained classifier
+(`features_from`: a `vap train` checkpoint; or `weights: imagenet` for pretrained features) ->
 `episode_loss` (answer cross-entropy + masked baseline regression + masked REINFORCE, reward 1 for the
-right answer less `glimpse_cost` per glimpse). Logs reward, baseline loss, frames viewed per video and
-the halting policy's entropy; validation reports accuracy against the share of frames viewed.
-Not yet reachable from `vap train` (its CLI builds the classification task).
+right answer less `glimpse_cost` per glimpse). Logs the accuracy, frames viewed per video (and their
+share of the clip), reward, baseline, frame-policy and halting entropies. Validation and test take
+the most likely decisions (no sampling).
+
+The checkpoint stands alone (`load_agent`): its `vap` record holds the classifier's architecture and the
+agent's arguments, and its weights both networks; `features_from` is not needed to rebuild it.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import lightning as L
 import torch
 
 from pipeline.data.dataset import VideoBatch
-from pipeline.models.checkpoint import load_model
-from pipeline.models.glimpse_video import VideoGlimpseAgent, episode_loss
+from pipeline.errors import ConfigError
+from pipeline.models.checkpoint import MODEL_KEYS, build_classifier, checkpoint_record, load_model
+from pipeline.models.glimpse_video import GlimpseVideoModel, VideoGlimpseAgent, episode_loss
 from pipeline.models.video_classifier import VideoClassifier
+from pipeline.tasks.metrics import labeled
+
+AGENT_NAME = "video_glimpse"
 
 
 class GlimpseTask(L.LightningModule):
@@ -25,52 +35,115 @@ class GlimpseTask(L.LightningModule):
     def __init__(
         self,
         *,
-        num_classes: int,
+        num_classes: int = 0,
+        class_names: list[str] | None = None,
+        multilabel: bool = False,
+        num_frames: int = 16,
         features_from: str | None = None,
+        features: dict[str, Any] | None = None,
         backbone: str = "tiny",
+        weights: str | None = None,
         max_glimpses: int = 4,
         min_glimpses: int = 1,
         hidden: int = 128,
         std: float = 0.15,
+        dropout: float = 0.0,
         glimpse_cost: float = 0.01,
+        entropy_weight: float = 0.01,
         lr: float = 3e-3,
     ) -> None:
+        """`features_from`: a classification checkpoint whose backbone gives the per-frame features; or
+        `features`: its architecture record (kept in this task's checkpoint, so that `--ckpt_path` needs
+        no file but the checkpoint); or `backbone` with pretrained `weights`. `num_frames`: frames per clip
+        (linked from the data's sampler), the candidates the agent chooses among."""
         super().__init__()
+        if num_classes < 2:
+            raise ConfigError(f"model.num_classes must be at least 2, got {num_classes} (it is set from the data)")
+        if multilabel:
+            raise ConfigError("the glimpse agent answers one class per video: multi-label data is not supported")
+        if class_names is not None and len(class_names) != num_classes:
+            raise ConfigError(f"model.class_names has {len(class_names)} names for {num_classes} classes")
         self.save_hyperparameters()
-        if features_from is not None:
-            classifier, _ = load_model(features_from)
-        else:
-            classifier = VideoClassifier.build(num_classes=num_classes, backbone=backbone, head="tsn")
-        self.features = classifier.eval().requires_grad_(False)  # frozen: the agent learns where to look
-        dim = self.features.frame_features(torch.zeros(1, 1, 3, 32, 32, dtype=torch.uint8)).shape[-1]
-        self.agent = VideoGlimpseAgent(num_classes, feature_dim=dim, max_glimpses=max_glimpses,
-                                       min_glimpses=min_glimpses, hidden=hidden, std=std)  # fmt: skip
+        self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
+        classifier, record = self._features(features_from, features, backbone, weights)
+        self.hparams["features"] = record  # so the checkpoint rebuilds the classifier without its file
+        self.agent_args = {
+            "num_classes": num_classes, "num_frames": num_frames,
+            "feature_dim": GlimpseVideoModel.feature_dim(classifier), "max_glimpses": max_glimpses,
+            "min_glimpses": min_glimpses, "hidden": hidden, "std": std, "dropout": dropout,
+        }  # fmt: skip
+        self.model = GlimpseVideoModel(classifier, VideoGlimpseAgent(**self.agent_args))
 
-    def train(self, mode: bool = True) -> GlimpseTask:
-        super().train(mode)
-        self.features.eval()  # batch norm statistics stay the classifier's
-        return self
+    @staticmethod
+    def _features(
+        path: str | None, record: dict[str, Any] | None, backbone: str, weights: str | None
+    ) -> tuple[VideoClassifier, dict[str, Any]]:
+        if path is not None:
+            classifier, meta = load_model(path)
+            pre = meta.preprocessing
+            return classifier, {"model": meta.model, "mean": list(pre["mean"]), "std": list(pre["std"])}
+        if record is None and weights is None:
+            raise ConfigError(
+                "model.features_from: the agent looks through a trained classifier's backbone; train one first "
+                "(`vap train --config configs/moving_digits_lstm.yaml`) and pass its checkpoint with "
+                "`--model.features_from runs/.../best.ckpt`, or set model.weights (e.g. imagenet) for "
+                "pretrained features (docs/glimpse.md)"
+            )
+        if record is None:
+            model = {k: None for k in MODEL_KEYS} | {"backbone": backbone, "attention": "none", "head": "tsn",
+                                                      "num_classes": 2}  # fmt: skip
+            classifier = VideoClassifier.build(num_classes=2, backbone=backbone, weights=weights, head="tsn")
+            return classifier, {"model": model, "mean": list(classifier.mean), "std": list(classifier.std)}
+        return build_classifier(record["model"], mean=record["mean"], std=record["std"]), dict(record)
 
-    def _step(self, batch: VideoBatch, stage: str) -> torch.Tensor:
-        with torch.no_grad():
-            feats = self.features.frame_features(batch.video)  # (B, T, D)
-        out = self.agent(feats)
-        parts = episode_loss(out, batch.label, glimpse_cost=self.hparams.glimpse_cost)
+    def forward(self, video: torch.Tensor, *, sample: bool | None = None):
+        return self.model(video, sample=sample)
+
+    def _step(self, batch: VideoBatch, stage: str) -> torch.Tensor | None:
+        if batch.video.dim() == 6:
+            raise ConfigError("the glimpse agent takes one clip per video: set data.test_clips: 1 and "
+                              "data.test_three_crop: false")  # fmt: skip
+        keep = labeled(batch.label) if len(batch) else None
+        if keep is None or not bool(keep.any()):
+            return None
+        video, labels = batch.video[keep], batch.label[keep]
+        out = self.model(video)
+        parts = episode_loss(out, labels, glimpse_cost=self.hparams.glimpse_cost,
+                             entropy_weight=self.hparams.entropy_weight)  # fmt: skip
         p = out.halt_prob[:, :-1].clamp(1e-6, 1 - 1e-6)  # (B, G-1): the last step always halts
-        entropy = -(p * p.log() + (1 - p) * (1 - p).log()).mean() if p.numel() else p.new_zeros(())
-        accuracy = (out.logits.argmax(1) == batch.label).float().mean()
-        b, t = batch.video.shape[:2]
-        logs = {"loss": parts["loss"], "reward": parts["reward"], "baseline": parts["baseline"],
-                "viewed": parts["viewed"], "viewed_fraction": parts["viewed"] / t, "halt_entropy": entropy,
-                "top1": accuracy}  # fmt: skip
-        self.log_dict({f"{stage}/{k}": v for k, v in logs.items()}, batch_size=b, prog_bar=stage == "val")
+        halt_entropy = -(p * p.log() + (1 - p) * (1 - p).log()).mean() if p.numel() else p.new_zeros(())
+        m = out.mask
+        t = video.shape[1]
+        logs = {
+            "loss": parts["loss"], "top1": parts["top1"], "reward": parts["reward"],
+            "baseline": (out.baselines.detach() * m).sum() / m.sum(), "baseline_loss": parts["baseline"],
+            "viewed": parts["viewed"], "viewed_fraction": parts["viewed"] / t, "policy_entropy": parts["entropy"],
+            "halt_entropy": halt_entropy, "classification": parts["classification"],
+        }  # fmt: skip
+        self.log_dict({f"{stage}/{k}": v for k, v in logs.items()}, batch_size=len(labels),
+                      prog_bar=stage == "val", sync_dist=stage != "train")  # fmt: skip
         return parts["loss"]
 
     def training_step(self, batch: VideoBatch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
+        loss = self._step(batch, "train")
+        if loss is None:  # nothing labeled decoded: a zero loss still attached to the parameters (DDP)
+            return sum(p.sum() for p in self.model.agent.parameters()) * 0.0
+        return loss
 
     def validation_step(self, batch: VideoBatch, batch_idx: int) -> None:
         self._step(batch, "val")
 
+    def test_step(self, batch: VideoBatch, batch_idx: int) -> None:
+        self._step(batch, "test")
+
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.agent.parameters(), lr=self.hparams.lr)
+        return torch.optim.Adam(self.model.agent.parameters(), lr=self.hparams.lr)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """What `load_agent` needs to rebuild classifier and agent from the checkpoint alone."""
+        dm = getattr(self.trainer, "datamodule", None)
+        pre = dm.preprocessing() if dm is not None and hasattr(dm, "preprocessing") else {}
+        record = self.hparams["features"]
+        pre.update(mean=list(record["mean"]), std=list(record["std"]))
+        checkpoint["vap"] = checkpoint_record(model=record["model"], class_names=self.class_names, preprocessing=pre)
+        checkpoint["vap"].update(task="glimpse", agent={"name": AGENT_NAME, "args": dict(self.agent_args)})

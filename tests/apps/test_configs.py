@@ -91,11 +91,13 @@ def fake_ssv2(root: Path) -> None:
 FAKES = {"ucf101": fake_ucf101, "hmdb51": fake_hmdb51, "kinetics400": fake_kinetics, "ssv2": fake_ssv2}
 
 
+GLIMPSE = {"moving_digits_glimpse": None, "ucf101_glimpse_r50": "ucf101"}
+
+
 def test_every_config_is_covered():
     experiments = {p.stem for p in CONFIGS.glob("*.yaml")}
-    assert (
-        set(REAL) | {f"moving_digits_{h}" for h in ("transformer", "lstm", "tsn_avg", "tsn_attention")} == experiments
-    )
+    heads = {f"moving_digits_{h}" for h in ("transformer", "lstm", "tsn_avg", "tsn_attention")}
+    assert set(REAL) | heads | set(GLIMPSE) == experiments
 
 
 @pytest.mark.parametrize("config", sorted(REAL))
@@ -141,3 +143,69 @@ def test_config_values_never_build_objects(tmp_path, monkeypatch):
         got.wait(timeout=30)
     got = got.as_dict() if hasattr(got, "as_dict") else got  # jsonargparse keeps it as a Namespace
     assert isinstance(got, dict) and got["class_path"] == "subprocess.Popen" and not marker.exists()
+
+
+def tiny_classifier(path: Path, classes: int) -> Path:
+    """A classification checkpoint (untrained) with its `vap` record, as step 1 of docs/glimpse.md leaves."""
+    from pipeline.models.checkpoint import MODEL_KEYS, checkpoint_record
+    from pipeline.tasks.classification import VideoClassificationTask
+
+    task = VideoClassificationTask(num_classes=classes, backbone="tiny", head="tsn")
+    record = checkpoint_record(
+        model={k: task.hparams[k] for k in MODEL_KEYS}, class_names=[str(i) for i in range(classes)],
+        preprocessing={"mean": list(task.model.mean), "std": list(task.model.std)},
+    )  # fmt: skip
+    torch.save({"state_dict": task.state_dict(), "vap": record}, path)
+    return path
+
+
+@pytest.mark.parametrize("config", sorted(GLIMPSE))
+def test_glimpse_config_builds_the_agent_and_runs_an_episode(config, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    overrides = ["--data.batch_size", "2", "--data.num_workers", "0", "--trainer.accelerator", "cpu",
+                 "--trainer.logger", "false", "--trainer.precision", "32"]  # fmt: skip
+    if GLIMPSE[config] is None:  # moving-digits-sparse, made on first use: a few videos
+        md = tmp_path / "mds"
+        overrides += ["--data.train", str(md / "train.txt"), "--data.val", str(md / "val.txt"),
+                      "--data.test", str(md / "test.txt"),
+                      "--data.make_args", json.dumps({"num_train": 6, "num_val": 0, "num_test": 0})]  # fmt: skip
+    else:
+        FAKES[GLIMPSE[config]](tmp_path)
+        overrides += ["--data.size", "32"]
+    features = tiny_classifier(tmp_path / "classifier.ckpt", 6)
+    cli = build(CONFIGS / f"{config}.yaml", [*overrides, "--model.features_from", str(features)])
+    dm, model = cli.datamodule, cli.model
+    assert type(model).__name__ == "GlimpseTask" and model.hparams.num_classes == dm.num_classes
+    assert model.class_names == dm.class_names and model.hparams.num_frames == dm.clip_len
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    assert batch.video.shape[1] == dm.clip_len and dm.clip_len in (16, 32)
+    model.eval()
+    with torch.no_grad():
+        out = model(batch.video)
+    assert out.logits.shape == (2, dm.num_classes)
+    assert 1 <= int(out.viewed.max()) <= model.hparams.max_glimpses <= dm.clip_len // 4  # at most 25%
+    best = [cb for cb in cli.trainer.callbacks if type(cb).__name__ == "ModelCheckpoint"]
+    assert best and best[0].monitor == "val/reward"
+
+
+def test_a_glimpse_config_without_a_classifier_says_what_to_do(tmp_path, monkeypatch):
+    from pipeline.errors import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.txt").write_text("a.mp4 0\nb.mp4 1\n")
+    with pytest.raises(ConfigError, match="features_from"):
+        build(CONFIGS / "moving_digits_glimpse.yaml", ["--data.make", "null", "--data.train", "x.txt",
+                                                         "--trainer.logger", "false"])  # fmt: skip
+
+
+def test_the_task_key_names_a_registered_task_only(tmp_path, monkeypatch):
+    from pipeline.apps.lightning_cli import task_name
+    from pipeline.errors import UnknownNameError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.yaml").write_text("task: glimpse\n")
+    assert task_name(["--config", "a.yaml"]) == "glimpse" and task_name([]) == "classification"
+    assert task_name(["--config", "a.yaml", "--task", "classification"]) == "classification"
+    with pytest.raises(UnknownNameError, match="allowed: classification, glimpse"):
+        task_name(["--task", "subprocess.Popen"])

@@ -1,12 +1,20 @@
-"""GlimpseTask: the agent trains on a frozen classifier's features, taken from a checkpoint alone."""
+"""GlimpseTask: the agent trains on a frozen classifier's features, its checkpoint stands alone, and
+`vap train` / `vap test` run it from a config (`task: glimpse`)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import lightning as L
+import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from pipeline.cli import main
 from pipeline.data.dataset import VideoBatch
+from pipeline.errors import ConfigError
+from pipeline.models.checkpoint import load_agent, load_model
 from pipeline.tasks.classification import VideoClassificationTask
 from pipeline.tasks.glimpse import GlimpseTask
 
@@ -34,20 +42,83 @@ def fit(model: L.LightningModule, steps: int, root) -> L.Trainer:
     return trainer
 
 
-def test_agent_trains_on_frozen_checkpoint_features(tmp_path):
-    classifier = VideoClassificationTask(num_classes=3, class_names=["a", "b", "c"], backbone="tiny", head="tsn",
+def classifier_checkpoint(root: Path, classes: int = 3) -> Path:
+    names = [chr(97 + i) for i in range(classes)]
+    classifier = VideoClassificationTask(num_classes=classes, class_names=names, backbone="tiny", head="tsn",
                                          head_args={"consensus": "avg"})  # fmt: skip
-    trainer = fit(classifier, 1, tmp_path)
-    ckpt = tmp_path / "classifier.ckpt"
+    trainer = fit(classifier, 1, root)
+    ckpt = root / "classifier.ckpt"
     trainer.save_checkpoint(ckpt)
-    task = GlimpseTask(num_classes=3, features_from=str(ckpt), max_glimpses=3, hidden=16)
-    frozen = {k: v.clone() for k, v in task.features.state_dict().items()}
-    agent_before = {k: v.clone() for k, v in task.agent.state_dict().items()}
+    return ckpt
+
+
+def test_agent_trains_on_frozen_checkpoint_features_and_its_checkpoint_stands_alone(tmp_path):
+    ckpt = classifier_checkpoint(tmp_path)
+    task = GlimpseTask(num_classes=3, class_names=["x", "y", "z"], num_frames=6, features_from=str(ckpt),
+                       max_glimpses=3, hidden=16)  # fmt: skip
+    frozen = {k: v.clone() for k, v in task.model.features.state_dict().items()}
+    agent_before = {k: v.clone() for k, v in task.model.agent.state_dict().items()}
     trainer = fit(task, 5, tmp_path)
-    assert all(torch.equal(v, task.features.state_dict()[k]) for k, v in frozen.items())  # features untouched
-    assert any(not torch.equal(v, task.agent.state_dict()[k]) for k, v in agent_before.items())  # agent learned
-    assert not task.features.training  # batch norm statistics stay the classifier's
+    assert all(torch.equal(v, task.model.features.state_dict()[k]) for k, v in frozen.items())  # untouched
+    assert any(not torch.equal(v, task.model.agent.state_dict()[k]) for k, v in agent_before.items())  # learned
+    assert not task.model.features.training  # batch norm statistics stay the classifier's
     logged = trainer.callback_metrics
-    for key in ("train/reward", "train/viewed", "train/halt_entropy", "val/top1", "val/viewed_fraction"):
-        assert key in logged and torch.isfinite(logged[key])
+    for key in ("train/reward", "train/viewed", "train/policy_entropy", "train/halt_entropy", "train/baseline",
+                "val/top1", "val/viewed_fraction", "val/reward"):  # fmt: skip
+        assert key in logged and torch.isfinite(logged[key]), key
     assert 1 <= float(logged["val/viewed"]) <= 3
+
+    agent_ckpt = tmp_path / "agent.ckpt"
+    trainer.save_checkpoint(agent_ckpt)
+    ckpt.unlink()  # the classifier's own file is not needed any more
+    model, meta = load_agent(agent_ckpt)
+    assert meta.class_names == ["x", "y", "z"] and meta.extra["task"] == "glimpse"
+    assert meta.extra["agent"]["args"]["num_frames"] == 6 and not model.training
+    video = batches(1)[0].video
+    task.eval()
+    with torch.no_grad():
+        expected, got = task(video), model(video)
+    assert torch.equal(expected.logits, got.logits) and torch.equal(expected.frames, got.frames)
+    with pytest.raises(ConfigError, match="load_agent"):
+        load_model(agent_ckpt)
+    with pytest.raises(ConfigError, match="features_from"):
+        GlimpseTask(num_classes=3, num_frames=6)  # no classifier and no pretrained weights: say what to do
+
+
+def test_a_classifier_checkpoint_is_not_an_agent(tmp_path):
+    with pytest.raises(ConfigError, match="not a glimpse-agent checkpoint"):
+        load_agent(classifier_checkpoint(tmp_path))
+
+
+TINY = {"num_train": 12, "num_val": 6, "num_test": 6}
+
+
+@pytest.mark.slow
+def test_vap_train_and_test_a_glimpse_agent_from_its_config(in_tmp, capsys):
+    """Step 2 of docs/glimpse.md as a user runs it (step 1's checkpoint stands in: a tiny classifier)."""
+    ckpt = classifier_checkpoint(in_tmp, classes=6)
+    md = in_tmp / "mds"
+    common = [
+        "--config", "configs/moving_digits_glimpse.yaml", "--data.train", str(md / "train.txt"),
+        "--data.val", str(md / "val.txt"), "--data.test", str(md / "test.txt"),
+        "--data.make_args", json.dumps(TINY), "--data.batch_size", "6", "--data.num_workers", "0",
+        "--trainer.enable_progress_bar", "false", "--trainer.log_every_n_steps", "1",
+    ]  # fmt: skip
+    common[1] = str(Path(__file__).resolve().parents[2] / common[1])
+    assert main(["train", *common, "--model.features_from", str(ckpt), "--trainer.max_epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "best checkpoint:" in out and "val/reward" in out  # the checkpoint kept is the best reward's
+    run = in_tmp / "runs" / "csv" / "version_0"
+    rows = (run / "metrics.csv").read_text()
+    for key in ("val/top1", "val/viewed", "train/reward", "train/policy_entropy", "train/halt_entropy"):
+        assert key in rows, key
+    assert (run / "attention" / "epoch_01" / "glimpses.png").stat().st_size > 1000
+    assert not (run / "attention" / "epoch_01" / "timeline_0.png").exists()  # the classifier's pictures: not here
+    records = next(next((in_tmp / "runs" / "wandb").glob("offline-run-*")).glob("run-*.wandb")).read_bytes()
+    assert b"val/glimpses" in records and b"val/viewed" in records
+    last = run / "checkpoints" / "last.ckpt"
+    ckpt.unlink()  # vap test rebuilds the classifier from the agent's checkpoint alone
+    model, meta = load_agent(last)
+    assert meta.extra["agent"]["args"]["num_frames"] == 16 and meta.preprocessing["sampler"] == "uniform"
+    assert main(["test", *common, "--ckpt_path", str(last)]) == 0
+    assert "test/top1" in capsys.readouterr().out

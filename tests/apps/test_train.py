@@ -29,14 +29,6 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-@pytest.fixture
-def in_tmp(tmp_path, monkeypatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    return tmp_path
-
-
 def test_train_resume_and_test(in_tmp, capsys):
     assert main(["train", *common(in_tmp), "--trainer.max_epochs", "1"]) == 0
     out = capsys.readouterr().out

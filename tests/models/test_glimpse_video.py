@@ -1,59 +1,142 @@
-"""Video glimpse agent: episodes of different lengths masked, finite everywhere, gradients where they
-belong, and REINFORCE finds the one frame that tells the class."""
+"""Video glimpse agent: episodes of different lengths masked, finite everywhere over many seeds, gradients
+where they belong, only the frames looked at encoded, and REINFORCE finds the frame that tells the class."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from pipeline.models.glimpse_video import AGENTS, VideoGlimpseAgent, episode_loss
+from pipeline.models.glimpse_video import AGENTS, GlimpseVideoModel, VideoGlimpseAgent, episode_loss
+from pipeline.models.video_classifier import VideoClassifier
 from pipeline.registry import ALL_REGISTRIES
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small LSTM steps: a second thread only adds contention (30x slower on the shared 2-core machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def coin_flip_halts(agent: VideoGlimpseAgent) -> VideoGlimpseAgent:
+    with torch.no_grad():
+        agent.halt.weight.zero_()
+        agent.halt.bias.fill_(0.0)  # some episodes stop early, some run to the end
+    return agent
 
 
 @pytest.mark.parametrize("mode", ["features", "frames"])
 def test_episode_shapes_masks_and_no_nan(mode):
     torch.manual_seed(0)
     kw = {"feature_dim": 12} if mode == "features" else {"glimpse_size": 8, "scales": 2}
-    agent = VideoGlimpseAgent(5, max_glimpses=4, min_glimpses=1, hidden=16, **kw)
-    with torch.no_grad():
-        agent.halt.bias.fill_(0.0)  # a coin flip: some episodes stop early, some run to the end
+    agent = coin_flip_halts(VideoGlimpseAgent(5, num_frames=10, max_glimpses=4, min_glimpses=1, hidden=16, **kw))
     video = torch.randn(64, 10, 12) if mode == "features" else torch.randint(0, 256, (64, 10, 3, 32, 32)).float()
     out = agent(video)
-    assert out.logits.shape == (64, 5) and out.log_probs.shape == out.baselines.shape == out.mask.shape == (64, 3)
+    assert out.logits.shape == (64, 5) and out.step_logits.shape == (64, 4, 5)
+    assert out.log_probs.shape == out.baselines.shape == out.mask.shape == out.entropy.shape == (64, 4)
     assert out.frames.shape == (64, 4) and out.frames.min() >= 0 and out.frames.max() <= 9
     assert out.locations.shape == (64, 4, 2) and out.locations.abs().max() <= 1
     assert out.viewed.min() >= 1 and out.viewed.max() == 4 and out.viewed.min() < 4  # lengths differ
-    # the mask covers the decisions made up to the halt: viewed - 1 of them, or all when it never halted
-    assert torch.equal(out.mask.sum(1).long(), torch.clamp(out.viewed, max=3))
+    assert torch.equal(out.mask.sum(1).long(), out.viewed)  # the mask covers the steps taken
+    assert torch.equal(out.mask[:, 0], torch.ones(64))  # the first glimpse is always taken
+    for n in range(64):  # never the same frame twice in an episode; the answer is the halting step's
+        v = int(out.viewed[n])
+        assert len(set(out.frames[n, :v].tolist())) == v
+        assert torch.equal(out.logits[n], out.step_logits[n, v - 1])
     loss = episode_loss(out, torch.randint(0, 5, (64,)))
     assert all(torch.isfinite(v).all() for v in loss.values())
     loss["loss"].backward()
     assert all(torch.isfinite(p.grad).all() for p in agent.parameters() if p.grad is not None)
 
 
-def test_registered_in_its_own_registry():
-    assert "video_glimpse" in AGENTS and ALL_REGISTRIES["agent"] is AGENTS
-
-
-def test_reinforce_trains_only_the_policy_and_baseline():
+def test_min_glimpses_and_the_cap():
     torch.manual_seed(0)
-    agent = VideoGlimpseAgent(3, feature_dim=6, max_glimpses=3, hidden=8)
-    out = agent(torch.randn(16, 8, 6))
-    parts = episode_loss(out, torch.randint(0, 3, (16,)))
-    reward = parts["reward"]
-    reinforce = -(out.log_probs * (reward - out.baselines.detach()) * out.mask).sum()
-    reinforce.backward()
-    trained = {n for n, p in agent.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
-    assert trained and all(n.split(".")[0] in {"when", "halt"} for n in trained)
+    agent = VideoGlimpseAgent(3, num_frames=8, feature_dim=4, max_glimpses=5, min_glimpses=3, hidden=8)
+    with torch.no_grad():
+        agent.halt.bias.fill_(20.0)  # wants to stop at once
+    out = agent(torch.randn(32, 8, 4))
+    assert torch.equal(out.viewed, torch.full((32,), 3))  # but may not before min_glimpses
+    assert torch.equal(out.halt_prob[:, :2], torch.zeros(32, 2))
+    with pytest.raises(ValueError, match="max_glimpses"):
+        VideoGlimpseAgent(3, num_frames=4, feature_dim=4, max_glimpses=5)
+    with pytest.raises(ValueError, match="clips of 8 frames"):
+        agent(torch.randn(2, 9, 4))
+
+
+def test_registered_in_its_own_registry():
+    assert AGENTS.get("video_glimpse") is VideoGlimpseAgent and ALL_REGISTRIES["agent"] is AGENTS
+
+
+def trained_parts(loss: torch.Tensor, agent: torch.nn.Module) -> set[str]:
     agent.zero_grad()
-    agent(torch.randn(16, 8, 6)).logits.sum().backward()
-    core = {n.split(".")[0] for n, p in agent.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
-    assert core == {"what", "where", "core", "classifier"}
+    loss.backward(retain_graph=True)
+    return {n.split(".")[0] for n, p in agent.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+
+
+@pytest.mark.parametrize("mode", ["features", "frames"])
+def test_each_loss_trains_only_its_part(mode):
+    torch.manual_seed(0)
+    kw = {"feature_dim": 6} if mode == "features" else {"glimpse_size": 4, "scales": 1}
+    agent = coin_flip_halts(VideoGlimpseAgent(3, num_frames=8, max_glimpses=3, hidden=8, **kw))
+    video = torch.randn(16, 8, 6) if mode == "features" else torch.randn(16, 8, 3, 16, 16)
+    out = agent(video)
+    labels = torch.randint(0, 3, (16,))
+    reward = (out.logits.argmax(1) == labels).float()[:, None]
+    policy = {"when_abs", "when_rel", "halt"} | ({"loc"} if mode == "frames" else set())
+    assert trained_parts(-(out.log_probs * (reward - out.baselines.detach()) * out.mask).sum(), agent) == policy
+    assert trained_parts(((out.baselines - reward) ** 2).sum(), agent) == {"baseline"}
+    assert trained_parts(out.step_logits.sum(), agent) == {"what", "where", "core", "classifier"}
+
+
+def test_no_nan_over_many_seeds_even_with_extreme_inputs():
+    """Training steps at a high learning rate on huge and tiny inputs, 20 seeds: everything stays finite."""
+    for seed in range(20):
+        torch.manual_seed(seed)
+        agent = VideoGlimpseAgent(4, num_frames=6, feature_dim=5, max_glimpses=4, hidden=8, dropout=0.2)
+        opt = torch.optim.Adam(agent.parameters(), lr=0.5)
+        for scale in (1e-6, 1.0, 1e4):
+            video = scale * torch.randn(8, 6, 5)
+            out = agent(video)
+            assert torch.isfinite(out.log_probs).all() and (out.log_probs * out.mask <= 1e-6).all()
+            parts = episode_loss(out, torch.randint(0, 4, (8,)), glimpse_cost=0.05)
+            assert all(torch.isfinite(v).all() for v in parts.values()), seed
+            opt.zero_grad()
+            parts["loss"].backward()
+            opt.step()
+        assert all(torch.isfinite(p).all() for p in agent.parameters()), seed
+
+
+def test_a_non_finite_log_probability_is_caught():
+    agent = VideoGlimpseAgent(3, num_frames=4, feature_dim=2, max_glimpses=2, hidden=4)
+    out = agent(torch.randn(2, 4, 2))
+    out.log_probs[0, 0] = float("nan")
+    with pytest.raises(FloatingPointError):
+        episode_loss(out, torch.zeros(2, dtype=torch.long))
+
+
+def test_the_model_encodes_only_the_frames_looked_at_and_the_encoder_gets_no_gradient():
+    torch.manual_seed(0)
+    features = VideoClassifier.build(num_classes=3, backbone="tiny", head="tsn")
+    dim = GlimpseVideoModel.feature_dim(features)
+    agent = coin_flip_halts(VideoGlimpseAgent(3, num_frames=6, feature_dim=dim, max_glimpses=4, hidden=8))
+    model = GlimpseVideoModel(features, agent).train()
+    assert not model.features.training  # batch norm statistics stay the classifier's
+    encoded = []
+    model.features.backbone.register_forward_hook(lambda m, i, o: encoded.append(len(o)))
+    video = torch.randint(0, 256, (16, 6, 3, 32, 32), dtype=torch.uint8)
+    out = model(video)
+    assert sum(encoded) == int(out.viewed.sum()) < 16 * 6  # halted episodes encode nothing more
+    parts = episode_loss(out, torch.randint(0, 3, (16,)))
+    parts["loss"].backward()
+    assert all(p.grad is None for p in model.features.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.agent.parameters())
 
 
 def test_the_agent_learns_to_look_at_the_frame_that_tells_the_class():
-    """16 frames of noise features; frame 12 alone carries the class. Starting in the middle (frame 8),
-    the agent must learn where to look second: it beats a look at two random frames."""
+    """16 frames of noise features; frame 12 alone carries the class. With two glimpses the agent must
+    learn to look there: random frames would find it 2 times in 16, and the answer needs it."""
     g = torch.Generator().manual_seed(0)
 
     def batch(n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,9 +146,9 @@ def test_the_agent_learns_to_look_at_the_frame_that_tells_the_class():
         return x, y
 
     torch.manual_seed(0)
-    agent = VideoGlimpseAgent(4, feature_dim=8, max_glimpses=2, min_glimpses=2, hidden=32, std=0.2)
+    agent = VideoGlimpseAgent(4, num_frames=16, feature_dim=8, max_glimpses=2, min_glimpses=2, hidden=32)
     opt = torch.optim.Adam(agent.parameters(), lr=1e-2)
-    for _ in range(400):
+    for _ in range(300):
         x, y = batch(64)
         loss = episode_loss(agent(x), y, glimpse_cost=0.0)["loss"]
         opt.zero_grad()
@@ -76,5 +159,5 @@ def test_the_agent_learns_to_look_at_the_frame_that_tells_the_class():
     with torch.no_grad():
         out = agent(x)
     accuracy = (out.logits.argmax(1) == y).float().mean()
-    on_target = (out.frames[:, 1] == 12).float().mean()
-    assert on_target > 0.8 and accuracy > 0.8  # random second frames would hit frame 12 1 time in 16
+    on_target = (out.frames == 12).any(1).float().mean()
+    assert on_target > 0.9 and accuracy > 0.9

@@ -1,0 +1,60 @@
+"""scripts/glimpse_video_proof.py: the checks follow the numbers; a smoke run writes JSON, table and curve."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from script_loader import load_script
+
+proof = load_script("glimpse_video_proof")
+
+
+def run(seed: int, agent_top1: float, viewed: float, on: float, uniform4: float = 0.5) -> dict:
+    agent = {"top1": agent_top1, "viewed": viewed, "viewed_max": 4, "viewed_fraction": viewed / 16,
+             "on_informative": on, "two_informative": 0.9}  # fmt: skip
+    return {
+        "seed": seed,
+        "full": {"top1": 0.98},
+        "uniform": {str(k): {"top1": u, "viewed": k, "on_informative": 0.25} for k, u in ((2, 0.3), (4, uniform4))},
+        "agent": {"agent, 4 glimpses": agent, "agent, 8 glimpses": {**agent, "top1": 0.99, "viewed": 8.0,
+                                                                    "viewed_fraction": 0.5}},
+    }  # fmt: skip
+
+
+def test_the_checks_are_computed_from_the_numbers():
+    good = proof.summarize([run(0, 0.95, 4.0, 0.6), run(1, 0.94, 4.0, 0.62)])
+    c = good["checks"]
+    assert c["agent"] == "agent, 4 glimpses"  # the 8-glimpse agent views 50%: not a candidate
+    assert c["ratio_to_full"] == pytest.approx(0.945 / 0.98) and c["passed"]
+    assert good["agent"]["agent, 4 glimpses"]["uniform_same_budget"] == 0.5
+    assert not proof.summarize([run(0, 0.90, 4.0, 0.6)])["checks"]["at_least_95_percent_of_full"]
+    assert not proof.summarize([run(0, 0.95, 4.0, 0.4)])["checks"]["most_glimpses_on_informative"]
+    assert not proof.summarize([run(0, 0.95, 4.0, 0.6, uniform4=0.96)])["checks"]["passed"]
+    halting = proof.summarize([run(0, 0.95, 3.4, 0.6)])  # compared with the uniform classifier of 4 frames
+    assert halting["agent"]["agent, 4 glimpses"]["uniform_same_budget"] == 0.5
+    assert proof.summarize([run(0, 0.95, 4.5, 0.6)])["checks"] == {}  # nothing within 25%
+
+
+def test_report_files(tmp_path):
+    runs = [run(0, 0.95, 4.0, 0.6)]
+    results = {"command": "x", "date": "d", "machine": "m", "seconds": 60.0, "videos": {"train": 6, "val": 3,
+               "test": 3}, "args": {"seeds": 1, "agent_epochs": 2, "eval_every": 1}, "runs": runs, "seeds_done": 1,
+               "summary": proof.summarize(runs)}  # fmt: skip
+    out = tmp_path / "glimpse_video.md"
+    proof.write_report(results, out)
+    md = out.read_text()
+    assert "| agent, 4 glimpses | 4.00 (4) | 95.0 ± 0.0 | 0.60 ± 0.00 |" in md and "all: **pass**" in md
+    assert json.loads(out.with_suffix(".json").read_text())["summary"]["checks"]["passed"] is True
+    assert out.with_suffix(".png").stat().st_size > 5000
+
+
+@pytest.mark.slow
+def test_quick_run_writes_everything(tmp_path):
+    out = tmp_path / "glimpse_video.md"
+    results = proof.main(["--quick", "--data", str(tmp_path), "--out", str(out), "--budgets", "2:2:0", "3:1:0.05"])
+    (r,) = results["runs"]
+    assert set(r["agent"]) == {"agent, 2 glimpses", "agent, halts (1-3 glimpses, cost 0.05)"}
+    assert set(r["uniform"]) == {"2", "3", "4"} and 0 <= r["full"]["top1"] <= 1
+    assert 1 <= r["agent"]["agent, halts (1-3 glimpses, cost 0.05)"]["viewed"] <= 3
+    assert out.exists() and out.with_suffix(".png").exists() and "Checks" in out.read_text()
