@@ -219,14 +219,25 @@ def main(args: argparse.Namespace) -> int:
     from pipeline.apps.isolate import run_isolated
     from pipeline.data.clips import FailedVideo, decode_clips, eval_pipeline
     from pipeline.data.records import Journal, read_journal, write_parquet
-    from pipeline.models.checkpoint import load_model
+    from pipeline.models.checkpoint import is_agent_checkpoint, load_agent, load_model
+    from pipeline.tasks.agent_scoring import AgentScorer, agent_episode
     from pipeline.tasks.scoring import VideoScorer
 
     console = Console(stderr=True)
     journal_path, record_path = output_files(args.out)
     paths = shard_of(collect_inputs(args.inputs), args.shard)
-    model, meta = load_model(args.checkpoint)
-    sampler, transform = eval_pipeline(meta.preprocessing, clips=args.clips, three_crop=args.three_crop)
+    agent = is_agent_checkpoint(args.checkpoint)
+    if agent:  # the agent picks frames within one clip, at the frozen classifier's single view
+        if args.with_attention:
+            raise ConfigError("--with-attention: a glimpse agent has no temporal attention; its records list "
+                              "the frames it looked at (glimpse_frames)")  # fmt: skip
+        if (args.clips or 1) > 1 or args.three_crop:
+            raise ConfigError("--clips/--three-crop: a glimpse-agent checkpoint looks at one clip, one view")
+        model, meta = load_agent(args.checkpoint)
+        sampler, transform = eval_pipeline(meta.preprocessing, clips=1, three_crop=False)
+    else:
+        model, meta = load_model(args.checkpoint)
+        sampler, transform = eval_pipeline(meta.preprocessing, clips=args.clips, three_crop=args.three_crop)
     settings = {"topk": args.topk, "all_scores": args.all_scores, "with_attention": args.with_attention,
                 "sampler": repr(sampler), "transform": repr(transform), "backend": args.backend}  # fmt: skip
     run = {"checkpoint": str(args.checkpoint), "checkpoint_sha256": sha256_file(args.checkpoint),
@@ -249,7 +260,11 @@ def main(args: argparse.Namespace) -> int:
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0)) % max(torch.cuda.device_count(), 1)}"
     scorer_args = {"topk": args.topk, "all_scores": args.all_scores, "with_attention": args.with_attention,
                    "batch_clips": args.batch_clips}  # fmt: skip
-    decode = partial(decode_clips, sampler=sampler, transform=transform, backend=args.backend)
+    if agent:  # the episode runs in the decoding workers: each decision waits for the frame before it
+        decode = partial(agent_episode, checkpoint=str(Path(args.checkpoint).resolve()), sampler=sampler,
+                         transform=transform, backend=args.backend)  # fmt: skip
+    else:
+        decode = partial(decode_clips, sampler=sampler, transform=transform, backend=args.backend)
     if args.engine == "ray":
         if ranks.world > 1:
             raise ConfigError("--engine ray runs from one driver process; do not start it under torchrun")
@@ -258,7 +273,11 @@ def main(args: argparse.Namespace) -> int:
         stream = score_with_ray(todo, decode=decode, checkpoint=args.checkpoint, scorer_args=scorer_args,
                                 timeout=args.timeout, decoders=args.workers)  # fmt: skip
     else:
-        scorer = VideoScorer(model, meta.class_names, multilabel=meta.multilabel, device=device, **scorer_args)
+        scorer = (
+            AgentScorer(meta.class_names, **scorer_args)
+            if agent
+            else VideoScorer(model, meta.class_names, multilabel=meta.multilabel, device=device, **scorer_args)
+        )
 
         def decoded():  # noqa: ANN202 - a generator of DecodedVideo | FailedVideo
             for out in run_isolated(decode, todo, jobs=args.workers, timeout=args.timeout):

@@ -114,6 +114,12 @@ def load_model(
     return model.eval(), meta
 
 
+def is_agent_checkpoint(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` holds a glimpse agent (`load_agent`) rather than a classifier (`load_model`)."""
+    ckpt = read_checkpoint(path)
+    return checkpoint_meta(ckpt, path).extra.get("task") == "glimpse"
+
+
 def load_agent(
     path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu"
 ) -> tuple[GlimpseVideoModel, CheckpointMeta]:

@@ -105,13 +105,14 @@ class VideoGlimpseAgent(nn.Module):
         frames through `encoder` (features mode: only the episodes still `alive` are encoded), or the
         retina's patches of raw frames."""
         rows = torch.arange(video.shape[0], device=video.device)
-        picked = video[rows, frame]  # (B, D) or (B, C, H, W)
         if encoder is not None:
             take = torch.ones_like(frame, dtype=torch.bool) if alive is None else alive
             seen = torch.zeros(len(frame), self.what[1].in_features, device=video.device)  # (B, D)
             if bool(take.any()):
-                seen[take] = encoder(picked[take]).float()  # (A, D): halted episodes cost nothing
+                # only the live episodes' frames are read: `video` may decode on request (vap score)
+                seen[take] = encoder(video[rows[take], frame[take]]).float()  # (A, D): halted ones cost nothing
             return seen
+        picked = video[rows, frame]  # (B, D) or (B, C, H, W)
         if self.features_mode:
             return picked
         return retina(picked.float(), loc, self.glimpse_size, self.scales).flatten(1)  # (B, k*C*g*g)

@@ -35,6 +35,8 @@ class ScoreRecord:
     attention_frames: list[int] | None = None  # the sampled frames (all clips), with --with-attention
     attention: list[float] | None = None  # their temporal attention, summing to 1 over the video
     keyframe_times: list[float] | None = None  # seconds of the most-attended frames, most first
+    glimpse_frames: list[int] | None = None  # a glimpse agent's checkpoint: the frames it looked at, in order
+    frames_decoded: int | None = None  # a glimpse agent's checkpoint: frames decoded for this video
 
 
 class VideoScorer:
