@@ -60,11 +60,19 @@ def build_train_parser() -> argparse.ArgumentParser:
     p.add_argument("--splits", type=int, default=d.splits, help="disjoint test folds (default: %(default)s)")
     p.add_argument("--epochs", type=int, default=d.epochs, help="epochs per fold (default: %(default)s)")
     p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate (default: %(default)s)")
-    p.add_argument("--val-fraction", type=float, default=d.val_fraction,
-                   help="share of each fold's train videos held out to choose the epoch (default: %(default)s)")
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=d.val_fraction,
+        help="share of each fold's train videos held out to choose the epoch (default: %(default)s)",
+    )
     p.add_argument("--attn-dim", type=int, default=d.attn_dim, help="query/key size (default: %(default)s)")
-    p.add_argument("--metric", choices=("avg", "max"), default=None,
-                   help="validation F-score over users; default from the file name (tvsum avg, summe max)")
+    p.add_argument(
+        "--metric",
+        choices=("avg", "max"),
+        default=None,
+        help="validation F-score over users; default from the file name (tvsum avg, summe max)",
+    )
     p.add_argument("--ratio", type=float, default=d.ratio, help="summary length / video length (default: %(default)s)")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the folds and the models (default: %(default)s)")
     return p  # fmt: skip

@@ -95,7 +95,9 @@ def train_fold(
     in_dim = videos[fit[0]].features.shape[1]
     model = VASNet(in_dim=in_dim, attn_dim=cfg.attn_dim, dropout=cfg.dropout)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    data = {k: (torch.as_tensor(videos[k].features)[None], normalised_target(videos[k].gtscore)[None]) for k in fit + val}
+    data = {  # key -> features (1, T, D), target (1, T)
+        k: (torch.as_tensor(videos[k].features)[None], normalised_target(videos[k].gtscore)[None]) for k in fit + val
+    }
     result = FoldResult(split.fold, fit, val, list(split.test), 0, -1.0)
     best_state, best = None, (-1.0, float("inf"))
     for epoch in range(1, cfg.epochs + 1):

@@ -33,7 +33,7 @@ def synthetic_h5(path: Path, *, seed: int, videos: int = 10, attrs: dict | None 
         for i in range(videos):
             lengths = rng.integers(3, 9, size=int(rng.integers(8, 13)))  # steps per shot
             centres = rng.normal(size=(len(lengths), DIM))
-            x = np.concatenate([c + 0.3 * rng.normal(size=(n, DIM)) for c, n in zip(centres, lengths)])  # (T, D)
+            x = np.concatenate([c + 0.3 * rng.normal(size=(n, DIM)) for c, n in zip(centres, lengths, strict=True)])
             gtscore = 1 / (1 + np.exp(-2 * x @ w))  # (T,)
             n_steps, n_frames = len(x), 15 * len(x)
             ends = np.cumsum(lengths) * 15

@@ -46,9 +46,7 @@ class Summarizer:
 SUMMARIZERS: Registry[type[Summarizer]] = Registry("summarizer")
 
 
-def build_summarizer(
-    name: str, *, checkpoint: str | Path | None = None, seed: int = 0, **kwargs: object
-) -> Summarizer:
+def build_summarizer(name: str, *, checkpoint: str | Path | None = None, seed: int = 0, **kwargs: object) -> Summarizer:
     """`build_summarizer("attention", checkpoint="runs/x/best.ckpt")`; loads what it needs once."""
     cls = SUMMARIZERS.get(name)
     if cls.needs_checkpoint and checkpoint is None:

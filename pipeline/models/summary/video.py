@@ -24,7 +24,15 @@ from pipeline.models.summary.kts import kts
 from pipeline.models.summary.protocol import select_shots, shot_scores
 from pipeline.models.summary.summarizers import SUMMARIZERS, Summarizer, build_summarizer
 
-__all__ = ["SUMMARIZERS", "VideoSummary", "build_summarizer", "default_backbone", "features_id", "frame_features", "summarize_video"]
+__all__ = [
+    "SUMMARIZERS",
+    "VideoSummary",
+    "build_summarizer",
+    "default_backbone",
+    "features_id",
+    "frame_features",
+    "summarize_video",
+]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
