@@ -27,8 +27,8 @@ FORMAT = 1
 
 
 class VASNet(nn.Module):
-    """Soft self-attention over all frames; `scale` multiplies the attention logits (the paper fixes
-    it to 0.06 for its 1024-d features instead of 1/sqrt(d); 1/sqrt(A) is the default here)."""
+    """Soft self-attention over all frames (no positions, no window: every frame sees every frame);
+    `scale` multiplies the attention logits, 1/sqrt(attn_dim) by default (Vaswani et al. 2017)."""
 
     def __init__(self, *, in_dim: int, attn_dim: int = 256, dropout: float = 0.5, scale: float | None = None) -> None:
         super().__init__()
