@@ -32,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "summarize",
         help="video summaries; `vap summarize eval` scores them on TVSum/SumMe h5 files",
         description="Video summarization. Forms:\n"
-        "  vap summarize VIDEO|FOLDER ... --out DIR [--ratio 0.15] [--method rl]\n"
+        "  vap summarize VIDEO|FOLDER ... --out DIR [--ratio 0.15] [--method rl|attention|supervised] [--checkpoint CKPT]\n"
         "  vap summarize eval DATASET.h5 --scores SCORES.json|--checkpoint CKPT [--splits K] [--out FILE.json]\n"
         "  vap summarize train DATASET.h5 --out CKPT [--splits K] [--epochs N]\n"
         "  vap summarize features DATASET.h5 VIDEO_DIR --out OWN.h5\n"
@@ -49,7 +49,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         usage="vap summarize VIDEO|FOLDER ... --out DIR [options]  |  vap summarize eval|train|features DATASET.h5 ...",
         add_help=False,
     )
-    p.add_argument("rest", nargs="*", metavar="VIDEO|eval ...", help="videos, or `eval` and its arguments")
+    p.add_argument(
+        "rest", nargs="*", metavar="VIDEO|eval|train|features ...", help="videos, or a form and its arguments"
+    )
     p.set_defaults(func=main, summarize_parser=p)
 
 
