@@ -32,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "summarize",
         help="video summaries (rl, attention, supervised); eval, train on TVSum/SumMe h5 files",
         description="Video summarization. Forms:\n"
-        "  vap summarize VIDEO|FOLDER ... --out DIR [--ratio 0.15] [--method rl|attention|supervised --checkpoint CKPT]\n"
+        "  vap summarize VIDEO|FOLDER ... --out DIR [--ratio R] [--method rl|attention|supervised --checkpoint CKPT]\n"
         "  vap summarize eval DATASET.h5 --scores SCORES.json|--checkpoint CKPT [--splits K] [--out FILE.json]\n"
         "  vap summarize train DATASET.h5 --out CKPT [--splits K] [--epochs N]\n"
         "  vap summarize features DATASET.h5 VIDEO_DIR --out OWN.h5\n"
