@@ -12,7 +12,10 @@ frames):
   uniform    the budget in k evenly spaced pieces of --uniform-piece-seconds (k = budget / piece);
   ceiling    the best any selection can do (the whole budget inside planted frames);
   rl, sum-valued knapsack   a diagnostic: rl's scores and shots, each shot valued by the sum of its
-             scores rather than the protocol's mean (which prefers many short shots).
+             scores rather than the protocol's mean (which prefers many short shots);
+  rl, R_div over all pairs  a diagnostic: DR-DSN without the paper's rule that picks more than 20
+             steps apart count as fully dissimilar (so far-apart repeats count as redundant), alone and
+             with the sum-valued knapsack.
 F-score: frame overlap with the planted frames. Rank correlation (Kendall tau, Spearman rho, as Otani
 et al.): the method's score of every sampled frame against planted (1) / not planted (0).
 
@@ -48,6 +51,7 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLES = ("bikes.mp4", "carphone_pristine.mp4", "bigbuckbunny.mp4")
 FPS = 25
 LAYOUTS = ("other-sources", "any")
+NO_CUTOFF = "rl, R_div over all pairs"
 
 
 @dataclass
@@ -235,6 +239,11 @@ def run_layout(args: argparse.Namespace, layout: str, naturals: list[Segment], b
             rows["attention"] = method_row(att, planted, plan_shots)
         rows["random"] = random_row(rl, planted, plan_shots, args.ratio, args.draws, seed)
         rows["rl, sum-valued knapsack"] = sum_knapsack_row(rl, planted, plan_shots, args.ratio)
+        if args.diagnostics:  # DR-DSN comparing every pair of picks in R_div, not only those <= 20 steps apart
+            rl_all = summarize_video(path, method="rl", ratio=args.ratio, backbone=backbone, seed=seed,
+                                     method_args={"epochs": args.epochs, "max_distance": None})  # fmt: skip
+            rows[NO_CUTOFF] = method_row(rl_all, planted, plan_shots)
+            rows[NO_CUTOFF + ", sum-valued knapsack"] = sum_knapsack_row(rl_all, planted, plan_shots, args.ratio)
         rows["uniform"] = uniform_row(planted, plan_shots, args.ratio, round(args.uniform_piece_seconds * FPS))
         seeds.append({
             "seed": seed, "frames": len(planted), "planted_frames": int(planted.sum()), "kts_shots": len(rl.shots),
@@ -372,9 +381,11 @@ def write_report(report: dict, out: Path) -> None:
         f"summary; one repeated and one novel content are moving digits). Budget {s['ratio']:.0%} of the frames. "
         f"Features: {s['backbone']}; rl = DR-DSN, {s['epochs']} epochs, trained on each video. Random: uniform "
         f"random scores through the same KTS shots and knapsack, {s['draws']} draws. Uniform: the budget in "
-        f"evenly spaced {s['uniform_piece_seconds']} s pieces. `rl, sum-valued knapsack` (a diagnostic, not what "
-        "`vap summarize` does): rl's scores and shots, the knapsack valuing a shot by the sum of its scores "
-        "instead of their mean. F: frame overlap with the planted frames; tau / rho: the "
+        f"evenly spaced {s['uniform_piece_seconds']} s pieces. Diagnostics, not what `vap summarize` does by "
+        "default: `sum-valued knapsack` keeps the scores and shots but values a shot by the sum of its scores "
+        "instead of their mean; `R_div over all pairs` trains DR-DSN without the paper's rule that picks more "
+        "than 20 steps (10 s) apart count as fully dissimilar (`max_distance=None`). "
+        "F: frame overlap with the planted frames; tau / rho: the "
         "score of each sampled frame against planted (1) / not (0). Seeds: " + ", ".join(map(str, s["seeds"])) + ".",
         "",
     ]  # fmt: skip
@@ -408,6 +419,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--size", default="320x240", help="WxH of the spliced video")
     p.add_argument("--backbone", default="mobilenet_v2", help="mobilenet_v2 (ImageNet) or tiny (smoke runs)")
     p.add_argument("--attention-checkpoint", type=Path, default=None)
+    p.add_argument("--no-diagnostics", dest="diagnostics", action="store_false",
+                   help="skip the second rl run with R_div over all pairs")  # fmt: skip
     p.add_argument(
         "--layouts",
         nargs="+",

@@ -62,15 +62,16 @@ def build_summarizer(name: str, *, checkpoint: str | Path | None = None, seed: i
 class RLSummarizer(Summarizer):
     """DR-DSN (Zhou et al., AAAI 2018): REINFORCE on diversity + representativeness, trained per video."""
 
-    def __init__(self, *, seed: int = 0, epochs: int = 60) -> None:
+    def __init__(self, *, seed: int = 0, epochs: int = 60, max_distance: int | None = 20) -> None:
         super().__init__()
-        self.seed, self.epochs = seed, epochs
-        self.settings = {"epochs": epochs}
+        self.seed, self.epochs, self.max_distance = seed, epochs, max_distance
+        self.settings = {"epochs": epochs, "max_distance": max_distance}
 
     def score(self, features: torch.Tensor, encoded: torch.Tensor | None = None) -> np.ndarray:
         from pipeline.models.summary.dr_dsn import DRDSNConfig, dr_dsn_scores
 
-        return dr_dsn_scores(features, DRDSNConfig(seed=self.seed, epochs=self.epochs)).numpy()
+        cfg = DRDSNConfig(seed=self.seed, epochs=self.epochs, max_distance=self.max_distance)
+        return dr_dsn_scores(features, cfg).numpy()
 
 
 @SUMMARIZERS.register("attention")
