@@ -19,7 +19,7 @@ frames):
 F-score: frame overlap with the planted frames. Rank correlation (Kendall tau, Spearman rho, as Otani
 et al.): the method's score of every sampled frame against planted (1) / not planted (0).
 
-    .venv/bin/python scripts/summarize_proof.py                    # docs/bench/summarize_proof.{json,md}
+    .venv/bin/python scripts/summarize_proof.py      # 10 seeds (~7 min): docs/bench/summarize_proof.{json,md}
     .venv/bin/python scripts/summarize_proof.py --seeds 0 --shot-seconds 0.4 --appearances 2 --epochs 3 \
         --draws 5 --size 64x48 --backbone tiny --out /tmp/proof   # smoke run
 """
@@ -161,7 +161,8 @@ def method_row(summary, planted: np.ndarray, plan_shots: list[dict]) -> dict:
     row = selection_numbers(mask_of(shots, np.array(summary.selected), len(planted)), planted, plan_shots)
     tau, rho = rank_correlation(np.array(summary.scores), planted[idx].astype(float))
     scores = np.array(summary.scores)
-    row.update(tau=tau, rho=rho, mean_score_novel=float(scores[planted[idx]].mean()),
+    row.update(tau=tau, rho=rho, selected_shots=len(summary.selected),
+               mean_score_novel=float(scores[planted[idx]].mean()),
                mean_score_repeated=float(scores[~planted[idx]].mean()))  # fmt: skip
     return row
 
@@ -336,21 +337,35 @@ def analysis(r: dict) -> list[str]:
     rl = [sd["methods"]["rl"] for sd in seeds]
     ranks = sum(x["mean_score_novel"] > x["mean_score_repeated"] for x in rl)
     tau_pos = sum(x["tau"] > 0 for x in rl)
-    low = [sd for sd in seeds if sd["methods"]["rl"]["f_score"] < 1.5 * sd["methods"]["random"]["f_score"]]
+    low = [sd for sd in seeds if not sd["methods"]["rl"]["f_score"] > 1.5 * sd["methods"]["random"]["f_score"]]
+    high = [sd for sd in seeds if sd not in low]
     out = [
         f"rl scores planted frames above repeated ones on average in {ranks} of {len(seeds)} seeds "
         f"(tau > 0 in {tau_pos})."
     ]
+
+    def shot_len(group: list[dict]) -> str:
+        rows = [sd["methods"]["rl"] for sd in group]
+        return f"{np.mean([x['selected_frames'] / max(1, x['selected_shots']) for x in rows]):.0f}"
+
     if low:
-        ok = [sd["kts_shots"] for sd in seeds if sd not in low]
-        bad_shots = sorted(sd["kts_shots"] for sd in low)
         sums = [sd["methods"]["rl, sum-valued knapsack"]["f_score"] for sd in low]
+        lo, hi = min((sd["kts_shots"] for sd in high), default="-"), max((sd["kts_shots"] for sd in high), default="-")
         out.append(
-            f"It is below 1.5x random in seed(s) {', '.join(str(sd['seed']) for sd in low)}: there KTS cut the "
-            f"video into {', '.join(map(str, bad_shots))} shots (elsewhere {min(ok) if ok else '-'}-"
-            f"{max(ok) if ok else '-'}), and the knapsack, valuing a shot by its mean score as the protocol does, "
-            "fills the budget with many short shots of repeated content; valued by the sum of scores, the same "
-            f"scores and shots give F {', '.join(f'{f:.3f}' for f in sums)} in those seeds."
+            f"It is not above 1.5x random in seed(s) {', '.join(str(sd['seed']) for sd in low)}: there KTS made "
+            f"{', '.join(str(sd['kts_shots']) for sd in low)} shots (elsewhere "
+            f"{lo}-{hi}) and the knapsack, valuing a shot by its mean score as the protocol does, kept shots of "
+            f"{shot_len(low)} frames on average (elsewhere {shot_len(high) if high else '-'}): many short shots "
+            "of repeated content. Valued by the sum of their scores, the same scores and shots give F "
+            f"{', '.join(f'{f:.3f}' for f in sums)} in those seeds."
+        )
+    if NO_CUTOFF in r["mean"]:
+        a, b = r["mean"]["rl"], r["mean"][NO_CUTOFF]
+        better = sum(sd["methods"][NO_CUTOFF]["tau"] > sd["methods"]["rl"]["tau"] for sd in seeds)
+        out.append(
+            f"With R_div over all pairs, rl's mean F is {b['f_score']:.3f} (default {a['f_score']:.3f}) and tau "
+            f"{b['tau']:.3f} (default {a['tau']:.3f}, higher in {better} of {len(seeds)} seeds): the paper's "
+            "20-step rule lets DR-DSN pick repeats that are far apart without any diversity penalty."
         )
     return out
 
@@ -397,8 +412,11 @@ def write_report(report: dict, out: Path) -> None:
 
 
 NOTES = (
-    "One run on a CPU shared with other jobs. The planted summary is the novel content; an ideal summary "
-    "of such a video would also keep one instance of each repeated content, so the ceiling is not reached "
+    "One run on a CPU shared with other jobs. Rerunning the same command gives the same numbers; a seed run "
+    "on its own (another --seeds list) gave slightly different rl scores in one check (tau 0.39 against "
+    "0.42, the same selection), so compare runs of the same command. The planted summary is the novel "
+    "content; an ideal summary of such a video would also keep one instance of each repeated content, so "
+    "the ceiling is not reached "
     "by a good summarizer either. The attention method is not part of the default run: an action model's "
     "temporal attention says which frames its classifier used, not which are novel, so it is no answer to "
     "this question (pass --attention-checkpoint to add it)."
@@ -407,7 +425,7 @@ NOTES = (
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    p.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     p.add_argument("--shot-seconds", type=float, default=2.0)
     p.add_argument("--repeated", type=int, default=2, help="contents that come back (default: %(default)s)")
     p.add_argument("--appearances", type=int, default=6, help="times each repeated content appears")

@@ -63,4 +63,11 @@ def test_tiny_run_reports_comparisons_from_its_numbers(tmp_path):
         assert v["above_uniform"] == (f > uni and v["seeds_above_uniform"] >= 2)
         word = "well above random" if v["well_above_random"] else "NOT well above random"
         assert word in md
+        low = [
+            s["seed"]
+            for s in lay["seeds"]
+            if not s["methods"]["rl"]["f_score"] > 1.5 * s["methods"]["random"]["f_score"]
+        ]
+        assert (f"It is not above 1.5x random in seed(s) {', '.join(map(str, low))}:" in md) == bool(low)
+    assert md.count("With R_div over all pairs, rl's mean F is") == 2
     assert report["settings"]["backbone"] == "tiny" and "Command: `python scripts/summarize_proof.py --seeds 0 1" in md
