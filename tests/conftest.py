@@ -133,3 +133,28 @@ def in_tmp(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     return tmp_path
+
+
+def train_tiny_checkpoint(
+    root: Path, *, make_args: dict, num_segments: int, head_args: dict | None = None, test_clips: int = 1
+) -> Path:
+    """A `vap train` checkpoint made in two SGD steps on moving-digits (written under root/md): tiny
+    backbone, tsn head (attention consensus by default), 32 px; root/model.ckpt."""
+    import lightning as L
+
+    from pipeline.data.datamodule import VideoDataModule
+    from pipeline.tasks.classification import VideoClassificationTask
+
+    md = root / "md"
+    dm = VideoDataModule(train=str(md / "train.txt"), val=str(md / "val.txt"), test=str(md / "test.txt"),
+                         make="moving-digits", make_args=make_args, size=32, batch_size=4, num_workers=0,
+                         test_clips=test_clips, sampler_args={"num_segments": num_segments})  # fmt: skip
+    task = VideoClassificationTask(num_classes=6, backbone="tiny", weights=None, head="tsn",
+                                   head_args=head_args or {"consensus": "attention"})  # fmt: skip
+    trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
+                        default_root_dir=root)  # fmt: skip
+    trainer.fit(task, datamodule=dm)
+    ckpt = root / "model.ckpt"
+    trainer.save_checkpoint(ckpt)
+    return ckpt

@@ -16,30 +16,42 @@ from pathlib import Path
 
 from pipeline.errors import ConfigError
 
-EVAL_EXAMPLE = """example:
+EVAL_EXAMPLE = """examples:
   vap summarize eval eccv16_dataset_tvsum_google_pool5.h5 --scores my_scores.json --splits 5 --out tvsum.json
+  vap summarize eval eccv16_dataset_tvsum_google_pool5.h5 --checkpoint tvsum_vasnet.pt --out tvsum.json
 
 SCORES.json maps each h5 video key to one score per step (per row of `features` / `picks`):
   {"video_1": [0.1, 0.7, ...], "video_2": [...], ...}
+--checkpoint (from `vap summarize train` on the same file): each video is scored by the model of the
+fold that held it out, on the folds recorded in the checkpoint (--splits and --seed do not apply).
 """
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "summarize",
-        help="video summaries; `vap summarize eval` scores them on TVSum/SumMe h5 files",
+        help="video summaries (rl, attention, supervised); eval, train on TVSum/SumMe h5 files",
         description="Video summarization. Forms:\n"
-        "  vap summarize VIDEO|FOLDER ... --out DIR [--ratio 0.15] [--method rl]\n"
-        "  vap summarize eval DATASET.h5 --scores SCORES.json [--splits K] [--metric avg|max] [--out FILE.json]\n"
-        "Run `vap summarize videos --help` or `vap summarize eval --help` for the options.",
+        "  vap summarize VIDEO|FOLDER ... --out DIR [--ratio R] [--method rl|attention|supervised --checkpoint CKPT]\n"
+        "  vap summarize eval DATASET.h5 --scores SCORES.json|--checkpoint CKPT [--splits K] [--out FILE.json]\n"
+        "  vap summarize train DATASET.h5 --out CKPT [--splits K] [--epochs N]\n"
+        "  vap summarize features DATASET.h5 VIDEO_DIR --out OWN.h5\n"
+        "Run `vap summarize videos|eval|train|features --help` for the options.\n\n"
+        "examples:\n"
+        "  vap summarize holiday.mp4 --out summaries\n"
+        "  vap summarize match.mp4 --out summaries --method attention --checkpoint runs/ucf/best.ckpt\n"
+        "  vap summarize train eccv16_dataset_tvsum_google_pool5.h5 --out tvsum_vasnet.pt\n"
+        "  vap summarize eval eccv16_dataset_tvsum_google_pool5.h5 --checkpoint tvsum_vasnet.pt",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         # Every argument goes through untouched (no option prefix here), so options may come before the
         # videos (`vap summarize --out DIR a.mp4`); the form's own parser reads them.
         prefix_chars="\x00",
-        usage="vap summarize VIDEO|FOLDER ... --out DIR [options]  |  vap summarize eval DATASET.h5 [options]",
+        usage="vap summarize VIDEO|FOLDER ... --out DIR [options]  |  vap summarize eval|train|features DATASET.h5 ...",
         add_help=False,
     )
-    p.add_argument("rest", nargs="*", metavar="VIDEO|eval ...", help="videos, or `eval` and its arguments")
+    p.add_argument(
+        "rest", nargs="*", metavar="VIDEO|eval|train|features ...", help="videos, or a form and its arguments"
+    )
     p.set_defaults(func=main, summarize_parser=p)
 
 
@@ -54,7 +66,9 @@ def build_eval_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("dataset", type=Path, help="h5 file in the ECCV16 layout (one group per video)")
-    p.add_argument("--scores", type=Path, required=True, help="JSON {video_key: [score per step]}")
+    given = p.add_mutually_exclusive_group(required=True)
+    given.add_argument("--scores", type=Path, help="JSON {video_key: [score per step]}")
+    given.add_argument("--checkpoint", type=Path, help="a `vap summarize train` checkpoint of this file")
     p.add_argument("--splits", type=int, default=5, help="disjoint test folds (default: %(default)s)")
     p.add_argument(
         "--metric",
@@ -75,6 +89,11 @@ def main(args: argparse.Namespace) -> int:
         return 0 if args.rest else 2
     if args.rest[0] == "eval":
         return main_eval(build_eval_parser().parse_args(args.rest[1:]))
+    if args.rest[0] in ("train", "features"):
+        from pipeline.apps import summarize_train
+
+        form = summarize_train.FORMS[args.rest[0]]
+        return form.main(form.build_parser().parse_args(args.rest[1:]))
     if args.rest[0] == "videos":  # an explicit name for the default form, so that it has a --help
         args.rest = args.rest[1:]
     from pipeline.apps.summarize_videos import build_videos_parser, main_videos
@@ -162,9 +181,15 @@ def main_eval(args: argparse.Namespace) -> int:
     metric = args.metric or metric_from_name(args.dataset)
     if not 0 < args.ratio <= 1 or args.draws < 1:
         raise ConfigError("--ratio must be in (0, 1] and --draws >= 1")
-    videos = read_summary_h5(args.dataset, features=False)
-    scores = load_scores(args.scores, {v.key: v.n_steps for v in videos}, args.dataset)
-    splits = kfold_splits([v.key for v in videos], args.splits, seed=args.seed)
+    if args.checkpoint is not None:
+        from pipeline.apps.summarize_train import checkpoint_scores
+
+        videos = read_summary_h5(args.dataset)
+        scores, splits = checkpoint_scores(args.checkpoint, videos, args.dataset)
+    else:
+        videos = read_summary_h5(args.dataset, features=False)
+        scores = load_scores(args.scores, {v.key: v.n_steps for v in videos}, args.dataset)
+        splits = kfold_splits([v.key for v in videos], args.splits, seed=args.seed)
     result = evaluate_dataset(
         videos, scores, metric=metric, splits=splits, ratio=args.ratio, draws=args.draws, seed=args.seed
     )
@@ -172,8 +197,9 @@ def main_eval(args: argparse.Namespace) -> int:
     if args.out:
         report = {
             "dataset": str(args.dataset),
-            "scores": str(args.scores),
-            "settings": {"metric": metric, "splits": args.splits, "ratio": args.ratio, "draws": args.draws,
+            "scores": str(args.scores) if args.scores else None,
+            "checkpoint": str(args.checkpoint) if args.checkpoint else None,
+            "settings": {"metric": metric, "splits": len(splits), "ratio": args.ratio, "draws": args.draws,
                          "seed": args.seed},
             **asdict(result),
         }  # fmt: skip

@@ -12,9 +12,19 @@ import sys
 import time
 from pathlib import Path
 
-EXAMPLE = """example:
+EXAMPLE = """examples:
   vap summarize holiday.mp4 clips/ --out summaries --ratio 0.15
   -> summaries/holiday/{summary.json, keyframes/*.jpg, contact_sheet.jpg, summary.mp4, scores.png}
+  vap summarize match.mp4 --out summaries --method attention --checkpoint runs/ucf/best.ckpt
+  vap summarize holiday.mp4 --out summaries --method supervised --checkpoint vasnet_own.pt
+
+methods:
+  rl          (default) DR-DSN trained on each video on the fly: no labels, no checkpoint
+  attention   the temporal attention of a `vap train` checkpoint (its head must be tsn with
+              consensus attention, lstm or transformer)
+  supervised  a `vap summarize train` checkpoint; it must have been trained on the features this
+              command computes (MobileNetV2): the GoogLeNet features of the TVSum/SumMe h5 files
+              cannot be reproduced, see `vap summarize features --help` and docs/summarize.md
 """
 
 
@@ -32,6 +42,10 @@ def build_videos_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="output folder, one sub-folder per video")
     p.add_argument("--ratio", type=float, default=0.15, help="summary length / video length (default: %(default)s)")
     p.add_argument("--method", choices=SUMMARIZERS.names(), default="rl", help="importance scores (default: rl)")
+    p.add_argument(
+        "--checkpoint", type=Path, default=None,
+        help="attention: a `vap train` checkpoint; supervised: a `vap summarize train` checkpoint",
+    )  # fmt: skip
     p.add_argument("--sample-fps", type=float, default=2.0, help="frames per second scored (default: %(default)s)")
     p.add_argument("--backend", default="auto", help="decoding backend (default: auto)")
     p.add_argument("--seed", type=int, default=0, help="seed of the summarizer (default: %(default)s)")
@@ -60,38 +74,41 @@ def main_videos(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
+    from pipeline.errors import ConfigError
     from pipeline.models.summary.outputs import DONE, write_outputs
-    from pipeline.models.summary.video import default_backbone, summarize_video
+    from pipeline.models.summary.video import build_summarizer, default_backbone, features_id, summarize_video
 
     if not 0 < args.ratio <= 1:
-        raise ValueError("--ratio must be in (0, 1]")
+        raise ConfigError("--ratio must be in (0, 1]")
     jobs = output_dirs(args.inputs, args.out)
+    summarizer = build_summarizer(args.method, checkpoint=args.checkpoint, seed=args.seed)  # loaded once
     console = Console(stderr=True)
     table = Table(title="vap summarize")
     for col in ("video", "status", "duration (s)", "shots", "kept", "summary (s)", "time (s)"):
         table.add_column(col, justify="left" if col in ("video", "status") else "right")
-    backbone, failed = None, 0
+    backbone, load_s, failed = None, None, 0
+    if any(not (out / DONE).exists() for _, out in jobs):  # once, for all the videos
+        t_load = time.perf_counter()
+        backbone = default_backbone()
+        load_s = round(time.perf_counter() - t_load, 3)
+        # A supervised model trained on other features would fail on every video: say so once, up front.
+        summarizer.check_features(features_id(backbone), backbone.out_channels)
     for video, out in jobs:
         if (out / DONE).exists():
             table.add_row(str(video), "skipped (done)", "", "", "", "", "")
             continue
         t0 = time.perf_counter()
         try:
-            load_s = None
-            if backbone is None:  # once, for all the videos
-                t_load = time.perf_counter()
-                backbone = default_backbone()
-                load_s = round(time.perf_counter() - t_load, 3)
             with Progress(TextColumn(f"{video.name}"), BarColumn(), TextColumn("{task.completed}/{task.total} frames"),
                           TimeElapsedColumn(), console=console, transient=True) as bar:  # fmt: skip
                 task = bar.add_task("features", total=None)
                 s = summarize_video(
                     video, method=args.method, ratio=args.ratio, sample_fps=args.sample_fps, backbone=backbone,
-                    backend=args.backend, seed=args.seed, threads=args.threads,
+                    backend=args.backend, seed=args.seed, summarizer=summarizer, threads=args.threads,
                     progress=lambda done, total, bar=bar, task=task: bar.update(task, completed=done, total=total),
                 )  # fmt: skip
-            if load_s is not None:
-                s.seconds = {"load model": load_s, **s.seconds}
+            if load_s is not None:  # the first video carries the load time
+                s.seconds, load_s = {"load model": load_s, **s.seconds}, None
             if args.no_video:
                 s.settings["summary_video"] = False
             write_outputs(s, out, backend=args.backend, video=not args.no_video)

@@ -130,13 +130,27 @@ def kfold_splits(keys: list[str], k: int, *, seed: int = 0) -> list[Split]:
     ]
 
 
-def write_summary_h5(path: str | Path, videos: list[SummaryVideo]) -> Path:
-    """Write videos in the ECCV16 layout (for your own data, and the tests), to a temp name then renamed."""
+def features_id(path: str | Path) -> str:
+    """What extracted a file's features: the root attribute `features` that `vap summarize features`
+    writes, else (the ECCV16 files) "<file name> features" (GoogLeNet pool5, which cannot be reproduced)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        name = f.attrs.get("features")
+    if name is None:
+        return f"{Path(path).name} features"
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def write_summary_h5(path: str | Path, videos: list[SummaryVideo], *, attrs: dict | None = None) -> Path:
+    """Write videos in the ECCV16 layout (for your own data, and the tests), to a temp name then renamed.
+    `attrs` go on the file's root (the layout's groups stay as they are)."""
     import h5py
 
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     with h5py.File(tmp, "w") as f:
+        f.attrs.update(attrs or {})
         for v in videos:
             g = f.create_group(v.key)
             g["features"] = np.asarray(v.features, dtype=np.float32)

@@ -10,18 +10,16 @@ import sys
 import time
 from pathlib import Path
 
-import lightning as L
 import pyarrow.parquet as pq
 import pytest
 import torch
+from conftest import train_tiny_checkpoint
 
 from pipeline.apps.score import collect_inputs
 from pipeline.cli import main
 from pipeline.data.clips import decode_clips, eval_pipeline
-from pipeline.data.datamodule import VideoDataModule
 from pipeline.data.records import Journal, read_journal
 from pipeline.models.checkpoint import load_model
-from pipeline.tasks.classification import VideoClassificationTask
 
 TINY = {"num_train": 12, "num_val": 6, "num_test": 6}
 
@@ -31,17 +29,7 @@ def checkpoint_and_videos(tmp_path_factory) -> tuple[Path, list[Path]]:
     """A tiny model trained for two steps on moving-digits, and the test videos it has not seen."""
     root = tmp_path_factory.mktemp("score")
     md = root / "md"
-    dm = VideoDataModule(train=str(md / "train.txt"), val=str(md / "val.txt"), test=str(md / "test.txt"),
-                         make="moving-digits", make_args=TINY, size=32, batch_size=4, num_workers=0, test_clips=2,
-                         sampler_args={"num_segments": 4})  # fmt: skip
-    task = VideoClassificationTask(num_classes=6, backbone="tiny", weights=None, head="tsn",
-                                   head_args={"consensus": "attention"})  # fmt: skip
-    trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
-                        default_root_dir=root)  # fmt: skip
-    trainer.fit(task, datamodule=dm)
-    ckpt = root / "model.ckpt"
-    trainer.save_checkpoint(ckpt)
+    ckpt = train_tiny_checkpoint(root, make_args=TINY, num_segments=4, test_clips=2)
     videos = sorted((md / "test").rglob("*.mp4")) if (md / "test").exists() else sorted(md.rglob("*.mp4"))[-6:]
     return ckpt, videos[:6]
 

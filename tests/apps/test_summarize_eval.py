@@ -142,9 +142,15 @@ def test_help_and_forms(capsys):
         main(["summarize", "eval", "--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    assert "example:" in out and "--scores" in out and "--metric {avg,max}" in out
+    assert "examples:" in out and "--scores" in out and "--checkpoint" in out and "--metric {avg,max}" in out
     assert main(["summarize", "--help"]) == 0
-    assert "vap summarize VIDEO|FOLDER ... --out DIR" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "vap summarize VIDEO|FOLDER ... --out DIR" in out and "examples:" in out
+    assert "--method attention --checkpoint" in out and "vap summarize train" in out
+    for form in ("train", "features"):
+        with pytest.raises(SystemExit) as e:
+            main(["summarize", form, "--help"])
+        assert e.value.code == 0 and f"vap summarize {form}" in capsys.readouterr().out
     assert main(["summarize"]) == 2
     out = capsys.readouterr().out
     assert "vap summarize eval DATASET.h5" in out

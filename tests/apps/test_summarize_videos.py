@@ -83,7 +83,7 @@ def test_help_and_bad_input(capsys, tmp_path):
         main(["summarize", "videos", "--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    assert "example:" in out and "--ratio" in out and "{rl}" in out
+    assert "examples:" in out and "--ratio" in out and "{attention,rl,supervised}" in out and "--checkpoint" in out
     assert main(["summarize", str(tmp_path / "missing.mp4"), "--out", str(tmp_path)]) == 1
     assert "no such file or folder" in capsys.readouterr().err
 

@@ -20,6 +20,14 @@ def test_reward_hand_worked():
     # the same pair 2 steps apart with max_distance 1 counts as fully dissimilar: R_div 1
     r = dr_dsn_reward(X, torch.tensor([1.0, 0.0, 1.0]), max_distance=1)
     assert float(r) == pytest.approx(1 + math.exp(-math.sqrt(2) / 3))
+    # without the cut-off, far-apart picks count by their dissimilarity: {0, 2} same direction -> R_div 0
+    r = dr_dsn_reward(X, torch.tensor([1.0, 0.0, 1.0]), max_distance=None)
+    assert float(r) == pytest.approx(math.exp(-math.sqrt(2) / 3))
+    far = torch.cat([X[:1], torch.zeros(30, 2) + torch.tensor([0.0, 1.0]), X[:1]])  # (32, 2): step 0 == step 31
+    picks = torch.zeros(32)
+    picks[[0, 31]] = 1
+    assert float(dr_dsn_reward(far, picks)) == pytest.approx(1 + math.exp(-30 * math.sqrt(2) / 32))  # 31 > 20 apart
+    assert float(dr_dsn_reward(far, picks, max_distance=None)) == pytest.approx(math.exp(-30 * math.sqrt(2) / 32))
     # one pick {1}: R_div 0, distances sqrt 2, 0, sqrt 2 -> exp(-2 sqrt(2) / 3); none: 0
     assert float(dr_dsn_reward(X, torch.tensor([0.0, 1.0, 0.0]))) == pytest.approx(math.exp(-2 * math.sqrt(2) / 3))
     assert float(dr_dsn_reward(X, torch.zeros(3))) == 0.0

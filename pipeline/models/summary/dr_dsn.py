@@ -28,12 +28,13 @@ class DSN(nn.Module):
         return torch.sigmoid(self.fc(h)).squeeze(-1)  # (B, T)
 
 
-def dr_dsn_reward(features: torch.Tensor, picks: torch.Tensor, *, max_distance: int = 20) -> torch.Tensor:
+def dr_dsn_reward(features: torch.Tensor, picks: torch.Tensor, *, max_distance: int | None = 20) -> torch.Tensor:
     """R_div + R_rep of one selection (the paper's equations 3-6).
 
     features: (T, D); picks: (T,) 0/1. R_div: mean pairwise cosine dissimilarity of the picked steps,
     where pairs more than `max_distance` steps apart count as fully dissimilar (1), as the paper sets
-    d = 1 for temporally distant frames. R_rep: exp(-mean over all steps of the Euclidean distance to the
+    d = 1 for temporally distant frames (None: every pair by its dissimilarity, so content that recurs
+    far apart counts as redundant too). R_rep: exp(-mean over all steps of the Euclidean distance to the
     nearest picked step), here on L2-normalised features: raw MobileNetV2 features lie so far apart
     that exp(-distance) was ~0 for every selection, leaving only R_div, which grows with every pick.
     With fewer than two picks R_div is 0; with none R is 0.
@@ -45,8 +46,9 @@ def dr_dsn_reward(features: torch.Tensor, picks: torch.Tensor, *, max_distance: 
     if idx.numel() > 1:
         sel = x[idx]  # (k, D)
         dissim = 1.0 - sel @ sel.T  # (k, k)
-        far = (idx[:, None] - idx[None, :]).abs() > max_distance  # (k, k)
-        dissim = torch.where(far, torch.ones_like(dissim), dissim)
+        if max_distance is not None:
+            far = (idx[:, None] - idx[None, :]).abs() > max_distance  # (k, k)
+            dissim = torch.where(far, torch.ones_like(dissim), dissim)
         k = idx.numel()
         r_div = (dissim.sum() - dissim.diagonal().sum()) / (k * (k - 1))
     else:
@@ -69,6 +71,9 @@ class DRDSNConfig:
     target: float = 0.5  # the mean selection probability the penalty pulls towards
     beta: float = 0.1  # weight of that penalty
     baseline_momentum: float = 0.9
+    # Pairs of picks further apart than this many steps count as fully dissimilar in R_div (the paper's
+    # 20); None compares every pair (docs/bench/summarize_proof.md measures both on planted repeats).
+    max_distance: int | None = 20
     seed: int = 0
 
 
@@ -99,7 +104,7 @@ def _train(features: torch.Tensor, cfg: DRDSNConfig) -> torch.Tensor:
         for _ in range(cfg.episodes):
             picks = dist.sample()  # (T,)
             with torch.no_grad():
-                reward = dr_dsn_reward(x, picks)
+                reward = dr_dsn_reward(x, picks, max_distance=cfg.max_distance)
             b = reward if baseline is None else baseline
             loss = loss - dist.log_prob(picks).mean() * (reward - b) / cfg.episodes
             rewards.append(reward)

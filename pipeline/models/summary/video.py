@@ -4,6 +4,7 @@ Zhou et al. 2018, on any video instead of the h5 features).
 
 video -> every ~fps/2-th frame (B=1, T, C, H, W) -> MobileNetV2 (Sandler et al. 2018) pooled (T, 1280)
 -> SUMMARIZERS[method] -> scores (T,) ; KTS(features) -> shots in source frames -> knapsack -> selection
+A summarizer that consumes frames (attention) also gets each decoded batch, through its own model.
 """
 
 from __future__ import annotations
@@ -19,22 +20,23 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 
 from pipeline.data.backends import open_video
-from pipeline.models.summary.dr_dsn import DRDSNConfig, dr_dsn_scores
 from pipeline.models.summary.kts import kts
 from pipeline.models.summary.protocol import select_shots, shot_scores
-from pipeline.registry import Registry
+from pipeline.models.summary.summarizers import SUMMARIZERS, Summarizer, build_summarizer
 
-# A summarizer maps one video's features (T, D) to importance scores (T,) in [0, 1].
-SUMMARIZERS: Registry[Callable[..., np.ndarray]] = Registry("summarizer")
+__all__ = [
+    "SUMMARIZERS",
+    "VideoSummary",
+    "build_summarizer",
+    "default_backbone",
+    "features_id",
+    "frame_features",
+    "summarize_video",
+]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-@SUMMARIZERS.register("rl")
-def rl_summarizer(features: torch.Tensor, *, seed: int = 0, epochs: int = 60) -> np.ndarray:
-    """DR-DSN (Zhou et al., AAAI 2018): REINFORCE on diversity + representativeness, trained per video."""
-    return dr_dsn_scores(features, DRDSNConfig(seed=seed, epochs=epochs)).numpy()
+DEFAULT_FEATURES = "mobilenet_v2 imagenet"
 
 
 @dataclass
@@ -68,7 +70,14 @@ def default_backbone() -> torch.nn.Module:
     """ImageNet MobileNetV2 from torch hub's cache (seeded offline by scripts/setup.sh)."""
     from pipeline.models.backbones import build_backbone
 
-    return build_backbone("mobilenet_v2", weights="imagenet").eval()
+    backbone = build_backbone("mobilenet_v2", weights="imagenet").eval()
+    backbone.features_id = DEFAULT_FEATURES
+    return backbone
+
+
+def features_id(backbone: torch.nn.Module) -> str:
+    """What the features are called in summary.json and in a supervised model's record."""
+    return getattr(backbone, "features_id", None) or getattr(backbone, "name", type(backbone).__name__)
 
 
 @torch.no_grad()
@@ -102,10 +111,14 @@ def summarize_video(
     batch_size: int = 16,
     seed: int = 0,
     method_args: dict | None = None,
+    summarizer: Summarizer | None = None,
     threads: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> VideoSummary:
     """Summarize one video; `progress(done, total)` is called as sampled frames are featurised.
+
+    `summarizer`: a built one (the CLI builds it once: a checkpoint loads once for all videos);
+    without it, `SUMMARIZERS[method](seed=seed, **method_args)`.
 
     `threads`: torch CPU threads while featurising. Default 1: on this shared 2-core machine MobileNetV2
     took 2.85 s per 16 720p frames with 2 threads and 0.47 s with 1 (the other jobs' load).
@@ -115,7 +128,7 @@ def summarize_video(
     try:
         return _summarize(path, method=method, ratio=ratio, sample_fps=sample_fps, max_shot_seconds=max_shot_seconds,
                           backbone=backbone, backend=backend, batch_size=batch_size, seed=seed,
-                          method_args=method_args, progress=progress)  # fmt: skip
+                          method_args=method_args, summarizer=summarizer, progress=progress)  # fmt: skip
     finally:
         torch.set_num_threads(before)
 
@@ -132,11 +145,11 @@ def _summarize(
     batch_size: int,
     seed: int,
     method_args: dict | None,
+    summarizer: Summarizer | None,
     progress: Callable[[int, int], None] | None,
 ) -> VideoSummary:
-    summarizer = SUMMARIZERS.get(method)
+    summarizer = summarizer or build_summarizer(method, seed=seed, **(method_args or {}))
     seconds: dict[str, float] = {}
-    features_name = "mobilenet_v2 imagenet" if backbone is None else getattr(backbone, "name", type(backbone).__name__)
     if backbone is None:  # the CLI loads it once for all videos and passes it in
         t0 = time.perf_counter()
         backbone = default_backbone()
@@ -144,17 +157,21 @@ def _summarize(
     with open_video(path, backend=backend) as video:
         meta = video.meta
         indices = sample_indices(meta.num_frames, meta.fps, sample_fps)  # (T,)
-        feats = []
+        feats, encoded = [], []
         t0 = time.perf_counter()
         for start in range(0, len(indices), batch_size):
-            chunk = indices[start : start + batch_size].tolist()
-            feats.append(frame_features(video.get_frames(chunk), backbone))  # (b, D)
+            frames = video.get_frames(indices[start : start + batch_size].tolist())  # (b, C, H, W) uint8
+            feats.append(frame_features(frames, backbone))  # (b, D)
+            if summarizer.consumes == "frames":
+                encoded.append(summarizer.encode(frames))  # (b, D')
             if progress:
                 progress(min(start + batch_size, len(indices)), len(indices))
         seconds["decode + features"] = time.perf_counter() - t0
     features = torch.cat(feats)  # (T, D)
+    summarizer.check_features(features_id(backbone), features.shape[1])
     t0 = time.perf_counter()
-    scores = np.asarray(summarizer(features, seed=seed, **(method_args or {})), dtype=np.float64)  # (T,)
+    own = torch.cat(encoded) if encoded else None  # (T, D') or None
+    scores = np.asarray(summarizer.score(features, own), dtype=np.float64)  # (T,)
     seconds["scores"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     # Longest shot: max_shot_seconds, and never longer than the budget, or a short video would be one
@@ -175,8 +192,8 @@ def _summarize(
         height=meta.height,
         method=method,
         settings={"ratio": ratio, "sample_fps": sample_fps, "max_shot_seconds": max_shot_seconds, "seed": seed,
-                  "features": features_name,
-                  "kts": {"vmax": 1.0, "max_segment_length_steps": w}, **(method_args or {})},
+                  "features": features_id(backbone),
+                  "kts": {"vmax": 1.0, "max_segment_length_steps": w}, **summarizer.settings},
         indices=indices.tolist(),
         timestamps=[round(i / meta.fps, 3) if meta.fps > 0 else 0.0 for i in indices.tolist()],
         scores=scores.tolist(),

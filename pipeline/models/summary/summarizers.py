@@ -1,0 +1,129 @@
+"""The summarizers `vap summarize --method` chooses from: importance scores (T,) of one video's sampled
+frames, in [0, 1].
+
+Each declares what it consumes, so the video pipeline decodes once and hands over the right thing:
+  "features": the ImageNet features (T, D) that KTS also cuts shots on -> `score(features)`;
+  "frames":   each decoded batch of sampled frames, uint8 (b, C, H, W) -> `encode(frames)` through the
+              summarizer's own preprocessing and model (b, D') -> `score(features, encoded (T, D'))`.
+  rl         DR-DSN (Zhou et al., AAAI 2018), trained per video, no labels, no checkpoint.
+  attention  the temporal attention of a `vap train` checkpoint (consumes frames).
+  supervised VASNet-style regressor (Fajtl et al., ACCV 2018 workshops) from `vap summarize train`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from pipeline.errors import ConfigError
+from pipeline.registry import Registry
+
+
+class Summarizer:
+    """Base: `consumes` is "features" or "frames"; `settings` go into summary.json."""
+
+    consumes: ClassVar[str] = "features"
+    needs_checkpoint: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        self.settings: dict = {}
+
+    def check_features(self, features_id: str, dim: int) -> None:
+        """Raise ConfigError when the pipeline's features (name, size) are not what this summarizer needs."""
+
+    def encode(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 (b, C, H, W) sampled frames -> (b, D'); only for summarizers that consume frames."""
+        raise NotImplementedError(f"{type(self).__name__} consumes features, not frames")
+
+    def score(self, features: torch.Tensor, encoded: torch.Tensor | None = None) -> np.ndarray:
+        """(T, D) ImageNet features [and (T, D') own encodings] -> (T,) importance in [0, 1]."""
+        raise NotImplementedError
+
+
+SUMMARIZERS: Registry[type[Summarizer]] = Registry("summarizer")
+
+
+def build_summarizer(name: str, *, checkpoint: str | Path | None = None, seed: int = 0, **kwargs: object) -> Summarizer:
+    """`build_summarizer("attention", checkpoint="runs/x/best.ckpt")`; loads what it needs once."""
+    cls = SUMMARIZERS.get(name)
+    if cls.needs_checkpoint and checkpoint is None:
+        raise ConfigError(f"--method {name} needs --checkpoint CKPT ({cls.__doc__.strip().splitlines()[0]})")
+    if not cls.needs_checkpoint and checkpoint is not None:
+        raise ConfigError(f"--method {name} takes no --checkpoint")
+    if cls.needs_checkpoint:
+        return cls(checkpoint=Path(checkpoint), seed=seed, **kwargs)
+    return cls(seed=seed, **kwargs)
+
+
+@SUMMARIZERS.register("rl")
+class RLSummarizer(Summarizer):
+    """DR-DSN (Zhou et al., AAAI 2018): REINFORCE on diversity + representativeness, trained per video."""
+
+    def __init__(self, *, seed: int = 0, epochs: int = 60, max_distance: int | None = 20) -> None:
+        super().__init__()
+        self.seed, self.epochs, self.max_distance = seed, epochs, max_distance
+        self.settings = {"epochs": epochs, "max_distance": max_distance}
+
+    def score(self, features: torch.Tensor, encoded: torch.Tensor | None = None) -> np.ndarray:
+        from pipeline.models.summary.dr_dsn import DRDSNConfig, dr_dsn_scores
+
+        cfg = DRDSNConfig(seed=self.seed, epochs=self.epochs, max_distance=self.max_distance)
+        return dr_dsn_scores(features, cfg).numpy()
+
+
+@SUMMARIZERS.register("attention")
+class AttentionSummarizer(Summarizer):
+    """The temporal attention of a trained `vap train` checkpoint: the frames the action model used."""
+
+    consumes = "frames"
+    needs_checkpoint = True
+
+    def __init__(self, *, checkpoint: Path, seed: int = 0) -> None:
+        super().__init__()
+        from pipeline.models.summary.attention import CheckpointAttention
+
+        self.model = CheckpointAttention.load(checkpoint)
+        self.settings = {"checkpoint": str(checkpoint), **self.model.settings}
+
+    def encode(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.model.encode(frames)
+
+    def score(self, features: torch.Tensor, encoded: torch.Tensor | None = None) -> np.ndarray:
+        if encoded is None:
+            raise ValueError("attention scores need the frames encoded by the checkpoint's backbone")
+        return self.model.scores(encoded)
+
+
+@SUMMARIZERS.register("supervised")
+class SupervisedSummarizer(Summarizer):
+    """VASNet-style self-attention regressor (Fajtl et al. 2018) from `vap summarize train`."""
+
+    needs_checkpoint = True
+
+    def __init__(self, *, checkpoint: Path, seed: int = 0, features: str | None = None) -> None:
+        super().__init__()
+        from pipeline.models.summary.vasnet import load_vasnet
+
+        self.checkpoint = checkpoint
+        self.models, self.record = load_vasnet(checkpoint)
+        self.settings = {"checkpoint": str(checkpoint), "trained_on": self.record["dataset"],
+                         "trained_features": self.record["features"], "folds": len(self.models)}  # fmt: skip
+
+    def check_features(self, features_id: str, dim: int) -> None:
+        """The model only means something on the features it was trained on."""
+        want, want_dim = self.record["features"], self.record["model"]["in_dim"]
+        if features_id != want or dim != want_dim:
+            raise ConfigError(
+                f"{self.checkpoint}: trained on {want_dim}-d '{want}' features, this video gives {dim}-d "
+                f"'{features_id}' features. The GoogLeNet features of the TVSum/SumMe h5 files cannot be "
+                "reproduced on your own videos: train on an h5 file whose features `vap summarize features` "
+                "extracted with our backbone (docs/summarize.md)"
+            )
+
+    def score(self, features: torch.Tensor, encoded: torch.Tensor | None = None) -> np.ndarray:
+        from pipeline.models.summary.vasnet import ensemble_scores
+
+        return ensemble_scores(self.models, features)

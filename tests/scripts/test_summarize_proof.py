@@ -1,0 +1,73 @@
+"""scripts/summarize_proof.py: a tiny run splices the planted videos, and every comparison in the report
+is computed from the per-seed numbers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from script_loader import load_script
+
+proof = load_script("summarize_proof")
+VIDEOS = Path(__file__).resolve().parents[3] / "shared" / "data" / "videos"
+
+
+def test_uniform_ceiling_and_plan_hand_worked():
+    planted = np.zeros(100, dtype=bool)
+    planted[40:60] = True  # 20 planted frames; budget floor(0.15 * 100) = 15
+    assert proof.ceiling_f(planted, 0.15) == pytest.approx(2 * 15 / 35)
+    # budget 15 in round(15 / 10) = 2 pieces of 7 frames centred at 25 and 75: [21, 28) and [71, 78)
+    row = proof.uniform_row(planted, [{"novel": True, "start": 40, "end": 59}], 0.15, 10)
+    assert row["selected_frames"] == 14 and row["f_score"] == 0.0 and row["selected_in_repeats"] == 1.0
+    pool = [proof.Segment(f"{v}.mp4@{i}", "natural", None) for v in "abc" for i in (0, 5)]
+    pool += [proof.Segment(f"digits#{i}", "digits", None) for i in range(5)]
+    for seed in range(5):
+        order = proof.plan(np.random.default_rng(seed), pool, 2, 3, 3, "other-sources")
+        assert len(order) == 2 * 3 + 3 and all(a[0] != b[0] for a, b in zip(order, order[1:], strict=False))
+        kinds = {novel: {pool[i].kind for i, n in order if n == novel} for novel in (True, False)}
+        assert kinds == {True: {"natural", "digits"}, False: {"natural", "digits"}}
+        sources = [pool[i].name.split("@")[0] for i in {i for i, _ in order} if pool[i].kind == "natural"]
+        assert len(sources) == len(set(sources)) == 3  # every natural content from its own video
+
+
+@pytest.mark.skipif(not VIDEOS.is_dir(), reason="needs the shared sample videos")
+def test_tiny_run_reports_comparisons_from_its_numbers(tmp_path):
+    out = tmp_path / "bench"
+    report = proof.main(["--seeds", "0", "1", "--shot-seconds", "0.4", "--appearances", "2", "--epochs", "2",
+                         "--draws", "3", "--size", "64x48", "--backbone", "tiny", "--videos", str(VIDEOS),
+                         "--work", str(tmp_path / "w"), "--out", str(out)])  # fmt: skip
+    saved = json.loads((out / "summarize_proof.json").read_text())
+    md = (out / "summarize_proof.md").read_text()
+    assert set(saved["layouts"]) == {"other-sources", "any"}
+    for name, lay in saved["layouts"].items():
+        assert [s["seed"] for s in lay["seeds"]] == [0, 1] and f"layout `{name}`" in md
+        for s in lay["seeds"]:
+            assert s["frames"] == 10 * (2 * 2 + 3) and s["planted_frames"] == 30  # 10-frame shots, 3 novel
+            assert sum(p["novel"] for p in s["plan"]) == 3
+            assert set(s["methods"]) == {"rl", "rl, sum-valued knapsack", "random", "uniform", proof.NO_CUTOFF,
+                                         proof.NO_CUTOFF + ", sum-valued knapsack"}  # fmt: skip
+            for row in s["methods"].values():
+                assert 0 <= row["f_score"] <= s["ceiling_f_score"] + 1e-9
+        for m in ("rl", "random", "uniform"):
+            assert lay["mean"][m]["f_score"] == pytest.approx(
+                np.mean([s["methods"][m]["f_score"] for s in lay["seeds"]])
+            )
+        v = lay["verdict"]["rl"]
+        f, rand, uni = (lay["mean"][m]["f_score"] for m in ("rl", "random", "uniform"))
+        assert v["f_over_random"] == (pytest.approx(f / rand) if rand > 0 else None)
+        assert v["seeds_above_random"] == sum(s["methods"]["rl"]["f_score"] > s["methods"]["random"]["f_score"]
+                                              for s in lay["seeds"])  # fmt: skip
+        assert v["well_above_random"] == (rand > 0 and f / rand >= 1.5 and v["seeds_above_random"] == 2)
+        assert v["above_uniform"] == (f > uni and v["seeds_above_uniform"] >= 2)
+        word = "well above random" if v["well_above_random"] else "NOT well above random"
+        assert word in md
+        low = [
+            s["seed"]
+            for s in lay["seeds"]
+            if not s["methods"]["rl"]["f_score"] > 1.5 * s["methods"]["random"]["f_score"]
+        ]
+        assert (f"It is not above 1.5x random in seed(s) {', '.join(map(str, low))}:" in md) == bool(low)
+    assert md.count("With R_div over all pairs, rl's mean F is") == 2
+    assert report["settings"]["backbone"] == "tiny" and "Command: `python scripts/summarize_proof.py --seeds 0 1" in md
