@@ -148,7 +148,7 @@ class VapCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         """A rich progress bar (with clips/s) unless the progress bar is switched off; and, unless the
         config names its own loggers (or `--trainer.logger false`), CSV + W&B under `default_root_dir`."""
-        from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
+        from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
 
         config = self.config[self.subcommand] if self.subcommand else self.config
         best = None
@@ -161,6 +161,10 @@ class VapCLI(LightningCLI):
                 cb.monitor, cb.filename = best
         if config.trainer.get("logger") in (None, True):
             kwargs["logger"] = default_loggers(save_dir=config.trainer.get("default_root_dir") or "runs")
+        elif config.trainer.get("logger") is False:  # nothing to log the learning rate to: Lightning would refuse
+            self.trainer_defaults["callbacks"] = [
+                cb for cb in self.trainer_defaults.get("callbacks", []) if not isinstance(cb, LearningRateMonitor)
+            ]
         if config.trainer.get("enable_progress_bar") is not False:
             kwargs["callbacks"] = [*kwargs.get("callbacks", []), RichProgressBar()]
         return super().instantiate_trainer(**kwargs)

@@ -103,3 +103,13 @@ def test_wandb_variables_set_by_the_user_win(tmp_path, monkeypatch):
         assert Path(run.dir).is_relative_to(tmp_path / "my_wandb") and run.offline
     finally:
         run.finish()
+
+
+def test_train_without_any_logger(in_tmp, capsys):
+    """`--trainer.logger false` (documented in docs/training.md) trains; no learning-rate monitor is left
+    without a logger to write to."""
+    args = ["train", *common(in_tmp), "--trainer.logger", "false", "--trainer.max_epochs", "1",
+            "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "1"]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "best checkpoint:" in out and "metrics (CSV)" not in out and "W&B" not in out
