@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from einops.layers.torch import Rearrange
 from torch import nn
 from torch.distributions import Normal
 
@@ -94,7 +95,10 @@ class GlimpseOutput:
 class RecurrentAttentionModel(nn.Module):
     """RAM for images. `std` is the location policy's fixed standard deviation (0.05-0.17 works).
     `core`: "rnn" (the paper's ReLU RNN for classification) or "lstm". `locations`: "policy" (learned)
-    or "random" (every glimpse uniformly anywhere, in training and at test; nothing for REINFORCE)."""
+    or "random" (every glimpse uniformly anywhere, in training and at test; nothing for REINFORCE).
+    `encoder`: "mlp" (the paper's glimpse network) or "conv" (two 3x3 conv layers over the patch, its
+    scales stacked as channels, as later RAM work did). `start`: where the first glimpse looks while
+    training, "random" (the paper) or "centre" (as at test time)."""
 
     def __init__(
         self,
@@ -109,15 +113,28 @@ class RecurrentAttentionModel(nn.Module):
         std: float = 0.1,
         core: str = "rnn",
         locations: str = "policy",
+        encoder: str = "mlp",
+        start: str = "random",
     ) -> None:
         super().__init__()
         if core not in ("rnn", "lstm") or locations not in ("policy", "random"):
             raise ValueError(f"core must be rnn or lstm, locations policy or random; got {core!r}, {locations!r}")
-        self.random_locations = locations == "random"
+        if encoder not in ("mlp", "conv") or start not in ("random", "centre"):
+            raise ValueError(f"encoder must be mlp or conv, start random or centre; got {encoder!r}, {start!r}")
+        self.random_locations, self.random_start = locations == "random", start == "random"
         self.glimpse_size, self.scales, self.scale_factor = glimpse_size, scales, scale_factor
         self.glimpses, self.hidden, self.std = glimpses, hidden, std
         retina_dim = scales * in_channels * glimpse_size**2
-        self.what = nn.Sequential(nn.Linear(retina_dim, 128), nn.ReLU())
+        if encoder == "mlp":
+            self.what = nn.Sequential(nn.Flatten(1), nn.Linear(retina_dim, 128), nn.ReLU())  # (B, 128)
+        else:
+            side = glimpse_size // 4  # after two 2x2 pools
+            self.what = nn.Sequential(
+                Rearrange("b k c h w -> b (k c) h w"),  # scales are aligned: stack them as channels
+                nn.Conv2d(scales * in_channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 32, g/2, g/2)
+                nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(1),  # (B, 64 (g/4)^2)
+                nn.Linear(64 * side * side, 128), nn.ReLU(),  # (B, 128)
+            )  # fmt: skip
         self.where = nn.Sequential(nn.Linear(2, 128), nn.ReLU())
         self.what_out, self.where_out = nn.Linear(128, hidden), nn.Linear(128, hidden)
         self.core = nn.RNNCell(hidden, hidden, nonlinearity="relu") if core == "rnn" else nn.LSTMCell(hidden, hidden)
@@ -131,7 +148,7 @@ class RecurrentAttentionModel(nn.Module):
         patches = retina(
             images, loc, self.glimpse_size, self.scales, self.scale_factor, levels=levels
         )  # (B, k, C, g, g)
-        return F.relu(self.what_out(self.what(patches.flatten(1))) + self.where_out(self.where(loc)))  # (B, hidden)
+        return F.relu(self.what_out(self.what(patches)) + self.where_out(self.where(loc)))  # (B, hidden)
 
     def forward(self, images: torch.Tensor, *, sample: bool | None = None) -> GlimpseOutput:
         """`sample`: draw locations from the policy (default: in training) or take its mean."""
@@ -140,7 +157,8 @@ class RecurrentAttentionModel(nn.Module):
         h = images.new_zeros(b, self.hidden)
         state = (h, h) if isinstance(self.core, nn.LSTMCell) else h
         # the first location: anywhere while training (the paper's random start), the centre otherwise
-        loc = images.new_empty(b, 2).uniform_(-1, 1) if sample or self.random_locations else images.new_zeros(b, 2)
+        anywhere = (sample and self.random_start) or self.random_locations
+        loc = images.new_empty(b, 2).uniform_(-1, 1) if anywhere else images.new_zeros(b, 2)  # (B, 2)
         levels = pyramid(images, self.scales, self.scale_factor)  # shared by every glimpse
         log_probs, baselines, looked = [], [], []
         for step in range(self.glimpses):
