@@ -182,3 +182,17 @@ def test_lstm_core_random_locations_and_monte_carlo():
     assert torch.allclose(many.sum(1), torch.ones(5)) and not torch.allclose(many, one)
     with pytest.raises(ValueError, match="core must be"):
         RecurrentAttentionModel(3, core="gru")
+
+
+def test_conv_glimpse_network_and_centre_start():
+    torch.manual_seed(0)
+    images = torch.rand(4, 1, 24, 24)
+    model = RecurrentAttentionModel(3, glimpse_size=8, scales=3, glimpses=3, hidden=16, encoder="conv", start="centre")
+    assert isinstance(model.what[1], torch.nn.Conv2d) and model.what[1].in_channels == 3  # scales as channels
+    out = model(images)  # training: sampled locations, but the first glimpse at the centre
+    assert torch.equal(out.locations[:, 0], torch.zeros(4, 2)) and out.locations[:, 1:].abs().sum() > 0
+    ram_loss(out, torch.zeros(4, dtype=torch.long))["loss"].backward()
+    assert model.what[1].weight.grad.abs().sum() > 0
+    assert not torch.equal(RecurrentAttentionModel(3, glimpses=2, hidden=8)(images).locations[:, 0], torch.zeros(4, 2))
+    with pytest.raises(ValueError, match="encoder must be"):
+        RecurrentAttentionModel(3, encoder="vit")
