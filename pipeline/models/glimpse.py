@@ -46,14 +46,18 @@ def pyramid(images: torch.Tensor, scales: int, scale_factor: float = 2.0) -> lis
 @functools.lru_cache(maxsize=32)
 def _patch_grid(
     size: int, scales: int, scale_factor: float, h: int, w: int, dtype: torch.dtype, device: torch.device
-) -> torch.Tensor:
-    """`(scales, size, size, 2)` offsets (x, y) of each patch pixel's centre from the glimpse centre, in
-    the normalised units of `grid_sample` (align_corners=False); the same for every glimpse, so cached."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The offsets (x, y) of each patch pixel's centre from the glimpse centre, in the normalised units of
+    `grid_sample` (align_corners=False), flat `(1, scales * size * size * 2)`; and the `(2, same)` 0/1
+    matrix that copies a centre (x, y) to every pixel. The same for every glimpse, so cached."""
     offsets = torch.linspace(1 / size - 1, 1 - 1 / size, size, dtype=torch.float64)  # (size,) in half-widths
     extents = torch.tensor([size * scale_factor**i for i in range(scales)], dtype=torch.float64)  # pixels
     span = offsets * extents[:, None]  # (scales, size): twice the offset in pixels
     gx, gy = (span / w)[:, None, :].expand(-1, size, -1), (span / h)[:, :, None].expand(-1, -1, size)
-    return torch.stack([gx, gy], dim=-1).to(dtype=dtype, device=device)  # (scales, size, size, 2)
+    offsets = torch.stack([gx, gy], dim=-1).reshape(1, -1)  # (1, scales * size * size * 2)
+    copy = torch.zeros(2, offsets.shape[1], dtype=torch.float64)
+    copy[0, 0::2], copy[1, 1::2] = 1, 1  # x to the x slots, y to the y slots
+    return offsets.to(dtype=dtype, device=device), copy.to(dtype=dtype, device=device)
 
 
 def retina(
@@ -75,7 +79,10 @@ def retina(
     """
     levels = pyramid(images, scales, scale_factor) if levels is None else levels
     h, w = images.shape[-2:]
-    grid = loc[:, None, None, None, :] + _patch_grid(size, scales, scale_factor, h, w, loc.dtype, loc.device)
+    offsets, copy = _patch_grid(size, scales, scale_factor, h, w, loc.dtype, loc.device)
+    # centre + offset for every pixel as one matrix product: exact (the weights are 0 and 1), and several
+    # times faster on the CPU than the broadcast add, whose innermost axis has only 2 elements
+    grid = torch.addmm(offsets, loc, copy).view(-1, scales, size, size, 2)
     # grid (B, scales, size, size, 2): where each patch pixel's centre lies, normalised
     patches = [  # a handful of scales, each (B, C, size, size)
         F.grid_sample(levels[i], grid[:, i], mode="bilinear", padding_mode="zeros", align_corners=False)

@@ -66,3 +66,12 @@ def test_tiny_run_writes_every_row(tmp_path):
     for label in ("RAM, 8 glimpses", "CNN, 2 conv + 2 FC", "RAM, 8 glimpses at random places", "| 5.23 |", "| 7.83 |"):
         assert label in md
     assert "python scripts/bench_glimpse.py --quick" in md and "ram_beats_cnn" in md
+    assert s["ratio_episode_loop"] == pytest.approx(s["ms"]["episode_loop"] / s["ms"]["episode_vectorised"])
+
+    (tmp_path / "glimpse.md").unlink()
+    bench.main(["--render", str(tmp_path / "glimpse.json")])  # the Markdown again from the JSON alone
+    assert (tmp_path / "glimpse.md").read_text() == md
+    again = bench.main(["--retina-only", "--retina-repeats", "2", "--out", str(tmp_path)])  # only the speed row
+    saved = json.loads((tmp_path / "glimpse.json").read_text())
+    assert saved["summary"] == report["summary"] and saved["retina"]["repeats"] == 2
+    assert "--retina-only" in saved["retina"]["command"] and again["retina"] == saved["retina"]
