@@ -9,41 +9,85 @@ REINFORCE.
       -> location policy: l_{t+1} ~ N(tanh(W h_t), std^2), h_t detached                  (B, 2)
       -> baseline b_t = W h_t (h_t detached); after the last glimpse: logits = W h_N      (B, K)
 Loss (`ram_loss`): cross-entropy + MSE(baseline, R) + REINFORCE with the baseline, R = 1 when the
-prediction is right. Groundwork for the video glimpse agent: not yet wired to a task or the CLI.
+prediction is right. At test time the paper averages M = 10 sampled runs (`monte_carlo_probs`).
+`locations="random"` keeps the network but looks at uniformly random places: the control that shows
+what the learned policy is worth (scripts/bench_glimpse.py).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from einops.layers.torch import Rearrange
 from torch import nn
 from torch.distributions import Normal
 
 
+def pyramid(images: torch.Tensor, scales: int, scale_factor: float = 2.0) -> list[torch.Tensor]:
+    """The image and `scales - 1` area-averaged copies, level i shrunk `scale_factor**i` times: what
+    the retina's coarser scales read, built once per image rather than once per glimpse."""
+    h, w = images.shape[-2:]
+    levels = [images]
+    for i in range(1, scales):
+        prev = levels[-1]
+        if scale_factor == 2 and prev.shape[-2] % 2 == 0 and prev.shape[-1] % 2 == 0:
+            # 2x2 means from strided views: several times faster than avg_pool2d on one channel
+            rows = prev[..., ::2, :] + prev[..., 1::2, :]  # (B, C, h/2, w)
+            levels.append((rows[..., ::2] + rows[..., 1::2]) * 0.25)  # (B, C, h/2, w/2)
+        else:
+            f = scale_factor**i
+            levels.append(F.adaptive_avg_pool2d(images, (max(1, round(h / f)), max(1, round(w / f)))))
+    return levels
+
+
+@functools.lru_cache(maxsize=32)
+def _patch_grid(
+    size: int, scales: int, scale_factor: float, h: int, w: int, dtype: torch.dtype, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The offsets (x, y) of each patch pixel's centre from the glimpse centre, in the normalised units of
+    `grid_sample` (align_corners=False), flat `(1, scales * size * size * 2)`; and the `(2, same)` 0/1
+    matrix that copies a centre (x, y) to every pixel. The same for every glimpse, so cached."""
+    offsets = torch.linspace(1 / size - 1, 1 - 1 / size, size, dtype=torch.float64)  # (size,) in half-widths
+    extents = torch.tensor([size * scale_factor**i for i in range(scales)], dtype=torch.float64)  # pixels
+    span = offsets * extents[:, None]  # (scales, size): twice the offset in pixels
+    gx, gy = (span / w)[:, None, :].expand(-1, size, -1), (span / h)[:, :, None].expand(-1, -1, size)
+    offsets = torch.stack([gx, gy], dim=-1).reshape(1, -1)  # (1, scales * size * size * 2)
+    copy = torch.zeros(2, offsets.shape[1], dtype=torch.float64)
+    copy[0, 0::2], copy[1, 1::2] = 1, 1  # x to the x slots, y to the y slots
+    return offsets.to(dtype=dtype, device=device), copy.to(dtype=dtype, device=device)
+
+
 def retina(
-    images: torch.Tensor, loc: torch.Tensor, size: int, scales: int = 1, scale_factor: float = 2.0
+    images: torch.Tensor,
+    loc: torch.Tensor,
+    size: int,
+    scales: int = 1,
+    scale_factor: float = 2.0,
+    *,
+    levels: list[torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Glimpse patches `(B, scales, C, size, size)` centred at `loc` `(B, 2)` = (x, y) in [-1, 1]
     (the image's edges; outside is zero). Patch i covers `size * scale_factor**i` pixels of the image.
 
-    One `grid_sample` per scale over the whole batch (the published PyTorch versions loop over the
-    batch in Python). Wider patches are sampled at their own resolution, then average-pooled to
-    `size`, so a coarse scale is a blurred view rather than an aliased one.
+    One `grid_sample` per scale over the whole batch (the published PyTorch versions crop image by
+    image in a Python loop). Patch i is read at `size` x `size` points from pyramid level i (`levels`,
+    built here if not given), so a coarse scale is a blurred view rather than an aliased one and costs
+    no more than the finest.
     """
-    b, c, h, w = images.shape
-    patches = []
-    for i in range(scales):  # a handful of scales
-        extent = size * scale_factor**i  # pixels covered
-        res = max(size, round(extent))
-        theta = images.new_zeros(b, 2, 3)
-        theta[:, 0, 0] = extent / w
-        theta[:, 1, 1] = extent / h
-        theta[:, :, 2] = loc
-        grid = F.affine_grid(theta, [b, c, res, res], align_corners=False)  # (B, res, res, 2)
-        patch = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        patches.append(F.adaptive_avg_pool2d(patch, size) if res != size else patch)  # (B, C, size, size)
+    levels = pyramid(images, scales, scale_factor) if levels is None else levels
+    h, w = images.shape[-2:]
+    offsets, copy = _patch_grid(size, scales, scale_factor, h, w, loc.dtype, loc.device)
+    # centre + offset for every pixel as one matrix product: exact (the weights are 0 and 1), and several
+    # times faster on the CPU than the broadcast add, whose innermost axis has only 2 elements
+    grid = torch.addmm(offsets, loc, copy).view(-1, scales, size, size, 2)
+    # grid (B, scales, size, size, 2): where each patch pixel's centre lies, normalised
+    patches = [  # a handful of scales, each (B, C, size, size)
+        F.grid_sample(levels[i], grid[:, i], mode="bilinear", padding_mode="zeros", align_corners=False)
+        for i in range(scales)
+    ]
     return torch.stack(patches, dim=1)  # (B, scales, C, size, size)
 
 
@@ -56,7 +100,12 @@ class GlimpseOutput:
 
 
 class RecurrentAttentionModel(nn.Module):
-    """RAM for images. `std` is the location policy's fixed standard deviation (0.05-0.17 works)."""
+    """RAM for images. `std` is the location policy's fixed standard deviation (0.05-0.17 works).
+    `core`: "rnn" (the paper's ReLU RNN for classification) or "lstm". `locations`: "policy" (learned)
+    or "random" (every glimpse uniformly anywhere, in training and at test; nothing for REINFORCE).
+    `encoder`: "mlp" (the paper's glimpse network) or "conv" (two 3x3 conv layers over the patch, its
+    scales stacked as channels, as later RAM work did). `start`: where the first glimpse looks while
+    training, "random" (the paper) or "centre" (as at test time)."""
 
     def __init__(
         self,
@@ -69,36 +118,65 @@ class RecurrentAttentionModel(nn.Module):
         glimpses: int = 6,
         hidden: int = 256,
         std: float = 0.1,
+        core: str = "rnn",
+        locations: str = "policy",
+        encoder: str = "mlp",
+        start: str = "random",
     ) -> None:
         super().__init__()
+        if core not in ("rnn", "lstm") or locations not in ("policy", "random"):
+            raise ValueError(f"core must be rnn or lstm, locations policy or random; got {core!r}, {locations!r}")
+        if encoder not in ("mlp", "conv") or start not in ("random", "centre"):
+            raise ValueError(f"encoder must be mlp or conv, start random or centre; got {encoder!r}, {start!r}")
+        self.random_locations, self.random_start = locations == "random", start == "random"
         self.glimpse_size, self.scales, self.scale_factor = glimpse_size, scales, scale_factor
         self.glimpses, self.hidden, self.std = glimpses, hidden, std
         retina_dim = scales * in_channels * glimpse_size**2
-        self.what = nn.Sequential(nn.Linear(retina_dim, 128), nn.ReLU())
+        if encoder == "mlp":
+            self.what = nn.Sequential(nn.Flatten(1), nn.Linear(retina_dim, 128), nn.ReLU())  # (B, 128)
+        else:
+            side = glimpse_size // 4  # after two 2x2 pools
+            self.what = nn.Sequential(
+                Rearrange("b k c h w -> b (k c) h w"),  # scales are aligned: stack them as channels
+                nn.Conv2d(scales * in_channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 32, g/2, g/2)
+                nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(1),  # (B, 64 (g/4)^2)
+                nn.Linear(64 * side * side, 128), nn.ReLU(),  # (B, 128)
+            )  # fmt: skip
         self.where = nn.Sequential(nn.Linear(2, 128), nn.ReLU())
         self.what_out, self.where_out = nn.Linear(128, hidden), nn.Linear(128, hidden)
-        self.core = nn.RNNCell(hidden, hidden, nonlinearity="relu")
+        self.core = nn.RNNCell(hidden, hidden, nonlinearity="relu") if core == "rnn" else nn.LSTMCell(hidden, hidden)
         self.policy = nn.Linear(hidden, 2)
         self.baseline = nn.Linear(hidden, 1)
         self.classifier = nn.Linear(hidden, num_classes)
 
-    def glimpse(self, images: torch.Tensor, loc: torch.Tensor) -> torch.Tensor:
-        patches = retina(images, loc, self.glimpse_size, self.scales, self.scale_factor)  # (B, k, C, g, g)
-        return F.relu(self.what_out(self.what(patches.flatten(1))) + self.where_out(self.where(loc)))  # (B, hidden)
+    def glimpse(
+        self, images: torch.Tensor, loc: torch.Tensor, levels: list[torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        patches = retina(
+            images, loc, self.glimpse_size, self.scales, self.scale_factor, levels=levels
+        )  # (B, k, C, g, g)
+        return F.relu(self.what_out(self.what(patches)) + self.where_out(self.where(loc)))  # (B, hidden)
 
     def forward(self, images: torch.Tensor, *, sample: bool | None = None) -> GlimpseOutput:
         """`sample`: draw locations from the policy (default: in training) or take its mean."""
         sample = self.training if sample is None else sample
         b = images.shape[0]
         h = images.new_zeros(b, self.hidden)
+        state = (h, h) if isinstance(self.core, nn.LSTMCell) else h
         # the first location: anywhere while training (the paper's random start), the centre otherwise
-        loc = images.new_empty(b, 2).uniform_(-1, 1) if sample else images.new_zeros(b, 2)
+        anywhere = (sample and self.random_start) or self.random_locations
+        loc = images.new_empty(b, 2).uniform_(-1, 1) if anywhere else images.new_zeros(b, 2)  # (B, 2)
+        levels = pyramid(images, self.scales, self.scale_factor)  # shared by every glimpse
         log_probs, baselines, looked = [], [], []
         for step in range(self.glimpses):
             looked.append(loc)
-            h = self.core(self.glimpse(images, loc), h)  # (B, hidden)
+            state = self.core(self.glimpse(images, loc, levels), state)
+            h = state[0] if isinstance(state, tuple) else state  # (B, hidden)
             if step == self.glimpses - 1:
                 break  # a location chosen now would never be looked at
+            if self.random_locations:
+                loc = images.new_empty(b, 2).uniform_(-1, 1)  # (B, 2)
+                continue
             mean = torch.tanh(self.policy(h.detach()))  # (B, 2): the policy does not train the core
             policy = Normal(mean, self.std)
             choice = (policy.sample() if sample else mean).detach()  # (B, 2)
@@ -107,11 +185,20 @@ class RecurrentAttentionModel(nn.Module):
             log_probs.append(policy.log_prob(choice).sum(dim=1))  # (B,)
             loc = choice.clamp(-1, 1)  # (B, 2)
             baselines.append(self.baseline(h.detach()).squeeze(1))  # (B,)
-        if not log_probs:  # one glimpse: nothing was chosen, so nothing for REINFORCE to train
+        if not log_probs:  # one glimpse or random places: nothing was chosen, so nothing for REINFORCE to train
             log_probs, baselines = [h.new_zeros(b)], [h.new_zeros(b)]
         return GlimpseOutput(
             self.classifier(h), torch.stack(log_probs, 1), torch.stack(baselines, 1), torch.stack(looked, 1)
         )
+
+
+@torch.no_grad()
+def monte_carlo_probs(model: RecurrentAttentionModel, images: torch.Tensor, runs: int = 10) -> torch.Tensor:
+    """Class probabilities `(B, K)` averaged over `runs` episodes with sampled locations (the paper's M = 10).
+    `runs=1` is one deterministic episode: the policy's mean from the centre (random places stay random)."""
+    if runs == 1:
+        return model(images, sample=False).logits.softmax(dim=1)
+    return torch.stack([model(images, sample=True).logits.softmax(dim=1) for _ in range(runs)]).mean(dim=0)
 
 
 def ram_loss(out: GlimpseOutput, labels: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -79,6 +79,47 @@ def test_cluttered_canvases(tmp_path):
         assert 0 < (outside > 0).sum() <= 4 * 64  # clutter: at most 4 crops of 8x8 outside the object
 
 
+def test_translated_canvas_holds_exactly_the_object_where_its_box_says(tmp_path):
+    images, labels = fake_split(tmp_path, "train", 30)
+    t = make_cluttered(images, labels.astype(np.int64), 40, size=60, clutter=0, seed=1)
+    assert t.images.shape == (40, 60, 60) and len(set(map(tuple, t.boxes[:, :2]))) > 20  # places vary
+    for img, (top, left, bottom, right), label in zip(t.images, t.boxes, t.labels, strict=True):
+        obj = img[top:bottom, left:right]
+        match = [k for k in range(len(images)) if np.array_equal(obj, images[k])]
+        assert len(match) == 1 and labels[match[0]] == label  # one whole source image, of the stated class
+        outside = img.copy()
+        outside[top:bottom, left:right] = 0
+        assert not outside.any()  # no clutter
+
+
+def reference_canvas(images, obj, top, left, crops):
+    """One canvas pasted the plain way, piece by piece; `crops` = [(src, cy, cx, py, px), ...]."""
+    canvas = np.zeros((60, 60), np.uint8)
+    for src, cy, cx, py, px in crops:
+        region = canvas[py : py + 8, px : px + 8]
+        np.maximum(region, images[src, cy : cy + 8, cx : cx + 8], out=region)
+    region = canvas[top : top + 28, left : left + 28]
+    np.maximum(region, images[obj], out=region)
+    return canvas
+
+
+def test_vectorised_paste_matches_a_per_canvas_loop(tmp_path):
+    """The same random draws, pasted one canvas at a time, give the same pixels (clutter overlapping
+    other clutter and the object included: 4 crops on 60x60 overlap often)."""
+    images, labels = fake_split(tmp_path, "train", 30)
+    n, k = 300, 4
+    got = make_cluttered(images, labels.astype(np.int64), n, size=60, clutter=k, seed=7)
+    rng = np.random.default_rng(7)  # the draws in make_cluttered's order
+    obj, top, left = rng.integers(0, 30, n), rng.integers(0, 33, n), rng.integers(0, 33, n)
+    src = (obj[:, None] + rng.integers(1, 30, (n, k))) % 30
+    cy = np.clip(rng.integers(7, 22, (n, k)) - 4, 0, 20)
+    cx = np.clip(rng.integers(7, 22, (n, k)) - 4, 0, 20)
+    py, px = rng.integers(0, 53, (n, k)), rng.integers(0, 53, (n, k))
+    for i in range(n):
+        crops = list(zip(src[i], cy[i], cx[i], py[i], px[i], strict=True))
+        assert np.array_equal(got.images[i], reference_canvas(images, obj[i], top[i], left[i], crops)), i
+
+
 def test_cluttered_rejects_sizes_that_do_not_fit():
     images = np.zeros((3, 28, 28), np.uint8)
     with pytest.raises(ValueError, match="canvas 20 must hold"):

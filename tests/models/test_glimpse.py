@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pipeline.models.glimpse import RecurrentAttentionModel, ram_loss, retina
+from pipeline.models.glimpse import RecurrentAttentionModel, monte_carlo_probs, pyramid, ram_loss, retina
 
 
 def ramp_image(size: int = 16) -> torch.Tensor:
@@ -145,3 +145,54 @@ def test_reinforce_moves_the_policy_to_the_answer_and_not_with_the_sign_flipped(
     target = torch.tensor([0.5, 0.5])
     assert (_train_toy(+1.0) - target).norm() < 0.3
     assert (_train_toy(-1.0) - target).norm() > 0.6
+
+
+def test_pyramid_is_area_averaged_and_retina_reuses_it():
+    x = torch.rand(2, 3, 20, 20)
+    levels = pyramid(x, 3)
+    assert [tuple(t.shape[-2:]) for t in levels] == [(20, 20), (10, 10), (5, 5)]
+    assert torch.allclose(levels[1], F.avg_pool2d(x, 2), atol=1e-6)
+    assert torch.allclose(levels[2], F.avg_pool2d(x, 4), atol=1e-6)
+    odd = pyramid(torch.rand(1, 1, 15, 15), 2, 3.0)  # no 2x2 shortcut: area resize to 5x5
+    assert odd[1].shape[-2:] == (5, 5)
+    loc = torch.rand(2, 2) * 2 - 1
+    assert torch.equal(retina(x, loc, 4, 3, levels=levels), retina(x, loc, 4, 3))
+
+
+def test_lstm_core_random_locations_and_monte_carlo():
+    torch.manual_seed(0)
+    images = torch.rand(5, 1, 24, 24)
+    lstm = RecurrentAttentionModel(3, glimpse_size=4, scales=2, glimpses=3, hidden=16, core="lstm")
+    out = lstm(images)
+    assert isinstance(lstm.core, torch.nn.LSTMCell) and out.logits.shape == (5, 3) and out.log_probs.shape == (5, 2)
+    ram_loss(out, torch.zeros(5, dtype=torch.long))["loss"].backward()
+    assert lstm.policy.weight.grad.abs().sum() > 0 and lstm.core.weight_ih.grad.abs().sum() > 0
+
+    rand = RecurrentAttentionModel(3, glimpse_size=4, glimpses=3, hidden=16, locations="random").eval()
+    a, b = rand(images), rand(images)
+    assert not torch.equal(a.locations, b.locations)  # random at test time too, first glimpse included
+    assert a.log_probs.abs().max() == 0 and a.baselines.abs().max() == 0  # nothing for REINFORCE
+    ram_loss(rand.train()(images), torch.zeros(5, dtype=torch.long))["loss"].backward()
+    assert rand.policy.weight.grad is None and rand.core.weight_ih.grad.abs().sum() > 0
+
+    lstm.eval()
+    one = monte_carlo_probs(lstm, images, runs=1)
+    assert torch.equal(one, lstm(images).logits.softmax(1))  # one run: the deterministic episode
+    many = monte_carlo_probs(lstm, images, runs=4)
+    assert torch.allclose(many.sum(1), torch.ones(5)) and not torch.allclose(many, one)
+    with pytest.raises(ValueError, match="core must be"):
+        RecurrentAttentionModel(3, core="gru")
+
+
+def test_conv_glimpse_network_and_centre_start():
+    torch.manual_seed(0)
+    images = torch.rand(4, 1, 24, 24)
+    model = RecurrentAttentionModel(3, glimpse_size=8, scales=3, glimpses=3, hidden=16, encoder="conv", start="centre")
+    assert isinstance(model.what[1], torch.nn.Conv2d) and model.what[1].in_channels == 3  # scales as channels
+    out = model(images)  # training: sampled locations, but the first glimpse at the centre
+    assert torch.equal(out.locations[:, 0], torch.zeros(4, 2)) and out.locations[:, 1:].abs().sum() > 0
+    ram_loss(out, torch.zeros(4, dtype=torch.long))["loss"].backward()
+    assert model.what[1].weight.grad.abs().sum() > 0
+    assert not torch.equal(RecurrentAttentionModel(3, glimpses=2, hidden=8)(images).locations[:, 0], torch.zeros(4, 2))
+    with pytest.raises(ValueError, match="encoder must be"):
+        RecurrentAttentionModel(3, encoder="vit")

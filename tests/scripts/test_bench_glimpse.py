@@ -1,0 +1,77 @@
+"""scripts/bench_glimpse.py: the tiny setting writes every row, the checks follow the numbers, the loop
+retina agrees with the vectorised one."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from script_loader import load_script
+
+from pipeline.data.fashion_mnist import DEFAULT_ROOT
+from pipeline.models.glimpse import retina
+
+HAVE_DATA = (DEFAULT_ROOT / "train-images-idx3-ubyte.gz").exists()
+
+bench = load_script("bench_glimpse")
+
+
+def row(task: str, name: str, errors: list[float]) -> dict:
+    return {"task": task, "row": name, "errors": errors, "n": len(errors),
+            "error_mean": sum(errors) / len(errors), "error_single_mean": sum(errors) / len(errors) + 1}  # fmt: skip
+
+
+def test_checks_are_computed_from_the_errors():
+    summary = [row("cluttered", "ram-8", [20.0, 22.0, 30.0]), row("cluttered", "cnn", [25.0, 25.0, 25.0]),
+               row("cluttered", "ram-8-random", [19.0, 30.0, 31.0])]  # fmt: skip
+    c = bench.checks(summary)
+    assert c["cluttered: ram_beats_cnn"]["holds"] and c["cluttered: ram_beats_cnn"]["seeds"] == 2
+    assert c["cluttered: ram_beats_cnn"]["margin"] == pytest.approx(1.0)
+    assert c["cluttered: learned_beats_random"]["holds"] and c["cluttered: learned_beats_random"]["seeds"] == 2
+    summary[1] = row("cluttered", "cnn", [20.0, 20.0, 20.0])  # now the CNN is better
+    c = bench.checks(summary)
+    assert not c["cluttered: ram_beats_cnn"]["holds"] and c["cluttered: ram_beats_cnn"]["seeds"] == 0
+    assert set(bench.checks(summary[:1])) == set()  # nothing to compare against: no verdict
+
+
+def test_loop_retina_matches_vectorised_at_pixel_aligned_centres():
+    images = torch.rand(3, 1, 60, 60)
+    loc = torch.tensor([[-0.6, 0.2], [0.2, -0.6], [0.6, 0.6]])  # centres at multiples of 12 pixels
+    want = retina(images, loc, 12, 3)
+    for per_image in (False, True):
+        got = bench.retina_loop(images, loc, 12, 3, per_image_pool=per_image)
+        assert got.shape == want.shape == (3, 3, 1, 12, 12) and torch.allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.skipif(not HAVE_DATA, reason="no dataset-fashion-mnist")
+def test_tiny_run_writes_every_row(tmp_path):
+    report = bench.main(["--quick", "--out", str(tmp_path)])
+    saved = json.loads((tmp_path / "glimpse.json").read_text())
+    md = (tmp_path / "glimpse.md").read_text()
+    assert saved["summary"] == report["summary"] and saved["checks"] == report["checks"]
+    assert [r["row"] for r in saved["summary"]] == list(bench.ROWS)
+    assert len(saved["runs"]) == len(bench.ROWS) * 2  # two seeds in the quick setting
+    params = {r["row"]: r["params"] for r in saved["summary"]}
+    assert len({params[k] for k in ("ram-4", "ram-6", "ram-8", "ram-8-random")}) == 1
+    assert abs(params["cnn"] - params["ram-8"]) < 0.02 * params["ram-8"]  # a CNN of about the same size
+    for r in saved["summary"]:
+        assert 0 <= r["error_mean"] <= 100 and r["epoch_seconds"] > 0 and r["n"] == 2
+    err = {r["row"]: r["error_mean"] for r in saved["summary"]}
+    assert saved["checks"]["cluttered: ram_beats_cnn"]["holds"] == (err["ram-8"] < err["cnn"])
+    assert saved["checks"]["cluttered: learned_beats_random"]["holds"] == (err["ram-8"] < err["ram-8-random"])
+    s = saved["retina"]
+    assert s["max_abs_difference_aligned"] < 1e-4 and s["ms"]["vectorised"] > 0
+    assert s["ratio_loop"] == pytest.approx(s["ms"]["loop"] / s["ms"]["vectorised"])
+    for label in ("RAM, 8 glimpses", "CNN, 2 conv + 2 FC", "RAM, 8 glimpses at random places", "| 5.23 |", "| 7.83 |"):
+        assert label in md
+    assert "python scripts/bench_glimpse.py --quick" in md and "ram_beats_cnn" in md
+    assert s["ratio_episode_loop"] == pytest.approx(s["ms"]["episode_loop"] / s["ms"]["episode_vectorised"])
+
+    (tmp_path / "glimpse.md").unlink()
+    bench.main(["--render", str(tmp_path / "glimpse.json")])  # the Markdown again from the JSON alone
+    assert (tmp_path / "glimpse.md").read_text() == md
+    again = bench.main(["--retina-only", "--retina-repeats", "2", "--out", str(tmp_path)])  # only the speed row
+    saved = json.loads((tmp_path / "glimpse.json").read_text())
+    assert saved["summary"] == report["summary"] and saved["retina"]["repeats"] == 2
+    assert "--retina-only" in saved["retina"]["command"] and again["retina"] == saved["retina"]
