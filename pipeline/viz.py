@@ -183,7 +183,7 @@ def glimpse_trajectories(
         for i in range(t):
             ax = axes[r][i]
             picture = videos[r][i].permute(1, 2, 0).numpy()
-            ax.imshow(picture if i in order else (picture * 0.35).astype(picture.dtype))
+            ax.imshow(picture if i in order else (picture * 0.55).astype(picture.dtype))
             ax.set_xticks([])
             ax.set_yticks([])
             if i in order:

@@ -26,9 +26,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import statistics
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -65,7 +67,7 @@ class Budget:
         return cls(int(g), int(m), float(c))
 
 
-DEFAULT_BUDGETS = ["2:2:0", "3:3:0", "4:4:0", "6:2:0.04"]
+DEFAULT_BUDGETS = ["2:2:0", "4:4:0", "6:2:0.08", "6:2:0.12"]
 FULL_FRAMES = 16
 
 
@@ -111,14 +113,14 @@ def agent_metrics(agent: VideoGlimpseAgent, feats: torch.Tensor, split: Split, c
 
 def train_agent(
     budget: Budget, feats: dict[str, torch.Tensor], splits: dict[str, Split], *, seed: int, epochs: int,
-    eval_every: int, batch: int, lr: float,
+    eval_every: int, batch: int, lr: float, dropout: float,
 ) -> dict:  # fmt: skip
     """REINFORCE training on the training split; the epoch with the best validation reward is kept."""
     torch.manual_seed(seed)
     agent = VideoGlimpseAgent(
         int(splits["train"].labels.max()) + 1, num_frames=feats["train"].shape[1],
         feature_dim=feats["train"].shape[2], max_glimpses=budget.max_glimpses, min_glimpses=budget.min_glimpses,
-        hidden=128,
+        hidden=128, dropout=dropout,
     )  # fmt: skip
     opt = torch.optim.Adam(agent.parameters(), lr=lr)
     x, y = feats["train"], splits["train"].labels
@@ -144,6 +146,7 @@ def train_agent(
 
 def run_seed(seed: int, splits: dict[str, Split], args: argparse.Namespace, budgets: list[Budget]) -> dict:
     t0 = time.time()
+    torch.set_num_threads(args.threads)
     kw = {"seed": seed, "epochs": args.cls_epochs, "batch": 16, "lr": 3e-3}
     full, rng, _ = train_classifier("lstm", splits["train"], frames=FULL_FRAMES, **kw)
     out: dict = {"seed": seed, "full": {"top1": classifier_top1(full, splits["test"], FULL_FRAMES, rng)}}
@@ -164,7 +167,7 @@ def run_seed(seed: int, splits: dict[str, Split], args: argparse.Namespace, budg
     for budget in budgets:
         t1 = time.time()
         r = train_agent(budget, feats, splits, seed=seed, epochs=args.agent_epochs, eval_every=args.eval_every,
-                        batch=64, lr=3e-3)  # fmt: skip
+                        batch=64, lr=3e-3, dropout=args.dropout)  # fmt: skip
         r["seconds"] = time.time() - t1
         out["agent"][budget.name] = r
         print(f"seed {seed}: {budget.name}: top-1 {r['top1']:.3f}, {r['viewed']:.2f} frames, "
@@ -305,10 +308,12 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--data", type=Path, default=Path("datasets"), help="folder for the generated dataset")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--cls-epochs", type=int, default=15, help="epochs of each classifier")
-    p.add_argument("--agent-epochs", type=int, default=250)
+    p.add_argument("--agent-epochs", type=int, default=400)
+    p.add_argument("--dropout", type=float, default=0.3, help="on the agent's input features")
     p.add_argument("--eval-every", type=int, default=10)
     p.add_argument("--budgets", nargs="+", default=DEFAULT_BUDGETS, help="agent settings max:min:cost")
-    p.add_argument("--uniform", nargs="+", type=int, default=[2, 3, 4], help="frames of the uniform classifiers")
+    p.add_argument("--uniform", nargs="+", type=int, default=[2, 4], help="frames of the uniform classifiers")
+    p.add_argument("--jobs", type=int, default=2, help="seeds trained at the same time, one process each")
     p.add_argument("--num-train", type=int, default=600)
     p.add_argument("--quick", action="store_true", help="tiny data, 1 seed, few epochs: a smoke run")
     p.add_argument("--out", type=Path, default=Path("docs/bench/glimpse_video.md"))
@@ -330,21 +335,30 @@ def main(argv: list[str] | None = None) -> dict:
     splits = {name: load_split(root, name, 32) for name in ("train", "val", "test")}
     budgets = [Budget.parse(b) for b in args.budgets]
     runs: list[dict] = []
-    for seed in range(args.seeds):  # the report is rewritten after each seed: a stopped run keeps its seeds
-        runs.append(run_seed(seed, splits, args, budgets))
-        results = {
-            "command": "scripts/glimpse_video_proof.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "date": date.today().isoformat(),
-            "machine": describe_machine(),
-            "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-            "videos": {name: len(split.labels) for name, split in splits.items()},
-            "seeds_done": len(runs),
-            "runs": runs,
-            "summary": summarize(runs),
-            "seconds": time.time() - t0,
-        }
-        write_report(results, args.out)
-    print(json.dumps(results["summary"]["checks"], indent=1))
+    with ProcessPoolExecutor(max(1, args.jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(run_seed, seed, splits, args, budgets) for seed in range(args.seeds)]
+        for future in as_completed(futures):  # the report is rewritten after each seed: a stopped run keeps them
+            runs = sorted([*runs, future.result()], key=lambda r: r["seed"])
+            results = report(runs, splits, args, argv, t0)
+    return results
+
+
+def report(runs: list[dict], splits: dict[str, Split], args: argparse.Namespace, argv: list[str] | None,
+           t0: float) -> dict:  # fmt: skip
+    """The results so far (the seeds finished), written to JSON, markdown and PNG."""
+    results = {
+        "command": "scripts/glimpse_video_proof.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "date": date.today().isoformat(),
+        "machine": describe_machine(),
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "videos": {name: len(split.labels) for name, split in splits.items()},
+        "seeds_done": len(runs),
+        "runs": runs,
+        "summary": summarize(runs),
+        "seconds": time.time() - t0,
+    }
+    write_report(results, args.out)
+    print(json.dumps(results["summary"]["checks"], indent=1), flush=True)
     return results
 
 

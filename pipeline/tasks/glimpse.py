@@ -136,6 +136,9 @@ class GlimpseTask(L.LightningModule):
     def test_step(self, batch: VideoBatch, batch_idx: int) -> None:
         self._step(batch, "test")
 
+    def predict_step(self, batch: VideoBatch, batch_idx: int) -> None:
+        raise ConfigError("vap predict does not run the glimpse agent yet: use vap test, or load_agent in Python")
+
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.model.agent.parameters(), lr=self.hparams.lr)
 

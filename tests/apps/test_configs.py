@@ -184,7 +184,7 @@ def test_glimpse_config_builds_the_agent_and_runs_an_episode(config, tmp_path, m
     with torch.no_grad():
         out = model(batch.video)
     assert out.logits.shape == (2, dm.num_classes)
-    assert 1 <= int(out.viewed.max()) <= model.hparams.max_glimpses <= dm.clip_len // 4  # at most 25%
+    assert int(out.viewed.min()) >= 2 and int(out.viewed.max()) <= model.hparams.max_glimpses < dm.clip_len
     best = [cb for cb in cli.trainer.callbacks if type(cb).__name__ == "ModelCheckpoint"]
     assert best and best[0].monitor == "val/reward"
 
