@@ -30,17 +30,20 @@ fold that held it out, on the folds recorded in the checkpoint (--splits and --s
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "summarize",
-        help="video summaries (rl, attention, supervised); eval, train on TVSum/SumMe h5 files",
+        help="video summaries (rl, attention, supervised); eval, train on TVSum/SumMe h5 files or videos (rl)",
         description="Video summarization. Forms:\n"
         "  vap summarize VIDEO|FOLDER ... --out DIR [--ratio R] [--method rl|attention|supervised --checkpoint CKPT]\n"
         "  vap summarize eval DATASET.h5 --scores SCORES.json|--checkpoint CKPT [--splits K] [--out FILE.json]\n"
         "  vap summarize train DATASET.h5 --out CKPT [--splits K] [--epochs N]\n"
+        "  vap summarize train --method rl VIDEO|FOLDER ... --out CKPT [--epochs N]\n"
         "  vap summarize features DATASET.h5 VIDEO_DIR --out OWN.h5\n"
         "Run `vap summarize videos|eval|train|features --help` for the options.\n\n"
         "examples:\n"
         "  vap summarize holiday.mp4 --out summaries\n"
         "  vap summarize match.mp4 --out summaries --method attention --checkpoint runs/ucf/best.ckpt\n"
         "  vap summarize train eccv16_dataset_tvsum_google_pool5.h5 --out tvsum_vasnet.pt\n"
+        "  vap summarize train --method rl holidays/ --out rl_policy.pt\n"
+        "  vap summarize holiday.mp4 --out summaries --method rl --checkpoint rl_policy.pt\n"
         "  vap summarize eval eccv16_dataset_tvsum_google_pool5.h5 --checkpoint tvsum_vasnet.pt",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         # Every argument goes through untouched (no option prefix here), so options may come before the
@@ -92,6 +95,10 @@ def main(args: argparse.Namespace) -> int:
     if args.rest[0] in ("train", "features"):
         from pipeline.apps import summarize_train
 
+        if args.rest[0] == "train" and summarize_train.train_method(args.rest[1:]) == "rl":
+            from pipeline.apps.summarize_rl import build_rl_train_parser, main_rl_train
+
+            return main_rl_train(build_rl_train_parser().parse_args(args.rest[1:]))
         form = summarize_train.FORMS[args.rest[0]]
         return form.main(form.build_parser().parse_args(args.rest[1:]))
     if args.rest[0] == "videos":  # an explicit name for the default form, so that it has a --help

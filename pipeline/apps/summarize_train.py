@@ -20,6 +20,9 @@ TRAIN_EXAMPLE = """examples:
   vap summarize train eccv16_dataset_tvsum_google_pool5.h5 --out tvsum_vasnet.pt
   vap summarize eval eccv16_dataset_tvsum_google_pool5.h5 --checkpoint tvsum_vasnet.pt --out tvsum.json
 
+Unsupervised, on a folder of videos (no h5 file, no labels): the rl policy,
+  vap summarize train --method rl holidays/ --out rl_policy.pt      (--help with it for its options)
+
 For your own videos, train on a file whose features our backbone extracted (`vap summarize features`):
   vap summarize features eccv16_dataset_tvsum_google_pool5.h5 tvsum_videos/ --out tvsum_mobilenet.h5
   vap summarize train tvsum_mobilenet.h5 --out tvsum_mobilenet.pt --metric avg
@@ -34,6 +37,13 @@ through --map MAP.json {"video_1": "relative/path.mp4", ...} (TVSum files do not
 their keys follow the order of ydata-tvsum50-anno.tsv). Frames are read at the file's `picks`, so every
 annotation stays aligned; the videos must have the file's frame count.
 """
+
+
+def train_method(argv: list[str]) -> str:
+    """The --method of `vap summarize train ...` (supervised by default): which form parses the rest."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--method", default="supervised")
+    return p.parse_known_args(argv)[0].method
 
 
 @dataclass
@@ -55,6 +65,11 @@ def build_train_parser() -> argparse.ArgumentParser:
         epilog=TRAIN_EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument(
+        "--method", choices=("supervised", "rl"), default="supervised",
+        help="supervised (this form: an h5 file); rl: a DR-DSN policy trained over videos, no labels "
+        "(see `vap summarize train --method rl --help`)",
+    )  # fmt: skip
     p.add_argument("dataset", type=Path, help="h5 file in the ECCV16 layout")
     p.add_argument("--out", type=Path, required=True, help="checkpoint to write (atomically)")
     p.add_argument("--splits", type=int, default=d.splits, help="disjoint test folds (default: %(default)s)")
@@ -87,6 +102,9 @@ def main_train(args: argparse.Namespace) -> int:
     from pipeline.models.summary.vasnet import save_vasnet
     from pipeline.tasks.summarization import SupervisedConfig, train_supervised, training_record
 
+    if args.dataset.is_dir() or args.dataset.suffix.lower() not in (".h5", ".hdf5"):
+        raise ConfigError(f"{args.dataset}: not an h5 file; to train on videos (no labels): "
+                          f"vap summarize train --method rl {args.dataset} --out POLICY.pt")  # fmt: skip
     metric = args.metric or metric_from_name(args.dataset)
     videos = read_summary_h5(args.dataset)
     cfg = SupervisedConfig(splits=args.splits, val_fraction=args.val_fraction, epochs=args.epochs, lr=args.lr,

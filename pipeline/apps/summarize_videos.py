@@ -17,9 +17,12 @@ EXAMPLE = """examples:
   -> summaries/holiday/{summary.json, keyframes/*.jpg, contact_sheet.jpg, summary.mp4, scores.png}
   vap summarize match.mp4 --out summaries --method attention --checkpoint runs/ucf/best.ckpt
   vap summarize holiday.mp4 --out summaries --method supervised --checkpoint vasnet_own.pt
+  vap summarize holiday.mp4 --out summaries --method rl --checkpoint rl_policy.pt
 
 methods:
-  rl          (default) DR-DSN trained on each video on the fly: no labels, no checkpoint
+  rl          (default) DR-DSN trained on each video on the fly: no labels, no checkpoint; or, with
+              --checkpoint, a policy trained once over a folder of videos by
+              `vap summarize train --method rl VIDEO|FOLDER ... --out rl_policy.pt`, applied as it is
   attention   the temporal attention of a `vap train` checkpoint (its head must be tsn with
               consensus attention, lstm or transformer)
   supervised  a `vap summarize train` checkpoint; it must have been trained on the features this
@@ -44,7 +47,8 @@ def build_videos_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=SUMMARIZERS.names(), default="rl", help="importance scores (default: rl)")
     p.add_argument(
         "--checkpoint", type=Path, default=None,
-        help="attention: a `vap train` checkpoint; supervised: a `vap summarize train` checkpoint",
+        help="attention: a `vap train` checkpoint; supervised: a `vap summarize train` checkpoint; rl (optional): "
+        "a `vap summarize train --method rl` checkpoint",
     )  # fmt: skip
     p.add_argument("--sample-fps", type=float, default=2.0, help="frames per second scored (default: %(default)s)")
     p.add_argument("--backend", default="auto", help="decoding backend (default: auto)")
@@ -92,7 +96,7 @@ def main_videos(args: argparse.Namespace) -> int:
         backbone = default_backbone()
         load_s = round(time.perf_counter() - t_load, 3)
         # A supervised model trained on other features would fail on every video: say so once, up front.
-        summarizer.check_features(features_id(backbone), backbone.out_channels)
+        summarizer.check_features(features_id(backbone), backbone.out_channels, sample_fps=args.sample_fps)
     for video, out in jobs:
         if (out / DONE).exists():
             table.add_row(str(video), "skipped (done)", "", "", "", "", "")

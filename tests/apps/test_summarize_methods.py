@@ -98,8 +98,8 @@ def test_attention_and_supervised_errors(attention_ckpt, tmp_path, capsys, monke
         (["--method", "attention"], "--method attention needs --checkpoint"),
         (["--method", "supervised"], "--method supervised needs --checkpoint"),
         (["--method", "attention", "--checkpoint", str(avg)], "consensus avg (uniform weights"),
-        (["--checkpoint", str(ckpt)], "--method rl takes no --checkpoint"),
-        (["--method", "supervised", "--checkpoint", str(ckpt)], "not a `vap summarize train` checkpoint"),
+        (["--checkpoint", str(ckpt)], "a `vap train` checkpoint (use --method attention)"),
+        (["--method", "supervised", "--checkpoint", str(ckpt)], "a `vap train` checkpoint (use --method attention)"),
         (["--method", "attention", "--checkpoint", str(tmp_path / "no.ckpt")], "checkpoint not found"),
     ]
     for extra, message in cases:

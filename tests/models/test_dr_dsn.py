@@ -1,13 +1,25 @@
-"""DR-DSN (Zhou et al. 2018): the reward on hand-worked selections, and learning on a planted repeat."""
+"""DR-DSN (Zhou et al. 2018): the reward on hand-worked selections, learning on a planted repeat, one policy
+trained over many videos and its standalone checkpoint."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from pipeline.models.summary.dr_dsn import DRDSNConfig, dr_dsn_reward, dr_dsn_scores
+from pipeline.errors import ConfigError
+from pipeline.models.summary.dr_dsn import (
+    DRDSNConfig,
+    dr_dsn_reward,
+    dr_dsn_scores,
+    dsn_scores,
+    load_dsn,
+    save_dsn,
+    train_dsn,
+)
+from pipeline.models.summary.summarizers import build_summarizer
 
 X = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 0.0]])  # steps 0 and 2 point the same way
 
@@ -47,3 +59,68 @@ def test_repeated_content_scores_below_novel_content():
     assert novel > repeated + 0.05  # measured: 0.56 vs 0.47
     assert torch.equal(scores, dr_dsn_scores(x, DRDSNConfig(hidden=32, epochs=60, seed=0)))  # seeded
     assert torch.get_num_threads() >= 1
+
+
+# ---------------------------------------------------------------- one policy over many videos, saved
+
+
+def test_one_video_trains_as_before():
+    # dr_dsn_scores is train_dsn on one video: the same scores as the per-video loop it replaced
+    x = torch.randn(40, 16, generator=torch.Generator().manual_seed(0))
+    cfg = DRDSNConfig(hidden=16, epochs=5, seed=3)
+    model, _ = train_dsn([x], cfg)
+    assert torch.equal(dsn_scores(model, x), dr_dsn_scores(x, cfg))
+
+
+def _saved(tmp_path, **record):
+    x = torch.randn(30, 16, generator=torch.Generator().manual_seed(0))
+    model, _ = train_dsn([x, x[:20]], DRDSNConfig(hidden=8, epochs=3, seed=1))
+    rec = {"features": "tiny", "sample_fps": 2.0, "videos": [{"path": "a.mp4", "steps": 30}], **record}
+    return save_dsn(tmp_path / "rl.pt", model, DRDSNConfig(hidden=8, epochs=3, seed=1), rec), model, x
+
+
+def test_checkpoint_round_trips_offline(tmp_path):
+    path, model, x = _saved(tmp_path)
+    raw = torch.load(path, weights_only=True)  # plain types and tensors only
+    assert raw["vap_summary"]["kind"] == "dr_dsn" and raw["vap_summary"]["model"] == {"in_dim": 16, "hidden": 8}
+    assert raw["vap_summary"]["config"]["epochs"] == 3 and raw["vap_summary"]["features"] == "tiny"
+    loaded, record = load_dsn(path)
+    assert record["sample_fps"] == 2.0 and record["videos"] == [{"path": "a.mp4", "steps": 30}]
+    assert torch.equal(dsn_scores(loaded, x), dsn_scores(model, x))
+    assert [p.name for p in tmp_path.iterdir()] == ["rl.pt"]  # no temp file left
+
+
+def test_the_rl_summarizer_applies_a_checkpoint_as_trained(tmp_path):
+    path, model, x = _saved(tmp_path)
+    rl = build_summarizer("rl", checkpoint=path)
+    rl.check_features("tiny", 16, sample_fps=2.0)
+    assert np.array_equal(rl.score(x), dsn_scores(model, x).numpy())
+    assert rl.settings["checkpoint"] == str(path) and rl.settings["trained_on_videos"] == 1
+    with pytest.raises(ConfigError, match="trained on 16-d 'tiny' features, this video gives 1280-d 'mobilenet"):
+        rl.check_features("mobilenet_v2 imagenet", 1280, sample_fps=2.0)
+    with pytest.raises(ConfigError, match="trained on 16-d 'tiny' features, this video gives 16-d 'other'"):
+        rl.check_features("other", 16)
+    with pytest.raises(ConfigError, match="sampled at 2 fps; pass --sample-fps 2"):
+        rl.check_features("tiny", 16, sample_fps=4.0)
+
+
+def test_other_checkpoints_are_refused_with_one_line(tmp_path):
+    from pipeline.models.summary.vasnet import VASNet, load_vasnet, save_vasnet
+
+    vasnet = save_vasnet(
+        tmp_path / "v.pt", {"model": {"in_dim": 16}, "features": "tiny"}, [VASNet(in_dim=16).state_dict()]
+    )
+    with pytest.raises(ConfigError, match="supervised VASNet.*use --method supervised") as e:
+        load_dsn(vasnet)
+    assert "\n" not in str(e.value)
+    torch.save({"vap": {"format": 2}, "state_dict": {}}, tmp_path / "train.ckpt")
+    with pytest.raises(ConfigError, match="a `vap train` checkpoint"):
+        load_dsn(tmp_path / "train.ckpt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ConfigError, match="not a readable checkpoint"):
+        load_dsn(tmp_path / "junk.pt")
+    with pytest.raises(FileNotFoundError):
+        load_dsn(tmp_path / "missing.pt")
+    rl, _, _ = _saved(tmp_path)
+    with pytest.raises(ConfigError, match="use --method rl"):
+        load_vasnet(rl)

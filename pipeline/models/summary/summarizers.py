@@ -5,7 +5,8 @@ Each declares what it consumes, so the video pipeline decodes once and hands ove
   "features": the ImageNet features (T, D) that KTS also cuts shots on -> `score(features)`;
   "frames":   each decoded batch of sampled frames, uint8 (b, C, H, W) -> `encode(frames)` through the
               summarizer's own preprocessing and model (b, D') -> `score(features, encoded (T, D'))`.
-  rl         DR-DSN (Zhou et al., AAAI 2018), trained per video, no labels, no checkpoint.
+  rl         DR-DSN (Zhou et al., AAAI 2018), trained per video, no labels; or a policy trained over a
+             folder of videos by `vap summarize train --method rl`, applied (--checkpoint).
   attention  the temporal attention of a `vap train` checkpoint (consumes frames).
   supervised VASNet-style regressor (Fajtl et al., ACCV 2018 workshops) from `vap summarize train`.
 """
@@ -27,12 +28,14 @@ class Summarizer:
 
     consumes: ClassVar[str] = "features"
     needs_checkpoint: ClassVar[bool] = False
+    takes_checkpoint: ClassVar[bool] = False  # optional (rl); implied by needs_checkpoint
 
     def __init__(self) -> None:
         self.settings: dict = {}
 
-    def check_features(self, features_id: str, dim: int) -> None:
-        """Raise ConfigError when the pipeline's features (name, size) are not what this summarizer needs."""
+    def check_features(self, features_id: str, dim: int, *, sample_fps: float | None = None) -> None:
+        """Raise ConfigError when the pipeline's features (name, size, frames per second) are not what this
+        summarizer needs."""
 
     def encode(self, frames: torch.Tensor) -> torch.Tensor:
         """uint8 (b, C, H, W) sampled frames -> (b, D'); only for summarizers that consume frames."""
@@ -51,25 +54,55 @@ def build_summarizer(name: str, *, checkpoint: str | Path | None = None, seed: i
     cls = SUMMARIZERS.get(name)
     if cls.needs_checkpoint and checkpoint is None:
         raise ConfigError(f"--method {name} needs --checkpoint CKPT ({cls.__doc__.strip().splitlines()[0]})")
-    if not cls.needs_checkpoint and checkpoint is not None:
+    if not (cls.needs_checkpoint or cls.takes_checkpoint) and checkpoint is not None:
         raise ConfigError(f"--method {name} takes no --checkpoint")
-    if cls.needs_checkpoint:
+    if checkpoint is not None:
         return cls(checkpoint=Path(checkpoint), seed=seed, **kwargs)
     return cls(seed=seed, **kwargs)
 
 
 @SUMMARIZERS.register("rl")
 class RLSummarizer(Summarizer):
-    """DR-DSN (Zhou et al., AAAI 2018): REINFORCE on diversity + representativeness, trained per video."""
+    """DR-DSN (Zhou et al., AAAI 2018): REINFORCE on diversity + representativeness, trained per video, or
+    a policy trained over a folder of videos (`vap summarize train --method rl`) applied as it is."""
 
-    def __init__(self, *, seed: int = 0, epochs: int = 60, max_distance: int | None = 20) -> None:
+    takes_checkpoint = True
+
+    def __init__(
+        self, *, seed: int = 0, epochs: int = 60, max_distance: int | None = 20, checkpoint: Path | None = None
+    ) -> None:
         super().__init__()
         self.seed, self.epochs, self.max_distance = seed, epochs, max_distance
-        self.settings = {"epochs": epochs, "max_distance": max_distance}
+        self.checkpoint, self.model, self.record = checkpoint, None, None
+        if checkpoint is None:
+            self.settings = {"epochs": epochs, "max_distance": max_distance}
+            return
+        from pipeline.models.summary.dr_dsn import load_dsn
+
+        self.model, self.record = load_dsn(checkpoint)
+        cfg = self.record["config"]
+        self.settings = {"checkpoint": str(checkpoint), "trained_on_videos": len(self.record["videos"]),
+                         "trained_features": self.record["features"], "trained_sample_fps": self.record["sample_fps"],
+                         "trained_epochs": cfg["epochs"], "max_distance": cfg["max_distance"]}  # fmt: skip
+
+    def check_features(self, features_id: str, dim: int, *, sample_fps: float | None = None) -> None:
+        """A pre-trained policy only means something on the features, and the frame rate, it learned on."""
+        if self.record is None:
+            return
+        want, want_dim, want_fps = self.record["features"], self.record["model"]["in_dim"], self.record["sample_fps"]
+        if features_id != want or dim != want_dim:
+            raise ConfigError(f"{self.checkpoint}: trained on {want_dim}-d '{want}' features, this video gives "
+                              f"{dim}-d '{features_id}' features")  # fmt: skip
+        if sample_fps is not None and abs(sample_fps - want_fps) > 1e-6:
+            raise ConfigError(
+                f"{self.checkpoint}: trained on frames sampled at {want_fps:g} fps; pass --sample-fps {want_fps:g}"
+            )
 
     def score(self, features: torch.Tensor, encoded: torch.Tensor | None = None) -> np.ndarray:
-        from pipeline.models.summary.dr_dsn import DRDSNConfig, dr_dsn_scores
+        from pipeline.models.summary.dr_dsn import DRDSNConfig, dr_dsn_scores, dsn_scores
 
+        if self.model is not None:
+            return dsn_scores(self.model, features).numpy()
         cfg = DRDSNConfig(seed=self.seed, epochs=self.epochs, max_distance=self.max_distance)
         return dr_dsn_scores(features, cfg).numpy()
 
@@ -112,7 +145,7 @@ class SupervisedSummarizer(Summarizer):
         self.settings = {"checkpoint": str(checkpoint), "trained_on": self.record["dataset"],
                          "trained_features": self.record["features"], "folds": len(self.models)}  # fmt: skip
 
-    def check_features(self, features_id: str, dim: int) -> None:
+    def check_features(self, features_id: str, dim: int, *, sample_fps: float | None = None) -> None:
         """The model only means something on the features it was trained on."""
         want, want_dim = self.record["features"], self.record["model"]["in_dim"]
         if features_id != want or dim != want_dim:

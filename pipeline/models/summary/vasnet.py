@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.errors import ConfigError
+from pipeline.models.summary.checkpoints import read_summary_checkpoint, save_summary_checkpoint
 
 KIND = "vasnet"
 FORMAT = 1
@@ -57,26 +57,12 @@ class VASNet(nn.Module):
 
 def save_vasnet(path: str | os.PathLike[str], record: dict[str, Any], states: list[dict[str, torch.Tensor]]) -> Path:
     """Write the record and the per-fold weights to a temp name, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save({"vap_summary": {"kind": KIND, "format": FORMAT, **record}, "folds": states}, tmp)
-    os.replace(tmp, path)
-    return path
+    return save_summary_checkpoint(path, {"kind": KIND, "format": FORMAT, **record}, folds=states)
 
 
 def load_vasnet(path: str | os.PathLike[str]) -> tuple[list[VASNet], dict[str, Any]]:
     """The fold models (eval mode) and the record of a `vap summarize train` checkpoint."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle / zip errors of a file that is not a torch checkpoint
-        raise ConfigError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
-    record = ckpt.get("vap_summary") if isinstance(ckpt, dict) else None
-    if not isinstance(record, dict) or record.get("kind") != KIND:
-        raise ConfigError(f"{path}: not a `vap summarize train` checkpoint (a `vap train` one? use --method attention)")
+    ckpt, record = read_summary_checkpoint(path, KIND)
     models = []
     for state in ckpt["folds"]:
         m = VASNet(**record["model"])

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torchvision.transforms.v2 import functional as TF
 
-from pipeline.data.backends import open_video
+from pipeline.data.backends import VideoMeta, open_video
+from pipeline.errors import VideoError
 from pipeline.models.summary.kts import kts
 from pipeline.models.summary.protocol import select_shots, shot_scores
 from pipeline.models.summary.summarizers import SUMMARIZERS, Summarizer, build_summarizer
@@ -32,6 +33,7 @@ __all__ = [
     "features_id",
     "frame_features",
     "summarize_video",
+    "video_features",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -89,6 +91,35 @@ def frame_features(frames: torch.Tensor, backbone: torch.nn.Module, size: int = 
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     return backbone.forward_features((x - mean) / std).pooled  # (T, D)
+
+
+def video_features(
+    path: str | Path,
+    backbone: torch.nn.Module,
+    *,
+    sample_fps: float = 2.0,
+    backend: str = "auto",
+    batch_size: int = 16,
+    progress: Callable[[int, int], None] | None = None,
+    encode: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> tuple[VideoMeta, np.ndarray, torch.Tensor, torch.Tensor | None]:
+    """Decode every ~fps/sample_fps-th frame in batches: (meta, sampled indices (T,), features (T, D),
+    `encode(frames)` of every batch concatenated (T, D') or None). The one place `vap summarize` and
+    `vap summarize train --method rl` get their features, so a trained policy sees what it is applied to."""
+    with open_video(path, backend=backend) as video:
+        meta = video.meta
+        indices = sample_indices(meta.num_frames, meta.fps, sample_fps)  # (T,)
+        feats, encoded = [], []
+        for start in range(0, len(indices), batch_size):
+            frames = video.get_frames(indices[start : start + batch_size].tolist())  # (b, C, H, W) uint8
+            feats.append(frame_features(frames, backbone))  # (b, D)
+            if encode is not None:
+                encoded.append(encode(frames))  # (b, D')
+            if progress:
+                progress(min(start + batch_size, len(indices)), len(indices))
+    if not feats:
+        raise VideoError(path, "no frames to sample")
+    return meta, indices, torch.cat(feats), torch.cat(encoded) if encoded else None
 
 
 def shots_from_steps(segments: np.ndarray, indices: np.ndarray, num_frames: int) -> np.ndarray:
@@ -154,23 +185,14 @@ def _summarize(
         t0 = time.perf_counter()
         backbone = default_backbone()
         seconds["load model"] = time.perf_counter() - t0
-    with open_video(path, backend=backend) as video:
-        meta = video.meta
-        indices = sample_indices(meta.num_frames, meta.fps, sample_fps)  # (T,)
-        feats, encoded = [], []
-        t0 = time.perf_counter()
-        for start in range(0, len(indices), batch_size):
-            frames = video.get_frames(indices[start : start + batch_size].tolist())  # (b, C, H, W) uint8
-            feats.append(frame_features(frames, backbone))  # (b, D)
-            if summarizer.consumes == "frames":
-                encoded.append(summarizer.encode(frames))  # (b, D')
-            if progress:
-                progress(min(start + batch_size, len(indices)), len(indices))
-        seconds["decode + features"] = time.perf_counter() - t0
-    features = torch.cat(feats)  # (T, D)
-    summarizer.check_features(features_id(backbone), features.shape[1])
     t0 = time.perf_counter()
-    own = torch.cat(encoded) if encoded else None  # (T, D') or None
+    meta, indices, features, own = video_features(
+        path, backbone, sample_fps=sample_fps, backend=backend, batch_size=batch_size, progress=progress,
+        encode=summarizer.encode if summarizer.consumes == "frames" else None,
+    )  # fmt: skip
+    seconds["decode + features"] = time.perf_counter() - t0
+    summarizer.check_features(features_id(backbone), features.shape[1], sample_fps=sample_fps)
+    t0 = time.perf_counter()
     scores = np.asarray(summarizer.score(features, own), dtype=np.float64)  # (T,)
     seconds["scores"] = time.perf_counter() - t0
     t0 = time.perf_counter()

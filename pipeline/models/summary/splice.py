@@ -1,0 +1,179 @@
+"""summary.mp4: the selected shots of a video spliced together (PyAV), with the source's audio of the same
+time ranges when it has an audio stream, re-encoded to AAC.
+
+Video: the shots' frames, decoded a chunk at a time, encoded H.264 at the source frame rate. Audio: the
+source's first audio stream decoded once, in order, keeping only the samples inside the shots' time
+ranges (frame i of the video is at i / fps after the video stream's first frame); a range the audio
+does not cover is filled with silence, so the audio stays in step with the video shot by shot. Both go
+to temp files in the output folder; summary.mp4 appears by one rename, complete or not at all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from itertools import chain
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.data.backends import open_video
+from pipeline.models.summary.video import VideoSummary
+
+AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
+
+
+def _selected_frames(summary: VideoSummary, backend: str, chunk: int = 32) -> Iterator[np.ndarray]:
+    """The selected shots' frames, decoded `chunk` at a time so a long summary never sits in memory."""
+    with open_video(summary.path, backend=backend) as video:
+        for k in summary.selected:
+            s, e = summary.shots[k]
+            for a in range(s, e + 1, chunk):
+                for frame in video.get_frames(list(range(a, min(a + chunk, e + 1)))):  # (C, H, W)
+                    h, w = frame.shape[1] // 2 * 2, frame.shape[2] // 2 * 2  # yuv420p needs even sizes
+                    yield frame[:, :h, :w]
+
+
+def write_summary_video(summary: VideoSummary, out: Path, *, backend: str = "auto") -> Path | None:
+    """out/summary.mp4 (None when nothing is selected). `summary.settings["summary_audio"]` records
+    what happened to the audio: "aac <rate> Hz <layout>", "none" (the source has none), or
+    "dropped: <reason>" when the source's audio could not be decoded (the video is still written)."""
+    from pipeline.data.writer import write_video
+
+    if not summary.selected:
+        return None
+    final = out / "summary.mp4"
+    video_tmp = out / f".summary.mp4.{os.getpid()}.video.mp4"
+    muxed_tmp = out / f".summary.mp4.{os.getpid()}.tmp.mp4"
+    fps = summary.fps if summary.fps > 0 else 25.0
+    try:
+        write_video(video_tmp, _selected_frames(summary, backend), fps=fps)
+        ranges = [(summary.shots[k][0] / fps, (summary.shots[k][1] + 1) / fps) for k in summary.selected]
+        try:
+            audio = mux_audio(video_tmp, summary.path, ranges, muxed_tmp)
+        except Exception as e:  # a broken audio track must not cost the user the summary
+            audio = "dropped: " + (" ".join(str(e).split()) or type(e).__name__)
+        summary.settings["summary_audio"] = audio
+        os.replace(muxed_tmp if audio.startswith("aac") else video_tmp, final)
+    finally:
+        video_tmp.unlink(missing_ok=True)
+        muxed_tmp.unlink(missing_ok=True)
+    return final
+
+
+def mux_audio(video: Path, source: str | os.PathLike[str], ranges: list[tuple[float, float]], dst: Path) -> str:
+    """Write `dst`: `video`'s packets (copied) beside AAC audio of `source`'s `ranges` (seconds from the
+    source's first video frame, ascending, disjoint), concatenated. Returns "none" without writing
+    when the source has no audio stream, else "aac <rate> Hz <layout>"."""
+    import av
+
+    with av.open(str(source)) as src:
+        if not src.streams.audio:
+            return "none"
+        stream = src.streams.audio[0]
+        # By channel count, not name: an unnamed layout ("1 channels") cannot be encoded; 5.1 is mixed down.
+        layout = "mono" if stream.layout.nb_channels == 1 else "stereo"
+        rate = stream.rate or stream.codec_context.sample_rate or 48000
+        rate = rate if rate in AAC_RATES else 48000
+        start = 0.0  # seconds of the first video frame: audio times are taken from there
+        if src.streams.video and src.streams.video[0].start_time is not None:
+            v = src.streams.video[0]
+            start = float(v.start_time * v.time_base)
+        bounds = [(round(a * rate), round(b * rate)) for a, b in ranges]  # samples from the first video frame
+        pieces = _cut(_decoded(src, stream, rate, layout, start), bounds, channels=2 if layout == "stereo" else 1)
+        _write(video, dst, pieces, rate, layout)
+    return f"aac {rate} Hz {layout}"
+
+
+def _decoded(src, stream, rate: int, layout: str, start: float) -> Iterator[tuple[int, np.ndarray]]:
+    """(first sample's index from the first video frame, (channels, n) float32) of the whole stream,
+    resampled; the index counts on from the first frame's timestamp."""
+    import av
+
+    resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+    position = None
+    for frame in chain(src.decode(stream), [None]):  # None flushes the resampler
+        for f in resampler.resample(frame):
+            if position is None:
+                position = round((float(f.pts * f.time_base) - start) * rate) if f.pts is not None else 0
+            data = f.to_ndarray()  # (channels, n)
+            yield position, data
+            position += data.shape[1]
+
+
+def _cut(
+    chunks: Iterator[tuple[int, np.ndarray]], bounds: list[tuple[int, int]], *, channels: int
+) -> Iterator[np.ndarray]:
+    """The samples [a, b) of every bound, in order, from chunks that come in time order; what the chunks
+    do not cover is silence, so the output is exactly sum(b - a) samples long. Stops reading after the
+    last bound."""
+    cur, pos = 0, bounds[0][0] if bounds else 0  # the bound being filled, its next sample
+    for p, data in chunks:
+        n = data.shape[1]
+        while cur < len(bounds):
+            a, b = bounds[cur]
+            if p >= b:  # the chunk starts after this bound: the rest of it is silent
+                if b > pos:
+                    yield np.zeros((channels, b - pos), np.float32)
+                cur += 1
+                pos = bounds[cur][0] if cur < len(bounds) else 0
+                continue
+            if p + n <= pos:  # the chunk ends before what is needed next
+                break
+            if p > pos:
+                yield np.zeros((channels, p - pos), np.float32)
+                pos = p
+            end = min(b, p + n)
+            yield data[:, pos - p : end - p]
+            pos = end
+            if pos < b:
+                break
+            cur += 1
+            pos = bounds[cur][0] if cur < len(bounds) else 0
+        if cur == len(bounds):
+            return
+    for i in range(cur, len(bounds)):  # the audio ended early
+        a, b = bounds[i]
+        gap = b - (pos if i == cur else a)
+        if gap > 0:
+            yield np.zeros((channels, gap), np.float32)
+
+
+def _write(video: Path, dst: Path, pieces: Iterator[np.ndarray], rate: int, layout: str) -> None:
+    """Copy `video`'s packets into `dst` and AAC-encode `pieces` (channels, n) beside them."""
+    import av
+
+    with av.open(str(video)) as vsrc, av.open(str(dst), mode="w") as out:
+        vin = vsrc.streams.video[0]
+        vout = out.add_stream_from_template(vin)
+        aout = out.add_stream("aac", rate=rate, layout=layout)
+        for packet in vsrc.demux(vin):
+            if packet.dts is None:  # the demuxer's flush packet
+                continue
+            packet.stream = vout
+            out.mux(packet)
+        size = aout.codec_context.frame_size or 1024
+        buffered, written = [], 0
+
+        def encode(block: np.ndarray | None) -> None:
+            nonlocal written
+            frame = None
+            if block is not None:
+                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block), format="fltp", layout=layout)
+                frame.sample_rate, frame.pts = rate, written
+                written += block.shape[1]
+            for packet in aout.encode(frame):
+                out.mux(packet)
+
+        for piece in pieces:
+            buffered.append(piece)
+            if sum(x.shape[1] for x in buffered) >= size:
+                joined = np.concatenate(buffered, axis=1)  # (channels, >= size)
+                full = joined.shape[1] // size * size
+                for s in range(0, full, size):
+                    encode(joined[:, s : s + size])
+                buffered = [joined[:, full:]]
+        rest = np.concatenate(buffered, axis=1) if buffered else None
+        if rest is not None and rest.shape[1]:
+            encode(rest)
+        encode(None)
