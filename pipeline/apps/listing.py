@@ -18,6 +18,7 @@ REGISTERING_MODULES = (
     "pipeline.models",
     "pipeline.models.summary.video",
     "pipeline.models.glimpse_video",
+    "pipeline.tasks",
 )
 
 
