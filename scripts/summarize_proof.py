@@ -16,12 +16,18 @@ frames):
   rl, R_div over all pairs  a diagnostic: DR-DSN without the paper's rule that picks more than 20
              steps apart count as fully dissimilar (so far-apart repeats count as redundant), alone and
              with the sum-valued knapsack.
+  rl, pre-trained on the other seeds' videos   with --pretrained: one DR-DSN policy trained (as
+             `vap summarize train --method rl`) over the spliced videos of every other seed of the
+             layout, saved, and applied to this seed's video (`--method rl --checkpoint`): what a policy
+             learned on other videos of the same making finds, without training on this one.
 F-score: frame overlap with the planted frames. Rank correlation (Kendall tau, Spearman rho, as Otani
 et al.): the method's score of every sampled frame against planted (1) / not planted (0).
 
     .venv/bin/python scripts/summarize_proof.py      # 10 seeds (~7 min): docs/bench/summarize_proof.{json,md}
     .venv/bin/python scripts/summarize_proof.py --seeds 0 --shot-seconds 0.4 --appearances 2 --epochs 3 \
         --draws 5 --size 64x48 --backbone tiny --out /tmp/proof   # smoke run
+    .venv/bin/python scripts/summarize_proof.py --pretrained --no-diagnostics --name summarize_proof_pretrained
+        # rl, per-video and pre-trained: docs/bench/summarize_proof_pretrained.{json,md}
 """
 
 from __future__ import annotations
@@ -45,13 +51,21 @@ from pipeline.data.moving_digits import MovingDigitsConfig, digit_pools, render_
 from pipeline.data.writer import write_video
 from pipeline.machine import describe_machine
 from pipeline.models.summary import f_score, knapsack, rank_correlation, select_shots, shot_scores
-from pipeline.models.summary.video import build_summarizer, default_backbone, summarize_video
+from pipeline.models.summary.dr_dsn import DRDSNConfig, save_dsn, train_dsn
+from pipeline.models.summary.video import (
+    build_summarizer,
+    default_backbone,
+    features_id,
+    summarize_video,
+    video_features,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = ("bikes.mp4", "carphone_pristine.mp4", "bigbuckbunny.mp4")
 FPS = 25
 LAYOUTS = ("other-sources", "any")
 NO_CUTOFF = "rl, R_div over all pairs"
+PRETRAINED = "rl, pre-trained on the other seeds' videos"
 
 
 @dataclass
@@ -224,7 +238,7 @@ def make_backbone(name: str) -> torch.nn.Module:
 def run_layout(args: argparse.Namespace, layout: str, naturals: list[Segment], backbone, attention) -> dict:
     size = tuple(int(x) for x in args.size.split("x"))[::-1]  # "WxH" -> (H, W)
     n = round(args.shot_seconds * FPS)
-    seeds = []
+    seeds, videos = [], []
     for seed in args.seeds:
         rng = np.random.default_rng(seed)
         pool = naturals + digit_segments(args.repeated + args.novel, n, size, seed)
@@ -250,8 +264,35 @@ def run_layout(args: argparse.Namespace, layout: str, naturals: list[Segment], b
             "seed": seed, "frames": len(planted), "planted_frames": int(planted.sum()), "kts_shots": len(rl.shots),
             "ceiling_f_score": ceiling_f(planted, args.ratio), "plan": plan_shots, "methods": rows,
         })  # fmt: skip
+        videos.append((path, planted, plan_shots))
         print(f"{layout} seed {seed}: " + ", ".join(f"{m} F {r['f_score']:.3f}" for m, r in rows.items()), flush=True)
+    if args.pretrained:
+        for sd, row in zip(seeds, pretrained_rows(args, layout, videos, backbone), strict=True):
+            sd["methods"][PRETRAINED] = row
     return {"seeds": seeds, **compare(seeds)}
+
+
+def pretrained_rows(args: argparse.Namespace, layout: str, videos: list[tuple], backbone) -> list[dict]:
+    """Per seed: a DR-DSN policy trained over the other seeds' videos (leave one out), saved as
+    `vap summarize train --method rl` saves it, then applied to this seed's video through the checkpoint."""
+    feats = [video_features(path, backbone)[2] for path, _, _ in videos]  # [(T_i, D)] at 2 fps
+    rows = []
+    for i, (seed, (path, planted, plan_shots)) in enumerate(zip(args.seeds, videos, strict=True)):
+        others = [f for j, f in enumerate(feats) if j != i]
+        cfg = DRDSNConfig(epochs=args.epochs, seed=seed)
+        t0 = time.perf_counter()
+        model, _ = train_dsn(others, cfg)
+        record = {"features": features_id(backbone), "sample_fps": 2.0,
+                  "videos": [{"path": str(p), "steps": int(f.shape[0])} for j, ((p, _, _), f)
+                             in enumerate(zip(videos, feats, strict=True)) if j != i]}  # fmt: skip
+        ckpt = save_dsn(args.work / f"pretrained_{layout}_seed{seed}.pt", model, cfg, record)
+        train_s = time.perf_counter() - t0
+        applied = summarize_video(path, method="rl", ratio=args.ratio, backbone=backbone,
+                                  summarizer=build_summarizer("rl", checkpoint=ckpt))  # fmt: skip
+        rows.append({**method_row(applied, planted, plan_shots), "train_seconds": round(train_s, 2),
+                     "trained_on_videos": len(others)})  # fmt: skip
+        print(f"{layout} seed {seed}: {PRETRAINED} F {rows[-1]['f_score']:.3f}", flush=True)
+    return rows
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -277,7 +318,7 @@ def compare(seeds: list[dict]) -> dict:
         np.isnan(s["methods"][m][k]) for s in seeds) else float("nan") for k in ("f_score", "tau", "rho",
         "novel_shots_touched", "selected_in_repeats")} for m in methods}  # fmt: skip
     std = {m: float(np.std([s["methods"][m]["f_score"] for s in seeds])) for m in methods}
-    learned = [m for m in methods if m in ("rl", "attention")]
+    learned = [m for m in methods if m in ("rl", "attention", PRETRAINED)]
     verdict = {}
     for m in learned:
         f = mean[m]["f_score"]
@@ -400,15 +441,19 @@ def write_report(report: dict, out: Path) -> None:
         "default: `sum-valued knapsack` keeps the scores and shots but values a shot by the sum of its scores "
         "instead of their mean; `R_div over all pairs` trains DR-DSN without the paper's rule that picks more "
         "than 20 steps (10 s) apart count as fully dissimilar (`max_distance=None`). "
-        "F: frame overlap with the planted frames; tau / rho: the "
+        + (f"`{PRETRAINED}`: per seed, one DR-DSN policy ({s['epochs']} epochs) trained over the spliced videos "
+           "of all the other seeds of the layout (leave one out), saved, and applied to this seed's video with "
+           "`--method rl --checkpoint`. " if s.get("pretrained") else "")
+        + "F: frame overlap with the planted frames; tau / rho: the "
         "score of each sampled frame against planted (1) / not (0). Seeds: " + ", ".join(map(str, s["seeds"])) + ".",
         "",
     ]  # fmt: skip
     for name, r in report["layouts"].items():
         lines += layout_section(name, r, s["novel"])
     lines += [report["notes"], ""]
-    (out / "summarize_proof.md").write_text("\n".join(lines))
-    (out / "summarize_proof.json").write_text(json.dumps(_finite(report), indent=1) + "\n")
+    name = report["settings"].get("name", "summarize_proof")
+    (out / f"{name}.md").write_text("\n".join(lines))
+    (out / f"{name}.json").write_text(json.dumps(_finite(report), indent=1) + "\n")
 
 
 NOTES = (
@@ -445,6 +490,9 @@ def main(argv: list[str] | None = None) -> dict:
         default=list(LAYOUTS),
         help="where novel shots come from (default: both, reported apart)",
     )
+    p.add_argument("--pretrained", action="store_true",
+                   help="add rl with a policy pre-trained on the other seeds' videos (leave one out)")  # fmt: skip
+    p.add_argument("--name", default="summarize_proof", help="report file names in --out (default: %(default)s)")
     p.add_argument("--videos", type=Path, default=REPO.parent / "shared" / "data" / "videos")
     p.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "vap_summarize_proof")
     p.add_argument("--out", type=Path, default=REPO / "docs" / "bench")

@@ -71,3 +71,24 @@ def test_tiny_run_reports_comparisons_from_its_numbers(tmp_path):
         assert (f"It is not above 1.5x random in seed(s) {', '.join(map(str, low))}:" in md) == bool(low)
     assert md.count("With R_div over all pairs, rl's mean F is") == 2
     assert report["settings"]["backbone"] == "tiny" and "Command: `python scripts/summarize_proof.py --seeds 0 1" in md
+
+
+@pytest.mark.skipif(not VIDEOS.is_dir(), reason="needs the shared sample videos")
+def test_pretrained_leave_one_out(tmp_path):
+    out, work = tmp_path / "bench", tmp_path / "w"
+    report = proof.main(["--seeds", "0", "1", "2", "--shot-seconds", "0.4", "--appearances", "2", "--epochs", "2",
+                         "--draws", "3", "--size", "64x48", "--backbone", "tiny", "--videos", str(VIDEOS),
+                         "--layouts", "any", "--no-diagnostics", "--pretrained", "--name", "pre",
+                         "--work", str(work), "--out", str(out)])  # fmt: skip
+    from pipeline.models.summary.dr_dsn import load_dsn
+
+    lay = report["layouts"]["any"]
+    for s in lay["seeds"]:
+        row = s["methods"][proof.PRETRAINED]
+        assert row["trained_on_videos"] == 2 and 0 <= row["f_score"] <= s["ceiling_f_score"] + 1e-9
+        _, record = load_dsn(work / f"pretrained_any_seed{s['seed']}.pt")
+        assert str(work / f"proof_any_seed{s['seed']}.mp4") not in [v["path"] for v in record["videos"]]
+        assert len(record["videos"]) == 2  # the other two seeds' videos, never its own
+    assert lay["verdict"][proof.PRETRAINED]["seeds"] == 3
+    md = (out / "pre.md").read_text()
+    assert f"| {proof.PRETRAINED} |" in md and "leave one out" in md and not (out / "summarize_proof.md").exists()
