@@ -219,24 +219,23 @@ def main(args: argparse.Namespace) -> int:
     from pipeline.apps.isolate import run_isolated
     from pipeline.data.clips import FailedVideo, decode_clips, eval_pipeline
     from pipeline.data.records import Journal, read_journal, write_parquet
-    from pipeline.models.checkpoint import is_agent_checkpoint, load_agent, load_model
+    from pipeline.models.checkpoint import is_agent, load_any
     from pipeline.tasks.agent_scoring import AgentScorer, agent_episode
     from pipeline.tasks.scoring import VideoScorer
 
     console = Console(stderr=True)
     journal_path, record_path = output_files(args.out)
     paths = shard_of(collect_inputs(args.inputs), args.shard)
-    agent = is_agent_checkpoint(args.checkpoint)
+    model, meta = load_any(args.checkpoint)
+    agent = is_agent(meta)
     if agent:  # the agent picks frames within one clip, at the frozen classifier's single view
         if args.with_attention:
             raise ConfigError("--with-attention: a glimpse agent has no temporal attention; its records list "
                               "the frames it looked at (glimpse_frames)")  # fmt: skip
         if (args.clips or 1) > 1 or args.three_crop:
             raise ConfigError("--clips/--three-crop: a glimpse-agent checkpoint looks at one clip, one view")
-        model, meta = load_agent(args.checkpoint)
         sampler, transform = eval_pipeline(meta.preprocessing, clips=1, three_crop=False)
     else:
-        model, meta = load_model(args.checkpoint)
         sampler, transform = eval_pipeline(meta.preprocessing, clips=args.clips, three_crop=args.three_crop)
     settings = {"topk": args.topk, "all_scores": args.all_scores, "with_attention": args.with_attention,
                 "sampler": repr(sampler), "transform": repr(transform), "backend": args.backend}  # fmt: skip

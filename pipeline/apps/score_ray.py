@@ -44,16 +44,15 @@ class ModelStage:
     def __init__(self, checkpoint: str, scorer_args: dict[str, Any]) -> None:
         import torch
 
-        from pipeline.models.checkpoint import is_agent_checkpoint, load_agent, load_model
+        from pipeline.models.checkpoint import is_agent, load_any
         from pipeline.tasks.agent_scoring import AgentScorer
         from pipeline.tasks.scoring import VideoScorer
 
+        model, meta = load_any(checkpoint)
         self.scorer: Any
-        if is_agent_checkpoint(checkpoint):  # the agent ran in the decode stage: records only
-            _, meta = load_agent(checkpoint)
+        if is_agent(meta):  # the agent ran in the decode stage: records only
             self.scorer = AgentScorer(meta.class_names, **scorer_args)
             return
-        model, meta = load_model(checkpoint)
         device = "cuda" if torch.cuda.is_available() else "cpu"
         self.scorer = VideoScorer(model, meta.class_names, multilabel=meta.multilabel, device=device, **scorer_args)
 

@@ -100,6 +100,29 @@ def _load_weights(model: torch.nn.Module, ckpt: dict[str, Any], path: str | os.P
     model.load_state_dict(state)  # strict: the record and the weights must describe the same model
 
 
+def is_agent(meta: CheckpointMeta) -> bool:
+    """Whether a checkpoint's record describes a glimpse agent (`load_agent`), not a classifier."""
+    return meta.extra.get("task") == "glimpse"
+
+
+def _classifier(ckpt: dict[str, Any], meta: CheckpointMeta, path: str | os.PathLike[str]) -> VideoClassifier:
+    model = build_classifier(meta.model, mean=meta.preprocessing["mean"], std=meta.preprocessing["std"])
+    _load_weights(model, ckpt, path)
+    return model.eval()
+
+
+def _agent(ckpt: dict[str, Any], meta: CheckpointMeta, path: str | os.PathLike[str]) -> GlimpseVideoModel:
+    from pipeline.models.glimpse_video import AGENTS, GlimpseVideoModel
+
+    agent = meta.extra.get("agent")
+    if not is_agent(meta) or not isinstance(agent, dict):
+        raise ConfigError(f"{path}: not a glimpse-agent checkpoint (no agent record); load it with load_model")
+    features = build_classifier(meta.model, mean=meta.preprocessing["mean"], std=meta.preprocessing["std"])
+    model = GlimpseVideoModel(features, AGENTS.build(agent["name"], **agent["args"]))
+    _load_weights(model, ckpt, path)
+    return model.eval()
+
+
 def load_model(
     path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu"
 ) -> tuple[VideoClassifier, CheckpointMeta]:
@@ -107,17 +130,9 @@ def load_model(
     its record (class names, preprocessing, ...). Needs no config and no network."""
     ckpt = read_checkpoint(path, map_location=map_location)
     meta = checkpoint_meta(ckpt, path)
-    if meta.extra.get("task") == "glimpse":
+    if is_agent(meta):
         raise ConfigError(f"{path}: a glimpse-agent checkpoint; load it with pipeline.models.checkpoint.load_agent")
-    model = build_classifier(meta.model, mean=meta.preprocessing["mean"], std=meta.preprocessing["std"])
-    _load_weights(model, ckpt, path)
-    return model.eval(), meta
-
-
-def is_agent_checkpoint(path: str | os.PathLike[str]) -> bool:
-    """Whether `path` holds a glimpse agent (`load_agent`) rather than a classifier (`load_model`)."""
-    ckpt = read_checkpoint(path)
-    return checkpoint_meta(ckpt, path).extra.get("task") == "glimpse"
+    return _classifier(ckpt, meta, path), meta
 
 
 def load_agent(
@@ -127,14 +142,16 @@ def load_agent(
     classifier and the agent (eval mode: the most likely decisions), rebuilt from the checkpoint alone.
     `model(video)` on a (B, T, C, H, W) uint8 clip of `meta.extra["agent"]["args"]["num_frames"]` frames
     gives an `EpisodeOutput` (answer, frames looked at, glimpses taken)."""
-    from pipeline.models.glimpse_video import AGENTS, GlimpseVideoModel
-
     ckpt = read_checkpoint(path, map_location=map_location)
     meta = checkpoint_meta(ckpt, path)
-    agent = meta.extra.get("agent")
-    if meta.extra.get("task") != "glimpse" or not isinstance(agent, dict):
-        raise ConfigError(f"{path}: not a glimpse-agent checkpoint (no agent record); load it with load_model")
-    features = build_classifier(meta.model, mean=meta.preprocessing["mean"], std=meta.preprocessing["std"])
-    model = GlimpseVideoModel(features, AGENTS.build(agent["name"], **agent["args"]))
-    _load_weights(model, ckpt, path)
-    return model.eval(), meta
+    return _agent(ckpt, meta, path), meta
+
+
+def load_any(
+    path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu"
+) -> tuple[VideoClassifier | GlimpseVideoModel, CheckpointMeta]:
+    """A classifier or a glimpse agent, whichever the checkpoint holds (`is_agent(meta)` tells which),
+    from one read of the file."""
+    ckpt = read_checkpoint(path, map_location=map_location)
+    meta = checkpoint_meta(ckpt, path)
+    return (_agent if is_agent(meta) else _classifier)(ckpt, meta, path), meta
