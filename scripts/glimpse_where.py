@@ -18,6 +18,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from pipeline.data.fashion_mnist import make_cluttered
@@ -32,11 +33,24 @@ def load_bench():
     return module
 
 
-def main(argv: list[str] | None = None) -> None:
+def garment_centres(boxes: np.ndarray, size: int = 60, item: int = 28) -> torch.Tensor:
+    """(N, 2) centre (x, y) of each garment in [-1, 1] canvas units, from its (row, col) top-left corner."""
+    return torch.from_numpy((boxes[:, [1, 0]] + item / 2) / size * 2 - 1).float()
+
+
+def distances(locations: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """(N, G) distance of each glimpse location (N, G, 2) from its image's garment centre (N, 2)."""
+    return (locations - centres[:, None]).norm(dim=-1)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    """Trains and prints one line per epoch; returns the same figures (a dict per epoch)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--core", default="rnn", choices=["rnn", "lstm"])
     p.add_argument("--policy-lr", type=float, help="Adam lr of the location policy (default: the RAM lr)")
     p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--train", type=int, default=12000, help="fresh training canvases per epoch")
+    p.add_argument("--val", type=int, default=1000, help="validation canvases")
     args = p.parse_args(argv)
     bench = load_bench()
     torch.set_num_threads(1)
@@ -47,29 +61,33 @@ def main(argv: list[str] | None = None) -> None:
     policy = list(model.policy.parameters())
     rest = [p for n, p in model.named_parameters() if not n.startswith("policy.")]
     opt = torch.optim.Adam([{"params": rest}, {"params": policy, "lr": args.policy_lr or cfg.ram_lr}], lr=cfg.ram_lr)
+    rows = []
     for epoch in range(args.epochs):
-        x, y = bench.canvases(train, 12000, "cluttered", 1000 + epoch, cfg)
+        x, y = bench.canvases(train, args.train, "cluttered", 1000 + epoch, cfg)
         model.train()
-        for b in range(0, 12000, 64):
+        for b in range(0, args.train, 64):
             parts = ram_loss(model(x[b : b + 64]), y[b : b + 64])
             opt.zero_grad()
             parts["loss"].backward()
             opt.step()
-        c = make_cluttered(val.images, val.labels, 1000, size=60, clutter=4, seed=5)
+        c = make_cluttered(val.images, val.labels, args.val, size=60, clutter=4, seed=5)
         xv = bench.to_input(c.images)
-        centre = torch.from_numpy((c.boxes[:, [1, 0]] + 14) / 60 * 2 - 1).float()  # (N, 2) garment centre (x, y)
+        centre = garment_centres(c.boxes)  # (N, 2)
         model.eval()
         with torch.no_grad():
             out = model(xv, sample=False)
             model(xv, sample=True)  # unused: it keeps the random stream of the runs quoted in glimpse.md
-        dist = (out.locations - centre[:, None]).norm(dim=-1)  # (N, G)
-        rnd = (torch.rand(1000, 8, 2) * 2 - 1 - centre[:, None]).norm(dim=-1)  # (N, 8)
+        dist = distances(out.locations, centre)  # (N, G)
+        rnd = distances(torch.rand(args.val, 8, 2) * 2 - 1, centre)  # (N, 8)
         err = (out.logits.argmax(1) != torch.from_numpy(c.labels)).float().mean().item()
         looked = out.locations[:, 1:]  # (N, G - 1, 2) chosen by the policy
         per_glimpse = [round(v, 2) for v in dist.mean(0).tolist()]
         mean_loc = [round(v, 2) for v in looked.mean((0, 1)).tolist()]
         print(f"epoch {epoch + 1}: error {err:.3f}, distance per glimpse {per_glimpse}, random {rnd.mean():.2f}; "
               f"mean location {mean_loc}, spread over images {looked.std(0).mean():.2f}", flush=True)  # fmt: skip
+        rows.append({"epoch": epoch + 1, "error": err, "distance": per_glimpse, "random": rnd.mean().item(),
+                     "mean_location": mean_loc, "spread": looked.std(0).mean().item()})  # fmt: skip
+    return rows
 
 
 if __name__ == "__main__":
