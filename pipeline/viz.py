@@ -176,28 +176,35 @@ def glimpse_trajectories(
     from matplotlib.patches import Rectangle
 
     rows, t = len(videos), videos[0].shape[0]
-    fig, axes = plt.subplots(rows, t, figsize=(0.9 * t + 1.6, 1.05 * rows + 0.5), squeeze=False)
+    h, w = videos[0].shape[-2:]
+    gap = max(1, w // 16)  # white pixels between frames
+    # one strip image (and one axes) per clip: a grid of rows x T axes took seconds per epoch to draw
+    fig, axes = plt.subplots(rows, 1, figsize=(0.9 * t + 1.6, 1.05 * rows + 0.5), squeeze=False)
     for r in range(rows):
         order = {f: k for k, f in reversed(list(enumerate(looked[r])))}  # frame -> first glimpse at it
-        h, w = videos[r].shape[-2:]
+        frames = videos[r].permute(0, 2, 3, 1).float()  # (T, H, W, C)
+        dim = torch.tensor([i not in order for i in range(t)])[:, None, None, None]  # (T, 1, 1, 1)
+        frames = torch.where(dim, frames * 0.55, frames)
+        strip = torch.full((h, t * (w + gap) - gap, frames.shape[-1]), 255.0)  # (H, T * (W + gap) - gap, C)
         for i in range(t):
-            ax = axes[r][i]
-            picture = videos[r][i].permute(1, 2, 0).numpy()
-            ax.imshow(picture if i in order else (picture * 0.55).astype(picture.dtype))
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i in order:
-                k = order[i]
-                cx, cy = (0.0, 0.0) if locations is None else locations[r][k].tolist()
-                bw, bh = box * w, box * h
-                x0, y0 = (cx + 1) / 2 * w - bw / 2, (cy + 1) / 2 * h - bh / 2
-                ax.add_patch(Rectangle((x0, y0), bw - 1, bh - 1, fill=False, edgecolor="red", linewidth=2))
-                ax.text(1, 1, str(k + 1), color="yellow", fontsize=9, fontweight="bold", va="top")
-            if marked is not None and i in marked[r]:
-                ax.set_xlabel("*", color="limegreen", fontsize=10, labelpad=0)
-            if r == 0:
-                ax.set_title(str(i), fontsize=7)
-        axes[r][0].set_ylabel(titles[r], fontsize=7, rotation=0, ha="right", va="center")
+            strip[:, i * (w + gap) : i * (w + gap) + w] = frames[i]
+        ax = axes[r][0]
+        picture = strip.to(torch.uint8).numpy()
+        ax.imshow(picture[..., 0] if picture.shape[-1] == 1 else picture, cmap="gray", vmin=0, vmax=255)
+        ax.set_yticks([])
+        ax.set_xticks([i * (w + gap) + w / 2 for i in range(t)] if r == 0 else [])
+        ax.set_xticklabels([str(i) for i in range(t)] if r == 0 else [], fontsize=7)
+        ax.xaxis.set_ticks_position("top")
+        ax.tick_params(length=0)
+        for i, k in order.items():
+            cx, cy = (0.0, 0.0) if locations is None else locations[r][k].tolist()
+            bw, bh = box * w, box * h
+            x0, y0 = i * (w + gap) + (cx + 1) / 2 * w - bw / 2, (cy + 1) / 2 * h - bh / 2
+            ax.add_patch(Rectangle((x0, y0), bw - 1, bh - 1, fill=False, edgecolor="red", linewidth=2))
+            ax.text(i * (w + gap) + 1, 1, str(k + 1), color="yellow", fontsize=9, fontweight="bold", va="top")
+        for i in sorted(marked[r]) if marked is not None else []:
+            ax.text(i * (w + gap) + w / 2, h + 0.5, "*", color="limegreen", fontsize=10, ha="center", va="top")
+        ax.set_ylabel(titles[r], fontsize=7, rotation=0, ha="right", va="center")
     caption = "boxed and numbered: the frames looked at, in order"
     if marked is not None:
         caption += "; *: the frames that carry the class"
