@@ -65,7 +65,7 @@ def build_videos_parser() -> argparse.ArgumentParser:
         "protocol does (default: %(default)s)",
     )  # fmt: skip
     p.add_argument(
-        "--max-distance", type=int, default=None,
+        "--max-distance", type=int, default=None, metavar="STEPS",
         help="rl, trained per video: picks further apart than this many steps count as fully dissimilar in "
         "the diversity reward (20: the paper's rule; default: none, every pair of picks; 0: none)",
     )  # fmt: skip
