@@ -5,17 +5,20 @@ carphone, Big Buck Bunny, see its PROVENANCE.md) and of moving-digits renders: `
 come back `appearances` times each, `novel` contents appear once (at least one of each kind is a
 moving-digits shot). The novel shots are the planted summary. Then, at the same budget (--ratio of the
 frames):
-  rl         `summarize_video` as `vap summarize` runs it (MobileNetV2, KTS, DR-DSN, knapsack);
+  rl         `summarize_video` as `vap summarize` runs it by default (MobileNetV2, KTS, DR-DSN with
+             R_div over all pairs of picks, a knapsack valuing each shot by the sum of its scores);
   attention  the same with `--method attention` when --attention-checkpoint is given;
-  random     uniform random step scores through the same KTS shots and knapsack (Otani et al. 2019,
-             Apostolidis et al. 2020), mean over --draws draws;
+  random     uniform random step scores through the same KTS shots and the same sum-valued knapsack
+             (Otani et al. 2019, Apostolidis et al. 2020), mean over --draws draws;
   uniform    the budget in k evenly spaced pieces of --uniform-piece-seconds (k = budget / piece);
   ceiling    the best any selection can do (the whole budget inside planted frames);
-  rl, sum-valued knapsack   a diagnostic: rl's scores and shots, each shot valued by the sum of its
-             scores rather than the protocol's mean (which prefers many short shots);
-  rl, R_div over all pairs  a diagnostic: DR-DSN without the paper's rule that picks more than 20
-             steps apart count as fully dissimilar (so far-apart repeats count as redundant), alone and
-             with the sum-valued knapsack.
+  rl, paper settings (R_div within 20 steps, mean-valued knapsack)   DR-DSN with the paper's rule that
+             picks more than 20 steps apart count as fully dissimilar, and the TVSum/SumMe protocol's
+             knapsack valuing a shot by the mean of its scores (`--max-distance 20 --shot-value mean`),
+             beside `random, mean-valued knapsack`, random scores through that same selection;
+  rl, mean-valued knapsack / rl, R_div within 20 steps   diagnostics, each one setting away from the
+             default: the default scores through the mean-valued knapsack; the paper's scores through the
+             sum-valued one (no third training: the same scores and shots, selected again).
   rl, pre-trained on the other seeds' videos   with --pretrained: one DR-DSN policy trained (as
              `vap summarize train --method rl`) over the spliced videos of every other seed of the
              layout, saved, and applied to this seed's video (`--method rl --checkpoint`): what a policy
@@ -23,7 +26,7 @@ frames):
 F-score: frame overlap with the planted frames. Rank correlation (Kendall tau, Spearman rho, as Otani
 et al.): the method's score of every sampled frame against planted (1) / not planted (0).
 
-    .venv/bin/python scripts/summarize_proof.py      # 10 seeds (~7 min): docs/bench/summarize_proof.{json,md}
+    .venv/bin/python scripts/summarize_proof.py      # 10 seeds (~8 min): docs/bench/summarize_proof.{json,md}
     .venv/bin/python scripts/summarize_proof.py --seeds 0 --shot-seconds 0.4 --appearances 2 --epochs 3 \
         --draws 5 --size 64x48 --backbone tiny --out /tmp/proof   # smoke run
     .venv/bin/python scripts/summarize_proof.py --pretrained --no-diagnostics --name summarize_proof_pretrained
@@ -50,7 +53,7 @@ from pipeline.data.backends import open_video
 from pipeline.data.moving_digits import MovingDigitsConfig, digit_pools, render_video
 from pipeline.data.writer import write_video
 from pipeline.machine import describe_machine
-from pipeline.models.summary import f_score, knapsack, rank_correlation, select_shots, shot_scores
+from pipeline.models.summary import f_score, rank_correlation, select_shots, shot_values
 from pipeline.models.summary.dr_dsn import DRDSNConfig, save_dsn, train_dsn
 from pipeline.models.summary.video import (
     build_summarizer,
@@ -64,8 +67,12 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLES = ("bikes.mp4", "carphone_pristine.mp4", "bigbuckbunny.mp4")
 FPS = 25
 LAYOUTS = ("other-sources", "any")
-NO_CUTOFF = "rl, R_div over all pairs"
+PAPER = "rl, paper settings (R_div within 20 steps, mean-valued knapsack)"
+RANDOM_MEAN = "random, mean-valued knapsack"
+MEAN_KNAPSACK = "rl, mean-valued knapsack"  # the default's scores, the protocol's selection
+PAPER_RDIV = "rl, R_div within 20 steps"  # the paper's scores, the default's sum-valued selection
 PRETRAINED = "rl, pre-trained on the other seeds' videos"
+BASELINE = {PAPER: RANDOM_MEAN}  # the random row that goes through the same selection; "random" otherwise
 
 
 @dataclass
@@ -181,27 +188,37 @@ def method_row(summary, planted: np.ndarray, plan_shots: list[dict]) -> dict:
     return row
 
 
-def sum_knapsack_row(summary, planted: np.ndarray, plan_shots: list[dict], ratio: float) -> dict:
-    """Diagnostic: rl's own scores and shots, but the knapsack values a shot by the SUM of its scores
-    (mean x length) instead of the protocol's mean, which prefers many short shots."""
-    shots = np.array(summary.shots)
-    lengths = shots[:, 1] - shots[:, 0] + 1
-    chosen = knapsack(np.array(summary.shot_scores) * lengths, lengths, int(np.floor(ratio * len(planted))))
-    row = selection_numbers(mask_of(shots, chosen, len(planted)), planted, plan_shots)
+def step_segments(summary) -> np.ndarray:
+    """The summary's shots as inclusive ranges of its sampled steps (what KTS cut), (S, 2)."""
+    idx = np.array(summary.indices)
+    return np.array([[np.searchsorted(idx, s), np.searchsorted(idx, e, side="right") - 1] for s, e in summary.shots])
+
+
+def select(summary, scores: np.ndarray, rule: str, ratio: float) -> np.ndarray:
+    """The shots `summarize_video` keeps for these step scores with shots valued by `rule` (sum or mean)."""
+    values = shot_values(scores, step_segments(summary), rule)  # (S,)
+    return select_shots(values, np.array(summary.shots), summary.num_frames, ratio)
+
+
+def reselect_row(summary, planted: np.ndarray, plan_shots: list[dict], ratio: float, rule: str) -> dict:
+    """Diagnostic: the method's own scores and shots, selected with shots valued by `rule`."""
+    chosen = select(summary, np.array(summary.scores), rule, ratio)
+    row = selection_numbers(mask_of(np.array(summary.shots), chosen, len(planted)), planted, plan_shots)
     return {**row, "tau": float("nan"), "rho": float("nan")}
 
 
-def random_row(summary, planted: np.ndarray, plan_shots: list[dict], ratio: float, draws: int, seed: int) -> dict:
-    """Random step scores through the method's own KTS shots and the knapsack, averaged over draws."""
+def random_row(
+    summary, planted: np.ndarray, plan_shots: list[dict], ratio: float, draws: int, seed: int, rule: str = "sum"
+) -> dict:
+    """Random step scores through the method's own KTS shots and the knapsack (shots valued by `rule`, as
+    the row it is compared with), averaged over draws."""
     shots, idx = np.array(summary.shots), np.array(summary.indices)
-    steps = np.array([[np.searchsorted(idx, s), np.searchsorted(idx, e, side="right") - 1] for s, e in shots])
     rng = np.random.default_rng([seed, 99])
     rows = []
     for _ in range(draws):
         scores = rng.random(len(idx))
-        values = shot_scores(scores, steps)
-        row = selection_numbers(mask_of(shots, select_shots(values, shots, len(planted), ratio), len(planted)),
-                                planted, plan_shots)  # fmt: skip
+        row = selection_numbers(mask_of(shots, select(summary, scores, rule, ratio), len(planted)), planted,
+                                plan_shots)  # fmt: skip
         row["tau"], row["rho"] = rank_correlation(scores, planted[idx].astype(float))
         rows.append(row)
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
@@ -246,19 +263,21 @@ def run_layout(args: argparse.Namespace, layout: str, naturals: list[Segment], b
         path, planted, plan_shots = splice(args.work / f"proof_{layout}_seed{seed}.mp4", pool, order)
         t0 = time.perf_counter()
         rl = summarize_video(path, method="rl", ratio=args.ratio, backbone=backbone, seed=seed,
-                             method_args={"epochs": args.epochs})  # fmt: skip
+                             method_args={"epochs": args.epochs})  # fmt: skip  # vap summarize's defaults
         rows = {"rl": method_row(rl, planted, plan_shots)}
         rows["rl"]["seconds"] = round(time.perf_counter() - t0, 2)
         if attention is not None:
             att = summarize_video(path, method="attention", ratio=args.ratio, backbone=backbone, summarizer=attention)
             rows["attention"] = method_row(att, planted, plan_shots)
-        rows["random"] = random_row(rl, planted, plan_shots, args.ratio, args.draws, seed)
-        rows["rl, sum-valued knapsack"] = sum_knapsack_row(rl, planted, plan_shots, args.ratio)
-        if args.diagnostics:  # DR-DSN comparing every pair of picks in R_div, not only those <= 20 steps apart
-            rl_all = summarize_video(path, method="rl", ratio=args.ratio, backbone=backbone, seed=seed,
-                                     method_args={"epochs": args.epochs, "max_distance": None})  # fmt: skip
-            rows[NO_CUTOFF] = method_row(rl_all, planted, plan_shots)
-            rows[NO_CUTOFF + ", sum-valued knapsack"] = sum_knapsack_row(rl_all, planted, plan_shots, args.ratio)
+        rows["random"] = random_row(rl, planted, plan_shots, args.ratio, args.draws, seed, "sum")
+        if args.diagnostics:  # the paper's settings: R_div within 20 steps, the protocol's mean-valued knapsack
+            paper = summarize_video(path, method="rl", ratio=args.ratio, backbone=backbone, seed=seed,
+                                    method_args={"epochs": args.epochs, "max_distance": 20},
+                                    shot_value="mean")  # fmt: skip
+            rows[PAPER] = method_row(paper, planted, plan_shots)
+            rows[RANDOM_MEAN] = random_row(paper, planted, plan_shots, args.ratio, args.draws, seed, "mean")
+            rows[MEAN_KNAPSACK] = reselect_row(rl, planted, plan_shots, args.ratio, "mean")
+            rows[PAPER_RDIV] = reselect_row(paper, planted, plan_shots, args.ratio, "sum")
         rows["uniform"] = uniform_row(planted, plan_shots, args.ratio, round(args.uniform_piece_seconds * FPS))
         seeds.append({
             "seed": seed, "frames": len(planted), "planted_frames": int(planted.sum()), "kts_shots": len(rl.shots),
@@ -318,14 +337,15 @@ def compare(seeds: list[dict]) -> dict:
         np.isnan(s["methods"][m][k]) for s in seeds) else float("nan") for k in ("f_score", "tau", "rho",
         "novel_shots_touched", "selected_in_repeats")} for m in methods}  # fmt: skip
     std = {m: float(np.std([s["methods"][m]["f_score"] for s in seeds])) for m in methods}
-    learned = [m for m in methods if m in ("rl", "attention", PRETRAINED)]
+    learned = [m for m in methods if m in ("rl", "attention", PRETRAINED, PAPER)]
     verdict = {}
     for m in learned:
-        f = mean[m]["f_score"]
+        f, rand = mean[m]["f_score"], BASELINE.get(m, "random")
         verdict[m] = {
-            "f_over_random": _ratio(f, mean["random"]["f_score"]),
+            "random": rand,
+            "f_over_random": _ratio(f, mean[rand]["f_score"]),
             "f_over_uniform": _ratio(f, mean["uniform"]["f_score"]),
-            "seeds_above_random": sum(s["methods"][m]["f_score"] > s["methods"]["random"]["f_score"] for s in seeds),
+            "seeds_above_random": sum(s["methods"][m]["f_score"] > s["methods"][rand]["f_score"] for s in seeds),
             "seeds_above_uniform": sum(s["methods"][m]["f_score"] > s["methods"]["uniform"]["f_score"] for s in seeds),
             "seeds": len(seeds),
         }
@@ -356,7 +376,7 @@ def layout_section(name: str, r: dict, novel: int) -> list[str]:
     lines += [f"| ceiling (whole budget in planted frames) | {_num(r['ceiling_f_score'])} | | | | 0 |", ""]
     for m, v in r["verdict"].items():
         lines.append(
-            f"**{m}**: F {_num(v['f_over_random'], 2)}x random (above it in {v['seeds_above_random']} of "
+            f"**{m}**: F {_num(v['f_over_random'], 2)}x {v['random']} (above it in {v['seeds_above_random']} of "
             f"{v['seeds']} seeds) and {_num(v['f_over_uniform'], 2)}x uniform (above it in "
             f"{v['seeds_above_uniform']} of {v['seeds']}): "
             + ("well above random" if v["well_above_random"] else "NOT well above random (needs 1.5x, every seed)")
@@ -373,40 +393,63 @@ def layout_section(name: str, r: dict, novel: int) -> list[str]:
 
 
 def analysis(r: dict) -> list[str]:
-    """Where rl falls short, what the numbers say about why (all from the per-seed rows)."""
+    """Where each learned row falls short of 1.5x its random row, and what the numbers say about why;
+    then what each of the two default settings changes (all from the per-seed rows)."""
     seeds = r["seeds"]
     rl = [sd["methods"]["rl"] for sd in seeds]
     ranks = sum(x["mean_score_novel"] > x["mean_score_repeated"] for x in rl)
     tau_pos = sum(x["tau"] > 0 for x in rl)
-    low = [sd for sd in seeds if not sd["methods"]["rl"]["f_score"] > 1.5 * sd["methods"]["random"]["f_score"]]
-    high = [sd for sd in seeds if sd not in low]
     out = [
         f"rl scores planted frames above repeated ones on average in {ranks} of {len(seeds)} seeds "
         f"(tau > 0 in {tau_pos})."
     ]
 
-    def shot_len(group: list[dict]) -> str:
-        rows = [sd["methods"]["rl"] for sd in group]
+    def shot_len(m: str, group: list[dict]) -> str:
+        rows = [sd["methods"][m] for sd in group]
         return f"{np.mean([x['selected_frames'] / max(1, x['selected_shots']) for x in rows]):.0f}"
 
-    if low:
-        sums = [sd["methods"]["rl, sum-valued knapsack"]["f_score"] for sd in low]
-        lo, hi = min((sd["kts_shots"] for sd in high), default="-"), max((sd["kts_shots"] for sd in high), default="-")
+    def kts_range(group: list[dict]) -> str:
+        return f"{min(sd['kts_shots'] for sd in group)}-{max(sd['kts_shots'] for sd in group)}" if group else "-"
+
+    for m, v in r["verdict"].items():
+        rand = v["random"]
+        ratios = [_ratio(sd["methods"][m]["f_score"], sd["methods"][rand]["f_score"]) for sd in seeds]
+        low = [sd for sd in seeds if not sd["methods"][m]["f_score"] > 1.5 * sd["methods"][rand]["f_score"]]
+        high = [sd for sd in seeds if sd not in low]
+        if not low:
+            worst = int(np.argmin(ratios))
+            out.append(f"{m} is above 1.5x {rand} in every seed (lowest: {ratios[worst]:.2f}x, seed "
+                       f"{seeds[worst]['seed']}).")  # fmt: skip
+            continue
+        text = (
+            f"{m} is not above 1.5x {rand} in seed(s) {', '.join(str(sd['seed']) for sd in low)}: F "
+            + ", ".join(f"{sd['methods'][m]['f_score']:.3f} against {sd['methods'][rand]['f_score']:.3f}" for sd in low)
+            + f"; there KTS made {', '.join(str(sd['kts_shots']) for sd in low)} shots (elsewhere {kts_range(high)}), "
+            f"the selection kept shots of {shot_len(m, low)} frames on average (elsewhere "
+            f"{shot_len(m, high) if high else '-'}), and "
+            + ", ".join(f"{sd['methods'][m]['novel_shots_touched']}" for sd in low)
+            + " of the novel shots were touched."
+        )  # fmt: skip
+        if m == PAPER and PAPER_RDIV in r["mean"]:
+            sums = ", ".join(f"{sd['methods'][PAPER_RDIV]['f_score']:.3f}" for sd in low)
+            text += f" With the same scores and shots, the sum-valued knapsack gives F {sums} in those seeds."
+        out.append(text)
+    if PAPER in r["mean"]:
+        a, b = r["mean"]["rl"], r["mean"][PAPER]
+        better = sum(sd["methods"]["rl"]["tau"] > sd["methods"][PAPER]["tau"] for sd in seeds)
         out.append(
-            f"It is not above 1.5x random in seed(s) {', '.join(str(sd['seed']) for sd in low)}: there KTS made "
-            f"{', '.join(str(sd['kts_shots']) for sd in low)} shots (elsewhere "
-            f"{lo}-{hi}) and the knapsack, valuing a shot by its mean score as the protocol does, kept shots of "
-            f"{shot_len(low)} frames on average (elsewhere {shot_len(high) if high else '-'}): many short shots "
-            "of repeated content. Valued by the sum of their scores, the same scores and shots give F "
-            f"{', '.join(f'{f:.3f}' for f in sums)} in those seeds."
+            f"R_div over all pairs (the default) ranks the planted frames with Kendall tau {a['tau']:.3f}, the "
+            f"paper's 20-step rule with {b['tau']:.3f} (the default higher in {better} of {len(seeds)} seeds): that "
+            "rule lets DR-DSN pick repeats that are far apart without any diversity penalty."
         )
-    if NO_CUTOFF in r["mean"]:
-        a, b = r["mean"]["rl"], r["mean"][NO_CUTOFF]
-        better = sum(sd["methods"][NO_CUTOFF]["tau"] > sd["methods"]["rl"]["tau"] for sd in seeds)
+        m, d = r["mean"][MEAN_KNAPSACK]["f_score"], a["f_score"]
+        wins = sum(sd["methods"]["rl"]["f_score"] > sd["methods"][MEAN_KNAPSACK]["f_score"] for sd in seeds)
+        losses = sum(sd["methods"]["rl"]["f_score"] < sd["methods"][MEAN_KNAPSACK]["f_score"] for sd in seeds)
         out.append(
-            f"With R_div over all pairs, rl's mean F is {b['f_score']:.3f} (default {a['f_score']:.3f}) and tau "
-            f"{b['tau']:.3f} (default {a['tau']:.3f}, higher in {better} of {len(seeds)} seeds): the paper's "
-            "20-step rule lets DR-DSN pick repeats that are far apart without any diversity penalty."
+            f"The same default scores and shots through the mean-valued knapsack: F {m:.3f} against {d:.3f} "
+            f"sum-valued (the sum higher in {wins} of {len(seeds)} seeds, lower in {losses}); the paper's scores "
+            f"through the sum-valued knapsack: F {r['mean'][PAPER_RDIV]['f_score']:.3f} against "
+            f"{b['f_score']:.3f} mean-valued."
         )
     return out
 
@@ -435,12 +478,17 @@ def write_report(report: dict, out: Path) -> None:
         f"Big Buck Bunny) and moving-digits renders, at {s['size']}, {FPS} fps: {s['repeated']} contents repeated "
         f"{s['appearances']} times each (exact copies) and {s['novel']} novel contents once each (the planted "
         f"summary; one repeated and one novel content are moving digits). Budget {s['ratio']:.0%} of the frames. "
-        f"Features: {s['backbone']}; rl = DR-DSN, {s['epochs']} epochs, trained on each video. Random: uniform "
-        f"random scores through the same KTS shots and knapsack, {s['draws']} draws. Uniform: the budget in "
-        f"evenly spaced {s['uniform_piece_seconds']} s pieces. Diagnostics, not what `vap summarize` does by "
-        "default: `sum-valued knapsack` keeps the scores and shots but values a shot by the sum of its scores "
-        "instead of their mean; `R_div over all pairs` trains DR-DSN without the paper's rule that picks more "
-        "than 20 steps (10 s) apart count as fully dissimilar (`max_distance=None`). "
+        f"Features: {s['backbone']}; rl = DR-DSN, {s['epochs']} epochs, trained on each video, with the "
+        "defaults of `vap summarize`: R_div over all pairs of picks (`max_distance=None`) and a knapsack "
+        "valuing each shot by the sum of its sampled frames' scores (`--shot-value sum`). Random: uniform "
+        f"random scores through the same KTS shots and the same sum-valued knapsack, {s['draws']} draws. "
+        f"Uniform: the budget in evenly spaced {s['uniform_piece_seconds']} s pieces. "
+        + (f"`{PAPER}`: DR-DSN trained with the paper's rule that picks more than 20 steps (10 s) apart count as "
+           "fully dissimilar, and the TVSum/SumMe protocol's knapsack valuing a shot by the mean of its scores "
+           f"(`--max-distance 20 --shot-value mean`); `{RANDOM_MEAN}`: random scores through that selection, "
+           f"its baseline. Diagnostics, one setting away from the default: `{MEAN_KNAPSACK}` (the default's "
+           f"scores and shots, mean-valued selection), `{PAPER_RDIV}` (the paper-settings run's scores and "
+           "shots, sum-valued selection). " if s.get("diagnostics", True) else "")
         + (f"`{PRETRAINED}`: per seed, one DR-DSN policy ({s['epochs']} epochs) trained over the spliced videos "
            "of all the other seeds of the layout (leave one out), saved, and applied to this seed's video with "
            "`--method rl --checkpoint`. " if s.get("pretrained") else "")
@@ -457,9 +505,10 @@ def write_report(report: dict, out: Path) -> None:
 
 
 NOTES = (
-    "One run on a CPU shared with other jobs. Across the runs of this script made while writing it, every "
-    "per-seed F-score was the same from run to run, but rl's scores were not bit-identical (Kendall tau of "
-    "a seed moved by up to about 0.03), so compare F-scores across runs and tau only within one. The "
+    "One run on a CPU shared with other jobs. Across the runs of this script made while writing its first "
+    "version, every per-seed F-score was the same from run to run, but rl's scores were not bit-identical "
+    "(Kendall tau of a seed moved by up to about 0.03), so compare F-scores across runs and tau only within "
+    "one. The "
     "planted summary is the novel content; an ideal summary of such a video would also keep one instance of "
     "each repeated content, so the ceiling is not reached by a good summarizer either. The attention method "
     "is not part of the default run: an action model's temporal attention says which frames its classifier "
@@ -482,7 +531,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--backbone", default="mobilenet_v2", help="mobilenet_v2 (ImageNet) or tiny (smoke runs)")
     p.add_argument("--attention-checkpoint", type=Path, default=None)
     p.add_argument("--no-diagnostics", dest="diagnostics", action="store_false",
-                   help="skip the second rl run with R_div over all pairs")  # fmt: skip
+                   help="skip the second rl run (the paper's settings) and the rows made from it")  # fmt: skip
     p.add_argument(
         "--layouts",
         nargs="+",

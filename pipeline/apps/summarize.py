@@ -81,6 +81,12 @@ def build_eval_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--ratio", type=float, default=0.15, help="summary length / video length (default: %(default)s)")
     p.add_argument("--draws", type=int, default=100, help="random-summarizer draws per video (default: %(default)s)")
+    p.add_argument(
+        "--shot-value", choices=("mean", "sum"), default="mean",
+        help="knapsack value of a shot: mean of its frames' scores (default: the protocol, comparable with "
+        "published numbers) or sum (what `vap summarize` uses on videos; NOT the protocol; the random "
+        "summarizer then goes through it too)",
+    )  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="seed of the folds and the random draws (default: %(default)s)")
     p.add_argument("--out", type=Path, default=None, help="write every number to this JSON file (atomically)")
     return p
@@ -198,16 +204,17 @@ def main_eval(args: argparse.Namespace) -> int:
         scores = load_scores(args.scores, {v.key: v.n_steps for v in videos}, args.dataset)
         splits = kfold_splits([v.key for v in videos], args.splits, seed=args.seed)
     result = evaluate_dataset(
-        videos, scores, metric=metric, splits=splits, ratio=args.ratio, draws=args.draws, seed=args.seed
-    )
-    print_result(Console(), result, args.dataset)
+        videos, scores, metric=metric, splits=splits, ratio=args.ratio, draws=args.draws, seed=args.seed,
+        shot_value=args.shot_value,
+    )  # fmt: skip
+    print_result(Console(), result, args.dataset, shot_value=args.shot_value)
     if args.out:
         report = {
             "dataset": str(args.dataset),
             "scores": str(args.scores) if args.scores else None,
             "checkpoint": str(args.checkpoint) if args.checkpoint else None,
             "settings": {"metric": metric, "splits": len(splits), "ratio": args.ratio, "draws": args.draws,
-                         "seed": args.seed},
+                         "seed": args.seed, "shot_value": args.shot_value},
             **asdict(result),
         }  # fmt: skip
         write_json_atomic(args.out, _finite(report))
@@ -215,7 +222,7 @@ def main_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_result(console, result, dataset: Path) -> None:
+def print_result(console, result, dataset: Path, *, shot_value: str = "mean") -> None:
     from rich.table import Table
 
     def pct(x: float) -> str:
@@ -224,7 +231,10 @@ def print_result(console, result, dataset: Path) -> None:
     def num(x: float, digits: int = 3) -> str:
         return "-" if math.isnan(x) else f"{x:.{digits}f}"
 
-    table = Table(title=f"{dataset.name}: F-score ({result.metric} over users) vs the random summarizer")
+    title = f"{dataset.name}: F-score ({result.metric} over users) vs the random summarizer"
+    if shot_value != "mean":
+        title += f"; {shot_value}-valued shots, NOT the protocol (not comparable with published F-scores)"
+    table = Table(title=title)
     for col in ("video", "fold", "F (%)", "random F (%)", "F / random", "tau", "rho"):
         table.add_column(col, justify="left" if col == "video" else "right")
     for r in result.videos:

@@ -50,8 +50,9 @@ def build_rl_train_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate (default: %(default)s)")
     p.add_argument("--hidden", type=int, default=d.hidden, help="BiLSTM size per direction (default: %(default)s)")
     p.add_argument(
-        "--max-distance", type=int, default=d.max_distance,
-        help="picks further apart than this many steps count as fully dissimilar (the paper's 20; 0: no cut-off)",
+        "--max-distance", type=int, default=d.max_distance, metavar="STEPS",
+        help="DR-DSN's diversity reward: picks further apart than this many steps count as fully dissimilar "
+        "(20: the paper's rule; default: none, every pair of picks by its dissimilarity; 0: none)",
     )  # fmt: skip
     p.add_argument("--sample-fps", type=float, default=2.0, help="frames per second featurised (default: %(default)s)")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the policy and its samples (default: %(default)s)")

@@ -18,20 +18,29 @@ EXAMPLE = """examples:
   vap summarize match.mp4 --out summaries --method attention --checkpoint runs/ucf/best.ckpt
   vap summarize holiday.mp4 --out summaries --method supervised --checkpoint vasnet_own.pt
   vap summarize holiday.mp4 --out summaries --method rl --checkpoint rl_policy.pt
+  vap summarize holiday.mp4 --out summaries --max-distance 20 --shot-value mean   # the paper's settings
 
 methods:
   rl          (default) DR-DSN trained on each video on the fly: no labels, no checkpoint; or, with
               --checkpoint, a policy trained once over a folder of videos by
-              `vap summarize train --method rl VIDEO|FOLDER ... --out rl_policy.pt`, applied as it is
+              `vap summarize train --method rl VIDEO|FOLDER ... --out rl_policy.pt`, applied as it is.
+              Its diversity reward compares every pair of picked frames; --max-distance 20 is the
+              paper's rule (picks more than 20 steps apart count as fully dissimilar)
   attention   the temporal attention of a `vap train` checkpoint (its head must be tsn with
               consensus attention, lstm or transformer)
   supervised  a `vap summarize train` checkpoint; it must have been trained on the features this
               command computes (MobileNetV2): the GoogLeNet features of the TVSum/SumMe h5 files
               cannot be reproduced, see `vap summarize features --help` and docs/summarize.md
+
+shots: the knapsack keeps the shots of largest total value within --ratio of the length. --shot-value
+sum (default) values a shot by the sum of its sampled frames' scores; mean (the TVSum/SumMe protocol,
+what `vap summarize eval` does) by their mean, which prefers many short shots: on planted repeats it
+filled the budget with short repeated shots (docs/bench/summarize_proof.md).
 """
 
 
 def build_videos_parser() -> argparse.ArgumentParser:
+    from pipeline.models.summary.protocol import SHOT_VALUES
     from pipeline.models.summary.video import SUMMARIZERS
 
     p = argparse.ArgumentParser(
@@ -49,6 +58,16 @@ def build_videos_parser() -> argparse.ArgumentParser:
         "--checkpoint", type=Path, default=None,
         help="attention: a `vap train` checkpoint; supervised: a `vap summarize train` checkpoint; rl (optional): "
         "a `vap summarize train --method rl` checkpoint",
+    )  # fmt: skip
+    p.add_argument(
+        "--shot-value", choices=SHOT_VALUES, default="sum",
+        help="knapsack value of a shot: the sum of its frames' scores, or their mean as the TVSum/SumMe "
+        "protocol does (default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-distance", type=int, default=None, metavar="STEPS",
+        help="rl, trained per video: picks further apart than this many steps count as fully dissimilar in "
+        "the diversity reward (20: the paper's rule; default: none, every pair of picks; 0: none)",
     )  # fmt: skip
     p.add_argument("--sample-fps", type=float, default=2.0, help="frames per second scored (default: %(default)s)")
     p.add_argument("--backend", default="auto", help="decoding backend (default: auto)")
@@ -84,8 +103,14 @@ def main_videos(args: argparse.Namespace) -> int:
 
     if not 0 < args.ratio <= 1:
         raise ConfigError("--ratio must be in (0, 1]")
+    method_args = {}
+    if args.max_distance is not None:
+        if args.method != "rl" or args.checkpoint is not None or args.max_distance < 0:
+            raise ConfigError("--max-distance (>= 0) sets DR-DSN's training on each video: --method rl without "
+                              "--checkpoint (a policy keeps the setting it was trained with)")  # fmt: skip
+        method_args["max_distance"] = args.max_distance or None
     jobs = output_dirs(args.inputs, args.out)
-    summarizer = build_summarizer(args.method, checkpoint=args.checkpoint, seed=args.seed)  # loaded once
+    summarizer = build_summarizer(args.method, checkpoint=args.checkpoint, seed=args.seed, **method_args)  # once
     console = Console(stderr=True)
     table = Table(title="vap summarize")
     for col in ("video", "status", "duration (s)", "shots", "kept", "summary (s)", "time (s)"):
@@ -108,7 +133,8 @@ def main_videos(args: argparse.Namespace) -> int:
                 task = bar.add_task("features", total=None)
                 s = summarize_video(
                     video, method=args.method, ratio=args.ratio, sample_fps=args.sample_fps, backbone=backbone,
-                    backend=args.backend, seed=args.seed, summarizer=summarizer, threads=args.threads,
+                    backend=args.backend, seed=args.seed, summarizer=summarizer, shot_value=args.shot_value,
+                    threads=args.threads,
                     progress=lambda done, total, bar=bar, task=task: bar.update(task, completed=done, total=total),
                 )  # fmt: skip
             if load_s is not None:  # the first video carries the load time

@@ -71,9 +71,35 @@ def test_eval_tvsum_hand_worked(files, capsys):
     # two disjoint folds of one test video each
     assert sorted(k for f in report["folds"] for k in f["videos"]) == ["video_1", "video_2"]
     assert {v["fold"] for v in report["videos"]} == {0, 1}
-    assert report["settings"] == {"metric": "avg", "splits": 2, "ratio": 0.15, "draws": 100, "seed": 0}
+    assert report["settings"] == {"metric": "avg", "splits": 2, "ratio": 0.15, "draws": 100, "seed": 0,
+                                  "shot_value": "mean"}  # the protocol by default  # fmt: skip
     printed = capsys.readouterr().out
     assert "video_1" in printed and "55.6" in printed and "random F (%)" in printed and "mean" in printed
+
+
+def test_eval_shot_value_sum_is_labelled_and_changes_the_choice(files, capsys):
+    # --ratio 0.85: budget 17 frames holds shots 0 + 1 (4 frames) or shot 2 (16), not 0 + 2.
+    # video_1 scores .9 .1 .5: mean-valued 0 + 1 (1.0 > .5) -> frames 0-3, F 2/3, 2/3, 1 -> avg 7/9;
+    # sum-valued shot 2 (16 x .5 = 8 > 2 x .9 + 2 x .1 = 2) -> frames 4-19, no user frame: F 0.
+    tvsum, _, scores, tmp = files
+    base = ["summarize", "eval", str(tvsum), "--scores", str(scores), "--ratio", "0.85", "--draws", "20",
+            "--splits", "2"]  # fmt: skip
+    assert main([*base, "--out", str(tmp / "mean.json")]) == 0
+    assert "NOT the protocol" not in capsys.readouterr().out
+    assert main([*base, "--shot-value", "sum", "--out", str(tmp / "sum.json")]) == 0
+    assert "sum-valued shots, NOT the protocol" in " ".join(capsys.readouterr().out.split())
+    mean, total = (json.loads((tmp / f"{n}.json").read_text()) for n in ("mean", "sum"))
+    assert mean["videos"][0]["f_score"] == pytest.approx(7 / 9) and total["videos"][0]["f_score"] == 0.0
+    assert total["settings"]["shot_value"] == "sum"
+    users = _users([0, 1], [2, 3], [0, 1, 2, 3])
+    assert total["videos"][0]["random_f_score"] == pytest.approx(
+        random_fscore(SHOTS, 20, PICKS, users, ratio=0.85, draws=20, seed=0, shot_value="sum")
+    )  # the random summarizer goes through the same sum-valued knapsack
+    assert total["videos"][0]["random_f_score"] != pytest.approx(mean["videos"][0]["random_f_score"])
+    (tmp / "neg.json").write_text(json.dumps({"video_1": [0.9, -0.1, 0.5], "video_2": [0.9, 0.1, 0.5]}))
+    assert main(["summarize", "eval", str(tvsum), "--scores", str(tmp / "neg.json"), "--shot-value", "sum",
+                 "--splits", "2"]) != 0  # fmt: skip
+    assert "sum-valued shots need scores >= 0" in capsys.readouterr().err
 
 
 def test_eval_summe_takes_max_by_file_name(files):

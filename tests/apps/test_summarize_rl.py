@@ -51,6 +51,7 @@ def test_train_on_a_folder_then_apply(folder, tmp_path, capsys):
     assert [v["steps"] for v in record["videos"]] == [12, 8]  # 2 fps of 10 fps: every 5th frame
     assert record["skipped"][0]["path"] == str(folder / "broken.mp4") and len(record["reward_per_epoch"]) == 3
     assert record["features"] == "tiny" and record["sample_fps"] == 2.0 and record["model"]["hidden"] == 16
+    assert record["config"]["max_distance"] is None  # R_div over all pairs, the default everywhere
 
     out = tmp_path / "out"
     assert (
@@ -71,6 +72,7 @@ def test_train_on_a_folder_then_apply(folder, tmp_path, capsys):
     )
     s = json.loads((out / "a" / "summary.json").read_text())
     assert s["settings"]["checkpoint"] == str(ckpt) and s["settings"]["trained_on_videos"] == 2
+    assert s["settings"]["max_distance"] is None and s["settings"]["shot_value"] == "sum"
     _, _, x, _ = video_features(folder / "a.mp4", TINY)
     assert np.allclose(s["scores"], dsn_scores(model, x).numpy(), atol=1e-6)  # the saved policy, as trained
 

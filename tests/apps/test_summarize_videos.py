@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from pipeline.cli import main
 from pipeline.data.backends import open_video
 from pipeline.data.writer import write_video
+from pipeline.errors import ConfigError
 from pipeline.models.backbones import build_backbone
+from pipeline.models.summary import knapsack
 
 
 def _scenes(colors: list[tuple[int, int, int]], lengths: list[int]) -> torch.Tensor:
@@ -76,6 +79,52 @@ def test_rerun_skips_finished_videos(videos, capsys):
     assert main(["summarize", "--out", str(out), str(folder / "a.mp4")]) == 0  # options first work too
     assert done.stat().st_mtime_ns == first
     assert "skipped" in capsys.readouterr().out
+
+
+def test_shot_value_and_max_distance_reach_summary_json(videos):
+    folder, out = videos
+    a = folder / "a.mp4"
+    assert main(["summarize", str(a), "--out", str(out / "default"), "--no-video"]) == 0
+    assert main(["summarize", str(a), "--out", str(out / "paper"), "--no-video", "--shot-value", "mean",
+                 "--max-distance", "20"]) == 0  # fmt: skip
+    default, paper = (json.loads((out / d / "a" / "summary.json").read_text()) for d in ("default", "paper"))
+    assert default["settings"]["shot_value"] == "sum" and default["settings"]["max_distance"] is None
+    assert paper["settings"]["shot_value"] == "mean" and paper["settings"]["max_distance"] == 20
+    for s in (default, paper):
+        idx = s["indices"]
+        sums = [sum(sc for i, sc in zip(idx, s["scores"], strict=True) if a_ <= i <= b) for a_, b in s["shots"]]
+        counts = [sum(a_ <= i <= b for i in idx) for a_, b in s["shots"]]
+        means = [t / n for t, n in zip(sums, counts, strict=True)]
+        assert s["shot_scores"] == pytest.approx(means)
+        assert s["shot_values"] == pytest.approx(sums if s is default else means)  # what the knapsack maximised
+        lengths = np.array([b - a_ + 1 for a_, b in s["shots"]])
+        assert s["selected"] == knapsack(np.array(s["shot_values"]), lengths, 15).tolist()  # floor(0.15 * 100)
+
+
+def test_negative_scores_are_lifted_before_sum_valued_shots(videos):
+    from pipeline.models.summary.summarizers import Summarizer
+    from pipeline.models.summary.video import summarize_video
+
+    class Negative(Summarizer):
+        def score(self, features, encoded=None):
+            return -np.linspace(1.0, 2.0, len(features))  # (T,) all below 0
+
+    folder, _ = videos
+    s = summarize_video(folder / "a.mp4", summarizer=Negative(), backbone=build_backbone("tiny").eval())
+    assert s.settings["shot_value"] == "sum" and min(s.shot_values) >= 0 and s.selected  # not an empty summary
+    assert min(s.scores) == pytest.approx(-2.0)  # the recorded scores are the summarizer's own
+    with pytest.raises(ConfigError, match="shot value must be one of"):
+        summarize_video(folder / "a.mp4", summarizer=Negative(), shot_value="max")
+
+
+def test_max_distance_is_refused_where_it_does_not_apply(videos, tmp_path, capsys):
+    folder, out = videos
+    for extra in (["--method", "attention", "--checkpoint", str(tmp_path / "x.ckpt")],
+                  ["--checkpoint", str(tmp_path / "x.pt")], []):  # fmt: skip
+        argv = ["summarize", str(folder / "a.mp4"), "--out", str(out), "--max-distance", "-1" if not extra else "20"]
+        assert main(argv + extra) != 0
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--max-distance (>= 0) sets DR-DSN's training on each video" in err[0]
 
 
 def test_help_and_bad_input(capsys, tmp_path):

@@ -38,8 +38,9 @@ def test_reward_hand_worked():
     far = torch.cat([X[:1], torch.zeros(30, 2) + torch.tensor([0.0, 1.0]), X[:1]])  # (32, 2): step 0 == step 31
     picks = torch.zeros(32)
     picks[[0, 31]] = 1
-    assert float(dr_dsn_reward(far, picks)) == pytest.approx(1 + math.exp(-30 * math.sqrt(2) / 32))  # 31 > 20 apart
-    assert float(dr_dsn_reward(far, picks, max_distance=None)) == pytest.approx(math.exp(-30 * math.sqrt(2) / 32))
+    paper = dr_dsn_reward(far, picks, max_distance=20)  # the paper's rule: 31 > 20 steps apart -> R_div 1
+    assert float(paper) == pytest.approx(1 + math.exp(-30 * math.sqrt(2) / 32))
+    assert float(dr_dsn_reward(far, picks)) == pytest.approx(math.exp(-30 * math.sqrt(2) / 32))  # default: all pairs
     # one pick {1}: R_div 0, distances sqrt 2, 0, sqrt 2 -> exp(-2 sqrt(2) / 3); none: 0
     assert float(dr_dsn_reward(X, torch.tensor([0.0, 1.0, 0.0]))) == pytest.approx(math.exp(-2 * math.sqrt(2) / 3))
     assert float(dr_dsn_reward(X, torch.zeros(3))) == 0.0
@@ -102,6 +103,28 @@ def test_the_rl_summarizer_applies_a_checkpoint_as_trained(tmp_path):
         rl.check_features("other", 16)
     with pytest.raises(ConfigError, match="sampled at 2 fps; pass --sample-fps 2"):
         rl.check_features("tiny", 16, sample_fps=4.0)
+
+
+def test_every_default_compares_all_pairs_and_a_paper_checkpoint_still_applies(tmp_path):
+    from pipeline.apps.summarize_rl import build_rl_train_parser
+    from pipeline.apps.summarize_videos import build_videos_parser
+
+    assert DRDSNConfig().max_distance is None
+    assert build_summarizer("rl").settings["max_distance"] is None
+    assert build_summarizer("rl", max_distance=20).max_distance == 20
+    assert build_rl_train_parser().parse_args(["--method", "rl", "v.mp4", "--out", "p.pt"]).max_distance is None
+    videos = build_videos_parser().parse_args(["v.mp4", "--out", "o"])
+    assert videos.max_distance is None and videos.shot_value == "sum"
+    # A policy saved with the paper's setting (as every checkpoint before this default was) loads, applies
+    # and says so in summary.json's settings.
+    x = torch.randn(30, 16, generator=torch.Generator().manual_seed(0))
+    old = DRDSNConfig(hidden=8, epochs=2, seed=1, max_distance=20)
+    model, _ = train_dsn([x], old)
+    path = save_dsn(tmp_path / "old.pt", model, old, {"features": "tiny", "sample_fps": 2.0, "videos": []})
+    rl = build_summarizer("rl", checkpoint=path)
+    assert rl.settings["max_distance"] == 20 and np.array_equal(rl.score(x), dsn_scores(model, x).numpy())
+    with pytest.raises(ConfigError, match="trained with its own"):
+        build_summarizer("rl", checkpoint=path, max_distance=20)
 
 
 def test_other_checkpoints_are_refused_with_one_line(tmp_path):

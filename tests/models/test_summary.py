@@ -18,7 +18,9 @@ from pipeline.models.summary import (
     kts_penalty,
     random_fscore,
     rank_correlation,
+    select_shots,
     shot_scores,
+    shot_values,
 )
 
 # ---------------------------------------------------------------- knapsack
@@ -169,6 +171,27 @@ def test_generate_summary_budget():
         np.repeat([0.5, 0.4, 0.1], [3, 1, 18]), np.array([[0, 2], [3, 3], [4, 21]]), 22, np.arange(22)
     )
     assert np.flatnonzero(summary).tolist() == [0, 1, 2]
+
+
+def test_sum_and_mean_valued_knapsacks_choose_different_shots():
+    # Shots of 1, 1 and 4 steps scored .9, .8 and .6 (each step), budget floor(0.7 * 6) = 4 steps.
+    # Mean-valued: shots 0 + 1 are worth .9 + .8 = 1.7 against .6 for shot 2 -> [0, 1].
+    # Sum-valued: shots 0 + 1 cover .9 + .8 = 1.7 against 4 x .6 = 2.4 for shot 2 -> [2].
+    segments = np.array([[0, 0], [1, 1], [2, 5]])
+    scores = np.array([0.9, 0.8, 0.6, 0.6, 0.6, 0.6])
+    assert shot_values(scores, segments, "mean").tolist() == pytest.approx([0.9, 0.8, 0.6])
+    assert shot_values(scores, segments, "sum").tolist() == pytest.approx([0.9, 0.8, 2.4])
+    assert select_shots(shot_values(scores, segments, "mean"), segments, 6, 0.7).tolist() == [0, 1]
+    assert select_shots(shot_values(scores, segments, "sum"), segments, 6, 0.7).tolist() == [2]
+    # the same through the protocol end to end (one frame per step)
+    for rule, frames in (("mean", [0, 1]), ("sum", [2, 3, 4, 5])):
+        summary = generate_summary(scores, segments, 6, np.arange(6), ratio=0.7, shot_value=rule)
+        assert np.flatnonzero(summary).tolist() == frames
+    assert np.flatnonzero(generate_summary(scores, segments, 6, np.arange(6), ratio=0.7)).tolist() == [0, 1]  # protocol
+    with pytest.raises(ValueError, match="non-negative"):
+        shot_values(scores - 0.7, segments, "sum")
+    with pytest.raises(ValueError, match="shot value must be one of"):
+        shot_values(scores, segments, "max")
 
 
 def test_f_score_known_overlaps():

@@ -50,4 +50,5 @@ def test_smoke_run_writes_the_report(tmp_path):
         assert set(layout["summary"]) == {"pre-trained", "per-video", "random", "ceiling"}
     md = (tmp_path / "rl_pretrain.md").read_text()
     assert "## Layout `shared`" in md and "| pre-trained |" in md
+    assert "pairs of picks more than 20 steps apart count as fully dissimilar" in md  # pinned: the bench file's
     assert json.loads((tmp_path / "rl_pretrain.json").read_text())["settings"]["train"] == 2

@@ -32,6 +32,29 @@ def test_uniform_ceiling_and_plan_hand_worked():
         assert len(sources) == len(set(sources)) == 3  # every natural content from its own video
 
 
+def test_random_and_reselection_go_through_the_rows_own_knapsack():
+    # shots of 1, 1 and 4 sampled steps (one per 2 frames), budget floor(0.7 * 12) = 8 frames: shots 0 + 1
+    # (4 frames) or shot 2 (8). Scores .9 .8 | .6 x 4: sum-valued picks shot 2, mean-valued shots 0 + 1.
+    from types import SimpleNamespace
+
+    summary = SimpleNamespace(indices=list(range(0, 12, 2)), shots=[[0, 1], [2, 3], [4, 11]], num_frames=12,
+                              scores=[0.9, 0.8, 0.6, 0.6, 0.6, 0.6])  # fmt: skip
+    planted = np.zeros(12, dtype=bool)
+    planted[4:] = True
+    plan_shots = [{"novel": True, "start": 4, "end": 11}]
+    assert proof.select(summary, np.array(summary.scores), "sum", 0.7).tolist() == [2]
+    assert proof.select(summary, np.array(summary.scores), "mean", 0.7).tolist() == [0, 1]
+    assert proof.reselect_row(summary, planted, plan_shots, 0.7, "sum")["f_score"] == 1.0
+    assert proof.reselect_row(summary, planted, plan_shots, 0.7, "mean")["f_score"] == 0.0
+    # random scores u: sum-valued takes shot 2 when 4 mean(u[2:]) > u0 + u1, mean-valued when mean(u[2:]) > u0 + u1
+    rng = np.random.default_rng([0, 99])
+    draws = [rng.random(6) for _ in range(200)]
+    for rule, k in (("sum", 4), ("mean", 1)):
+        expect = np.mean([float(k * u[2:].mean() > u[0] + u[1]) for u in draws])  # F 1 when shot 2, else 0
+        row = proof.random_row(summary, planted, plan_shots, 0.7, 200, 0, rule)
+        assert row["f_score"] == pytest.approx(expect) and row["novel_shots_touched"] == pytest.approx(expect)
+
+
 @pytest.mark.skipif(not VIDEOS.is_dir(), reason="needs the shared sample videos")
 def test_tiny_run_reports_comparisons_from_its_numbers(tmp_path):
     out = tmp_path / "bench"
@@ -46,14 +69,17 @@ def test_tiny_run_reports_comparisons_from_its_numbers(tmp_path):
         for s in lay["seeds"]:
             assert s["frames"] == 10 * (2 * 2 + 3) and s["planted_frames"] == 30  # 10-frame shots, 3 novel
             assert sum(p["novel"] for p in s["plan"]) == 3
-            assert set(s["methods"]) == {"rl", "rl, sum-valued knapsack", "random", "uniform", proof.NO_CUTOFF,
-                                         proof.NO_CUTOFF + ", sum-valued knapsack"}  # fmt: skip
+            assert set(s["methods"]) == {"rl", "random", proof.PAPER, proof.RANDOM_MEAN, proof.MEAN_KNAPSACK,
+                                         proof.PAPER_RDIV, "uniform"}  # fmt: skip
             for row in s["methods"].values():
                 assert 0 <= row["f_score"] <= s["ceiling_f_score"] + 1e-9
         for m in ("rl", "random", "uniform"):
             assert lay["mean"][m]["f_score"] == pytest.approx(
                 np.mean([s["methods"][m]["f_score"] for s in lay["seeds"]])
             )
+        # the default row against random through the same sum-valued knapsack, the paper row against random
+        # through its mean-valued one
+        assert lay["verdict"]["rl"]["random"] == "random" and lay["verdict"][proof.PAPER]["random"] == proof.RANDOM_MEAN
         v = lay["verdict"]["rl"]
         f, rand, uni = (lay["mean"][m]["f_score"] for m in ("rl", "random", "uniform"))
         assert v["f_over_random"] == (pytest.approx(f / rand) if rand > 0 else None)
@@ -68,8 +94,9 @@ def test_tiny_run_reports_comparisons_from_its_numbers(tmp_path):
             for s in lay["seeds"]
             if not s["methods"]["rl"]["f_score"] > 1.5 * s["methods"]["random"]["f_score"]
         ]
-        assert (f"It is not above 1.5x random in seed(s) {', '.join(map(str, low))}:" in md) == bool(low)
-    assert md.count("With R_div over all pairs, rl's mean F is") == 2
+        assert (f"rl is not above 1.5x random in seed(s) {', '.join(map(str, low))}:" in md) == bool(low)
+        assert ("rl is above 1.5x random in every seed" in md) == (not low)
+    assert md.count("R_div over all pairs (the default) ranks the planted frames") == 2
     assert report["settings"]["backbone"] == "tiny" and "Command: `python scripts/summarize_proof.py --seeds 0 1" in md
 
 

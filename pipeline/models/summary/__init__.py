@@ -9,6 +9,7 @@ from pipeline.models.summary.evaluate import DatasetEval, FoldEval, VideoEval, e
 from pipeline.models.summary.knapsack import knapsack
 from pipeline.models.summary.kts import KTSResult, change_points_to_segments, kts, kts_penalty
 from pipeline.models.summary.protocol import (
+    SHOT_VALUES,
     FScore,
     evaluate_summary,
     f_score,
@@ -18,6 +19,7 @@ from pipeline.models.summary.protocol import (
     rank_correlation,
     select_shots,
     shot_scores,
+    shot_values,
 )
 
 __all__ = [
@@ -40,4 +42,6 @@ __all__ = [
     "rank_correlation",
     "select_shots",
     "shot_scores",
+    "shot_values",
+    "SHOT_VALUES",
 ]

@@ -76,8 +76,12 @@ def evaluate_video(
     ratio: float = 0.15,
     draws: int = 100,
     seed: int = 0,
+    shot_value: str = "mean",
 ) -> VideoEval:
     """F-score, random-summarizer F-score and rank correlation of one video's step scores.
+
+    `shot_value`: "mean" is the protocol (published numbers are comparable only so); "sum" values shots
+    by the sum of their frames' scores, for the random summarizer too (it then needs scores >= 0).
 
     tau / rho: against each annotator's frame scores when the file has `user_scores` (Otani's protocol),
     else against the step-level `gtscore` (the ECCV16 files carry no per-annotator scores).
@@ -85,11 +89,15 @@ def evaluate_video(
     scores = np.asarray(step_scores, dtype=np.float64)
     if scores.shape != (video.n_steps,):
         raise ConfigError(f"{video.key}: {scores.size} scores, the file has {video.n_steps} steps")
-    summary = generate_summary(scores, video.change_points, video.n_frames, video.picks, ratio=ratio)
+    if shot_value == "sum" and (scores < 0).any():
+        raise ConfigError(f"{video.key}: a negative score; sum-valued shots need scores >= 0")
+    summary = generate_summary(
+        scores, video.change_points, video.n_frames, video.picks, ratio=ratio, shot_value=shot_value
+    )
     f = evaluate_summary(summary, video.user_summary, metric)
     rand = random_fscore(
         video.change_points, video.n_frames, video.picks, video.user_summary,
-        metric=metric, ratio=ratio, draws=draws, seed=seed,
+        metric=metric, ratio=ratio, draws=draws, seed=seed, shot_value=shot_value,
     )  # fmt: skip
     if video.user_scores is not None:
         tau, rho = rank_correlation(frame_scores(scores, video.picks, video.n_frames), video.user_scores)
@@ -107,6 +115,7 @@ def evaluate_dataset(
     ratio: float = 0.15,
     draws: int = 100,
     seed: int = 0,
+    shot_value: str = "mean",
 ) -> DatasetEval:
     """Every video of a file; `splits` (disjoint test folds) add per-fold means of the test videos."""
     missing = [v.key for v in videos if v.key not in scores]
@@ -115,7 +124,9 @@ def evaluate_dataset(
     fold_of = {key: s.fold for s in splits or [] for key in s.test}
     rows = []
     for v in videos:
-        row = evaluate_video(v, scores[v.key], metric=metric, ratio=ratio, draws=draws, seed=seed)
+        row = evaluate_video(
+            v, scores[v.key], metric=metric, ratio=ratio, draws=draws, seed=seed, shot_value=shot_value
+        )
         row.fold = fold_of.get(v.key)
         rows.append(row)
     by_key = {r.key: r for r in rows}

@@ -4,6 +4,9 @@ Otani et al., "Rethinking the evaluation of video summaries", CVPR 2019; Apostol
 
 step scores (n_steps,) -> frame scores (n_frames,) via picks -> shot scores (mean over each shot)
 -> 0/1 knapsack at floor(ratio * n_frames) -> binary summary (n_frames,) -> F-score vs users.
+
+The protocol values a shot by the MEAN of its scores; `shot_values(..., "sum")` is the alternative that
+`vap summarize` uses on videos by default (the sum: the importance a shot covers).
 """
 
 from __future__ import annotations
@@ -48,6 +51,31 @@ def shot_scores(scores: np.ndarray, segments: np.ndarray) -> np.ndarray:
     return (csum[ends] - csum[starts]) / (ends - starts)  # (n_shots,)
 
 
+SHOT_VALUES = ("sum", "mean")
+
+
+def shot_values(scores: np.ndarray, segments: np.ndarray, rule: str) -> np.ndarray:
+    """The knapsack value of each shot (segments (n_shots, 2), inclusive [start, end] into `scores`).
+
+    "mean": the mean of its scores, the TVSum/SumMe protocol's rule. A short shot is then worth as much as
+    a long one of the same mean while costing less of the budget, so the knapsack prefers many short
+    shots (Otani et al., CVPR 2019); on over-segmented videos it fills the budget with them.
+    "sum": the sum of its scores (mean x length), the importance the shot covers: a shot is worth its
+    length in budget only when its frames are worth it. Needs scores >= 0: a shot of negative sum is one
+    the knapsack would rather leave out, even with budget to spare, and a longer one would be worth
+    less than a shorter one of the same mean; ValueError otherwise.
+    """
+    if rule not in SHOT_VALUES:
+        raise ValueError(f"shot value must be one of {SHOT_VALUES}, got {rule!r}")
+    means = shot_scores(scores, segments)  # (n_shots,)
+    if rule == "mean":
+        return means
+    if (np.asarray(scores) < 0).any():
+        raise ValueError("sum-valued shots need non-negative scores")
+    segments = np.asarray(segments, dtype=np.int64)
+    return means * (segments[:, 1] - segments[:, 0] + 1)  # (n_shots,)
+
+
 def select_shots(values: np.ndarray, segments: np.ndarray, n_frames: int, ratio: float = 0.15) -> np.ndarray:
     """Indices of the shots the knapsack keeps within floor(ratio * n_frames) frames."""
     segments = np.asarray(segments, dtype=np.int64)
@@ -62,12 +90,14 @@ def generate_summary(
     picks: np.ndarray,
     *,
     ratio: float = 0.15,
+    shot_value: str = "mean",
 ) -> np.ndarray:
-    """Step scores -> binary frame summary (n_frames,) uint8, the ECCV16 protocol end to end."""
+    """Step scores -> binary frame summary (n_frames,) uint8, the ECCV16 protocol end to end
+    (`shot_value` "mean", the protocol; "sum" values a shot by the sum of its frames' scores)."""
     segments = np.asarray(segments, dtype=np.int64)
     if segments.ndim != 2 or segments.shape[1] != 2 or segments[-1, 1] >= n_frames or segments[0, 0] < 0:
         raise ValueError(f"segments must be (n_shots, 2) inclusive frame ranges within {n_frames} frames")
-    values = shot_scores(frame_scores(step_scores, picks, n_frames), segments)  # (n_shots,)
+    values = shot_values(frame_scores(step_scores, picks, n_frames), segments, shot_value)  # (n_shots,)
     summary = np.zeros(n_frames, dtype=np.uint8)
     for start, end in segments[select_shots(values, segments, n_frames, ratio)]:
         summary[start : end + 1] = 1
@@ -125,16 +155,20 @@ def random_fscore(
     ratio: float = 0.15,
     draws: int = 100,
     seed: int = 0,
+    shot_value: str = "mean",
 ) -> float:
     """The random summarizer of Apostolidis et al.: uniform random step scores through the same shots,
-    knapsack and F-score, averaged over `draws` draws (deterministic under `seed`)."""
+    knapsack (shots valued by `shot_value`, as the scores it is compared with) and F-score, averaged over
+    `draws` draws (deterministic under `seed`)."""
     rng = np.random.default_rng(seed)
     n_steps = len(picks)
     return float(
         np.mean(
             [
                 evaluate_summary(
-                    generate_summary(rng.random(n_steps), segments, n_frames, picks, ratio=ratio),
+                    generate_summary(
+                        rng.random(n_steps), segments, n_frames, picks, ratio=ratio, shot_value=shot_value
+                    ),
                     user_summaries,
                     metric,
                 )

@@ -69,8 +69,10 @@ class RLSummarizer(Summarizer):
     takes_checkpoint = True
 
     def __init__(
-        self, *, seed: int = 0, epochs: int = 60, max_distance: int | None = 20, checkpoint: Path | None = None
+        self, *, seed: int = 0, epochs: int = 60, max_distance: int | None = None, checkpoint: Path | None = None
     ) -> None:
+        """`max_distance`: DR-DSN's R_div cut-off for per-video training, None (every pair, the default of
+        DRDSNConfig) or the paper's 20; a checkpoint brings its own (it records the one it was trained with)."""
         super().__init__()
         self.seed, self.epochs, self.max_distance = seed, epochs, max_distance
         self.checkpoint, self.model, self.record = checkpoint, None, None
@@ -79,6 +81,8 @@ class RLSummarizer(Summarizer):
             return
         from pipeline.models.summary.dr_dsn import load_dsn
 
+        if max_distance is not None:
+            raise ConfigError("--max-distance sets per-video training; a --checkpoint policy was trained with its own")
         self.model, self.record = load_dsn(checkpoint)
         cfg = self.record["config"]
         self.settings = {"checkpoint": str(checkpoint), "trained_on_videos": len(self.record["videos"]),

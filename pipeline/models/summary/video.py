@@ -4,6 +4,8 @@ Zhou et al. 2018, on any video instead of the h5 features).
 
 video -> every ~fps/2-th frame (B=1, T, C, H, W) -> MobileNetV2 (Sandler et al. 2018) pooled (T, 1280)
 -> SUMMARIZERS[method] -> scores (T,) ; KTS(features) -> shots in source frames -> knapsack -> selection
+The knapsack values a shot by the sum of its sampled frames' scores by default (`shot_value="sum"`), not
+by their mean as the TVSum/SumMe protocol does: the mean prefers many short shots (protocol.shot_values).
 A summarizer that consumes frames (attention) also gets each decoded batch, through its own model.
 """
 
@@ -20,9 +22,9 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 
 from pipeline.data.backends import VideoMeta, open_video
-from pipeline.errors import VideoError
+from pipeline.errors import ConfigError, VideoError
 from pipeline.models.summary.kts import kts
-from pipeline.models.summary.protocol import select_shots, shot_scores
+from pipeline.models.summary.protocol import SHOT_VALUES, select_shots, shot_scores, shot_values
 from pipeline.models.summary.summarizers import SUMMARIZERS, Summarizer, build_summarizer
 
 __all__ = [
@@ -56,7 +58,8 @@ class VideoSummary:
     timestamps: list[float]  # seconds of the sampled frames
     scores: list[float]  # importance of each sampled frame
     shots: list[list[int]]  # inclusive [start, end] source frames of every shot
-    shot_scores: list[float]
+    shot_scores: list[float]  # mean score of each shot's sampled frames
+    shot_values: list[float]  # what the knapsack maximised: by settings["shot_value"], sum or mean
     selected: list[int]  # indices into `shots` kept by the knapsack
     keyframes: list[int]  # one source frame per selected shot: its best-scored sampled frame
     seconds: dict = field(default_factory=dict)  # time per stage
@@ -143,10 +146,14 @@ def summarize_video(
     seed: int = 0,
     method_args: dict | None = None,
     summarizer: Summarizer | None = None,
+    shot_value: str = "sum",
     threads: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> VideoSummary:
     """Summarize one video; `progress(done, total)` is called as sampled frames are featurised.
+
+    `shot_value`: the knapsack value of a shot, "sum" of its sampled frames' scores (default) or their
+    "mean" (the TVSum/SumMe protocol's rule; docs/bench/summarize_proof.md compares them).
 
     `summarizer`: a built one (the CLI builds it once: a checkpoint loads once for all videos);
     without it, `SUMMARIZERS[method](seed=seed, **method_args)`.
@@ -154,12 +161,15 @@ def summarize_video(
     `threads`: torch CPU threads while featurising. Default 1: on this shared 2-core machine MobileNetV2
     took 2.85 s per 16 720p frames with 2 threads and 0.47 s with 1 (the other jobs' load).
     """
+    if shot_value not in SHOT_VALUES:
+        raise ConfigError(f"shot value must be one of {', '.join(SHOT_VALUES)}, got {shot_value!r}")
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         return _summarize(path, method=method, ratio=ratio, sample_fps=sample_fps, max_shot_seconds=max_shot_seconds,
                           backbone=backbone, backend=backend, batch_size=batch_size, seed=seed,
-                          method_args=method_args, summarizer=summarizer, progress=progress)  # fmt: skip
+                          method_args=method_args, summarizer=summarizer, shot_value=shot_value,
+                          progress=progress)  # fmt: skip
     finally:
         torch.set_num_threads(before)
 
@@ -177,6 +187,7 @@ def _summarize(
     seed: int,
     method_args: dict | None,
     summarizer: Summarizer | None,
+    shot_value: str,
     progress: Callable[[int, int], None] | None,
 ) -> VideoSummary:
     summarizer = summarizer or build_summarizer(method, seed=seed, **(method_args or {}))
@@ -202,7 +213,12 @@ def _summarize(
     w = max(1, min(math.ceil(max_shot_seconds * sample_fps), math.floor(ratio * meta.num_frames) // step))
     segments = kts(features.numpy(), max_segment_length=w).segments  # (S, 2) in steps
     shots = shots_from_steps(segments, indices, meta.num_frames)  # (S, 2) in frames
-    values = shot_scores(scores, segments)  # (S,) mean score of the shot's sampled frames
+    # Every summarizer here gives scores in [0, 1] (rl and supervised end in a sigmoid, attention is
+    # divided by its largest mean of non-negative weights); one registered later might not. A sum-valued
+    # shot must not be negative (the knapsack would leave it out with budget to spare, and a longer shot
+    # would be worth less than a shorter one of the same mean), so lift any negative scores to >= 0.
+    nonneg = scores - min(0.0, float(scores.min()))  # (T,)
+    values = shot_values(nonneg, segments, shot_value)  # (S,) sum or mean of the shot's sampled frames
     selected = select_shots(values, shots, meta.num_frames, ratio)
     keyframes = [int(indices[s + int(np.argmax(scores[s : e + 1]))]) for s, e in segments[selected]]
     seconds["shots + knapsack"] = time.perf_counter() - t0
@@ -214,13 +230,14 @@ def _summarize(
         height=meta.height,
         method=method,
         settings={"ratio": ratio, "sample_fps": sample_fps, "max_shot_seconds": max_shot_seconds, "seed": seed,
-                  "features": features_id(backbone),
+                  "features": features_id(backbone), "shot_value": shot_value,
                   "kts": {"vmax": 1.0, "max_segment_length_steps": w}, **summarizer.settings},
         indices=indices.tolist(),
         timestamps=[round(i / meta.fps, 3) if meta.fps > 0 else 0.0 for i in indices.tolist()],
         scores=scores.tolist(),
         shots=shots.tolist(),
-        shot_scores=values.tolist(),
+        shot_scores=shot_scores(scores, segments).tolist(),
+        shot_values=values.tolist(),
         selected=selected.tolist(),
         keyframes=keyframes,
         seconds={k: round(v, 3) for k, v in seconds.items()},
