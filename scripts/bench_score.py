@@ -10,8 +10,8 @@ On the same small videos (moving-digits test clips, copied to make a collection)
 - peak memory of the `vap score` process (VmHWM) for 100 and for 1,000 videos: flat if nothing grows;
 - resume: rerunning the finished 1,000-video job (nothing left to do);
 - with `--ray` (when Ray is installed): the same for `vap score --engine ray` on a local Ray instance, and
-  decoding alone through the same Ray Data decode stage; both as marginal rates (large run - small run),
-  which leave Ray's start-up out.
+  decoding alone through the same Ray Data decode stage; both as marginal rates of a --ray-videos run
+  (3,000) over the 100-video one, which leave Ray's start-up (~25 s) out.
 Repeats are interleaved and medians reported, as wall-clock time here is noisy.
 """
 
@@ -60,9 +60,11 @@ def make_collection(root: Path, n: int) -> tuple[Path, list[Path]]:
     return ckpt, videos
 
 
-def stages(ckpt: Path, videos: list[Path], workers: int) -> dict[str, float]:
+def stages(ckpt: Path, videos: list[Path], workers: int, threads: int | None = None) -> dict[str, float]:
     """Videos/s of decoding alone (the worker pool, started and warmed beforehand) and of the model
-    alone (clips decoded beforehand)."""
+    alone (clips decoded beforehand, on `threads` torch threads)."""
+    import torch
+
     from pipeline.apps.isolate import IsolatedPool
     from pipeline.data.clips import decode_clips, eval_pipeline
     from pipeline.models.checkpoint import load_model
@@ -77,14 +79,19 @@ def stages(ckpt: Path, videos: list[Path], workers: int) -> dict[str, float]:
         decoded = [o.result for o in pool.map([str(v) for v in videos])]
         decode_s = time.perf_counter() - t0
     scorer = VideoScorer(model, meta.class_names)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
     t0 = time.perf_counter()
     n = sum(1 for _ in scorer.score(decoded))
     model_s = time.perf_counter() - t0
+    torch.set_num_threads(before)
     assert n == len(videos)
     return {"decode_only": len(videos) / decode_s, "model_only": len(videos) / model_s}
 
 
-def vap_score(ckpt: Path, folder: Path, out: Path, workers: int, engine: str = "local") -> dict[str, float]:
+def vap_score(
+    ckpt: Path, folder: Path, out: Path, workers: int, engine: str = "local", threads: int | None = None
+) -> dict[str, float]:
     """`vap score` in a fresh process: (videos/s or seconds, peak memory MB of the main process)."""
     code = (
         "import sys, time\n"
@@ -96,7 +103,7 @@ def vap_score(ckpt: Path, folder: Path, out: Path, workers: int, engine: str = "
         "print(t, int(hwm.split()[1]) / 1024, code)\n"
     )
     args = ["score", "--checkpoint", str(ckpt), str(folder), "--out", str(out), "--workers", str(workers),
-            "--engine", engine]  # fmt: skip
+            "--engine", engine, *(["--threads", str(threads)] if threads else [])]  # fmt: skip
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, timeout=3600)
     seconds, peak, code_ = done.stdout.strip().splitlines()[-1].split()
     if code_ != "0":
@@ -156,19 +163,28 @@ def fresh(out: Path) -> Path:
     return out
 
 
+def link_folder(folder: Path, videos: list[Path]) -> Path:
+    """A folder of symlinks to `videos` (a smaller collection made from the same files)."""
+    folder.mkdir(exist_ok=True)
+    for v in videos:
+        if not (folder / v.name).exists():
+            (folder / v.name).symlink_to(v)
+    return folder
+
+
 def run(args: argparse.Namespace) -> dict:
     root = Path(args.work)
-    ckpt, videos = make_collection(root, args.large)
-    small = root / "small"
-    small.mkdir(exist_ok=True)
-    for v in videos[: args.small]:
-        if not (small / v.name).exists():
-            (small / v.name).symlink_to(v)
+    with_ray = args.ray and ray_installed()
+    ckpt, videos = make_collection(root, max(args.large, args.ray_videos if with_ray else 0))
+    small = link_folder(root / "small", videos[: args.small])
+    large = link_folder(root / f"large_{args.large}", videos[: args.large])
+    ray_large = link_folder(root / f"large_{args.ray_videos}", videos[: args.ray_videos]) if with_ray else None
     ratios, shared, e2e, dec, mod, runs = [], [], [], [], [], []
-    for rep in range(args.repeats):
-        s = stages(ckpt, videos[: args.stage_videos], args.workers)
-        a = vap_score(ckpt, small, fresh(root / "small.jsonl"), args.workers)
-        b = vap_score(ckpt, root / "videos", fresh(root / "large.jsonl"), args.workers)
+    r_e2e, r_dec, r_ratio, r_shared, r_runs = [], [], [], [], []
+    for rep in range(args.repeats):  # local and Ray interleaved: each repeat's ratios use its own stage figures
+        s = stages(ckpt, videos[: args.stage_videos], args.workers, args.model_threads)
+        a = vap_score(ckpt, small, fresh(root / "small.jsonl"), args.workers, threads=args.model_threads)
+        b = vap_score(ckpt, large, fresh(root / "large.jsonl"), args.workers, threads=args.model_threads)
         # the marginal rate: what the extra videos cost, without the fixed start-up (process, checkpoint, workers)
         e = marginal(args.large - args.small, a["seconds"], b["seconds"])
         dec.append(s["decode_only"])
@@ -181,28 +197,31 @@ def run(args: argparse.Namespace) -> dict:
         runs.append((a, b))
         print(f"repeat {rep + 1}: decode {s['decode_only']:.1f}, model {s['model_only']:.1f}, end to end {e:.1f} "
               "videos/s", file=sys.stderr)  # fmt: skip
-    resume = vap_score(ckpt, root / "videos", root / "large.jsonl", args.workers)
+        if ray_large is None:
+            continue
+        ra = vap_score(ckpt, small, fresh(root / "ray_small.jsonl"), args.workers, engine="ray")
+        rb = vap_score(ckpt, ray_large, fresh(root / "ray_large.jsonl"), args.workers, engine="ray")
+        r_e2e.append(marginal(args.ray_videos - args.small, ra["seconds"], rb["seconds"]))
+        r_dec.append(ray_decode_only(ckpt, videos[: args.small], videos[: args.ray_videos], args.workers))
+        r_ratio.append(r_e2e[-1] / min(r_dec[-1], s["model_only"]))
+        r_shared.append(r_e2e[-1] * (1 / r_dec[-1] + 1 / s["model_only"]))
+        r_runs.append((ra, rb))
+        print(f"ray repeat {rep + 1}: decode {r_dec[-1]:.1f}, end to end {r_e2e[-1]:.1f} videos/s", file=sys.stderr)
+    resume = vap_score(ckpt, large, root / "large.jsonl", args.workers, threads=args.model_threads)
     a, b = runs[-1]
     ray: dict = {}
-    if args.ray and ray_installed():
-        r_e2e, r_dec, r_ratio = [], [], []
-        for rep in range(args.repeats):
-            ra = vap_score(ckpt, small, fresh(root / "ray_small.jsonl"), args.workers, engine="ray")
-            rb = vap_score(ckpt, root / "videos", fresh(root / "ray_large.jsonl"), args.workers, engine="ray")
-            r_e2e.append(marginal(args.large - args.small, ra["seconds"], rb["seconds"]))
-            r_dec.append(ray_decode_only(ckpt, videos[: args.small], videos, args.workers))
-            r_ratio.append(r_e2e[-1] / min(r_dec[-1], mod[rep]))
-            print(f"ray repeat {rep + 1}: decode {r_dec[-1]:.1f}, end to end {r_e2e[-1]:.1f} videos/s",
-                  file=sys.stderr)  # fmt: skip
-        ray = {"decode_only_videos_per_s": statistics.median(r_dec),
+    if r_runs:
+        ra, rb = r_runs[-1]
+        ray = {"videos": [args.small, args.ray_videos], "decode_only_videos_per_s": statistics.median(r_dec),
                "end_to_end_videos_per_s": statistics.median(r_e2e),
                "end_to_end_over_slower_stage": statistics.median(r_ratio), "ratios": r_ratio,
-               "run_seconds": {str(args.small): ra["seconds"], str(args.large): rb["seconds"]},
-               "peak_mb_driver": {str(args.small): ra["peak_mb"], str(args.large): rb["peak_mb"]}}  # fmt: skip
+               "end_to_end_over_shared_cores_bound": statistics.median(r_shared), "shared_ratios": r_shared,
+               "run_seconds": {str(args.small): ra["seconds"], str(args.ray_videos): rb["seconds"]},
+               "peak_mb_driver": {str(args.small): ra["peak_mb"], str(args.ray_videos): rb["peak_mb"]}}  # fmt: skip
     return {
         "ray": ray,
         "videos": [args.small, args.large], "stage_videos": args.stage_videos, "repeats": args.repeats,
-        "workers": args.workers,
+        "workers": args.workers, "model_threads": args.model_threads,
         "decode_only_videos_per_s": statistics.median(dec), "model_only_videos_per_s": statistics.median(mod),
         "end_to_end_videos_per_s": statistics.median(e2e), "end_to_end_over_slower_stage": statistics.median(ratios),
         "ratios": ratios, "end_to_end_over_shared_cores_bound": statistics.median(shared), "shared_ratios": shared,
@@ -221,7 +240,9 @@ def write_report(r: dict, out: Path) -> None:
         "# `vap score` benchmark",
         "",
         f"Command: `{r['command'].strip()}`. Moving-digits clips (64x64, 8 frames per clip at 32x32), a tiny "
-        f"CNN + LSTM checkpoint, CPU, {r['workers']} decoding workers; median of {r['repeats']} interleaved repeats.",
+        f"CNN + LSTM checkpoint, CPU, {r['workers']} decoding workers, model threads "
+        f"{r.get('model_threads') or 'default (model only: torch default; vap score: the cores the workers leave)'}; "
+        f"median of {r['repeats']} interleaved repeats.",
         "",
         "| stage | videos/s |",
         "|---|---|",
@@ -250,22 +271,25 @@ def write_report(r: dict, out: Path) -> None:
     ]
     if r.get("ray"):
         y = r["ray"]
+        rs, rl = (str(v) for v in y["videos"])
         lines += [
             "",
             f"## `--engine ray` (a local Ray instance on this machine, {r['workers']} decoding actors)",
             "",
             "| stage | videos/s |",
             "|---|---|",
-            f"| decode only (the Ray Data decode stage alone; {large} - {small} videos) "
+            f"| decode only (the Ray Data decode stage alone; {rl} - {rs} videos) "
             f"| {y['decode_only_videos_per_s']:.1f} |",
             f"| model only (as above: the same model stage) | {r['model_only_videos_per_s']:.1f} |",
-            f"| `vap score --engine ray` end to end ({large} - {small} videos) | {y['end_to_end_videos_per_s']:.1f} |",
+            f"| `vap score --engine ray` end to end ({rl} - {rs} videos) | {y['end_to_end_videos_per_s']:.1f} |",
             "",
             f"End to end / the slower stage alone: **{y['end_to_end_over_slower_stage']:.2f}** (per repeat "
-            f"{', '.join(f'{x:.2f}' for x in y['ratios'])}). Ray's start-up is left out the same way: "
-            f"{y['run_seconds'][small]:.1f} s for {small} videos, {y['run_seconds'][large]:.1f} s for {large}. "
-            f"Peak memory of the driver: {y['peak_mb_driver'][small]:.0f} MB ({small} videos), "
-            f"{y['peak_mb_driver'][large]:.0f} MB ({large}).",
+            f"{', '.join(f'{x:.2f}' for x in y['ratios'])}); of the shared-cores bound above: "
+            f"**{y['end_to_end_over_shared_cores_bound']:.2f}** (per repeat "
+            f"{', '.join(f'{x:.2f}' for x in y['shared_ratios'])}). Ray's start-up is left out the same way: "
+            f"{y['run_seconds'][rs]:.1f} s for {rs} videos, {y['run_seconds'][rl]:.1f} s for {rl}. "
+            f"Peak memory of the driver: {y['peak_mb_driver'][rs]:.0f} MB ({rs} videos), "
+            f"{y['peak_mb_driver'][rl]:.0f} MB ({rl}).",
         ]
     out.write_text("\n".join(lines) + "\n")
 
@@ -274,9 +298,22 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--small", type=int, default=100, help="videos for the throughput runs (default: 100)")
     p.add_argument("--large", type=int, default=1000, help="videos for the memory and resume runs (default: 1000)")
-    p.add_argument("--stage-videos", type=int, default=300, help="videos for the stage runs (default: 300)")
+    p.add_argument("--stage-videos", type=int, default=600, help="videos for the stage runs (default: 600)")
+    p.add_argument(
+        "--ray-videos",
+        type=int,
+        default=3000,
+        help="videos of the large Ray runs (default: 3000): Ray starts in ~25 s, give the difference room",
+    )
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument(
+        "--model-threads",
+        type=int,
+        default=None,
+        help="torch threads of the model, alone and in vap score (--threads); with --workers 1 and "
+        "--model-threads 1 on 2 cores each stage has a core of its own, as with a GPU",
+    )
     p.add_argument(
         "--ray",
         action=argparse.BooleanOptionalAction,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -29,6 +30,9 @@ STARTUP_SECONDS = 120.0  # a new worker's start (spawn, imports) is not counted 
 
 
 def _serve(fn: Callable[[Any], Any], conn: Connection) -> None:
+    torch = sys.modules.get("torch")  # imported with `fn` when it uses torch (decoding, transforms)
+    if torch is not None:  # one of several worker processes: one intra-op thread each, not one per core each
+        torch.set_num_threads(1)
     conn.send(("ready", None))  # imports are done: from now on, time counts against the items
     while True:
         item = conn.recv()

@@ -151,6 +151,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=120.0, help="seconds allowed to decode one video (default: 120)")
     p.add_argument("--batch-clips", type=int, default=16, help="clips per model call (default: %(default)s)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, or auto (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads of the model on the CPU (default: the cores the decoding workers leave, "
+                   "at least 1; each worker uses one)")  # fmt: skip
     p.add_argument("--shard", default=None, metavar="I/N",
                    help="score only the I-th of N static parts of the sorted inputs (0-based), e.g. a SLURM "
                    "array task: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT with its own --out")  # fmt: skip
@@ -257,6 +260,11 @@ def main(args: argparse.Namespace) -> int:
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     if device.startswith("cuda") and ranks.world > 1 and ":" not in device:
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0)) % max(torch.cuda.device_count(), 1)}"
+    if device == "cpu" and args.engine == "local":
+        # the workers decode on the same cores: a model with every core's thread oversubscribes them, and
+        # its small ops then wait on each other (on 2 cores with 2 workers, end to end fell to 0.66 of
+        # decoding alone; docs/bench/score.md)
+        torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // ranks.world - args.workers))
     scorer_args = {"topk": args.topk, "all_scores": args.all_scores, "with_attention": args.with_attention,
                    "batch_clips": args.batch_clips}  # fmt: skip
     if agent:  # the episode runs in the decoding workers: each decision waits for the frame before it

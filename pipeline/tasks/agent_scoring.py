@@ -59,6 +59,7 @@ class AgentEpisode:
     fps: float
     backend: str
     frames_decoded: list[int] = field(default_factory=list)
+    codec_frames: int | None = None  # frames the codec decoded to serve them (None: the backend does not count)
 
     @property
     def duration(self) -> float:
@@ -85,7 +86,7 @@ def agent_episode(
             frames = FramesOnDemand(reader, positions, transform)
             with torch.inference_mode():
                 out = model(frames, sample=False)
-            m, served = reader.meta, reader.backend
+            m, served, codec = reader.meta, reader.backend, reader.codec_frames
     except VideoError as e:
         return FailedVideo(path, e.reason)
     except (RuntimeError, OSError, ValueError, IndexError) as e:  # a decoder's own failure
@@ -93,7 +94,7 @@ def agent_episode(
     viewed = int(out.viewed[0])
     looked = [int(positions[f]) for f in out.frames[0, :viewed].tolist()]
     probs = torch.sigmoid(out.logits[0]) if meta.multilabel else out.logits[0].softmax(-1)  # (K,)
-    return AgentEpisode(path, probs, looked, len(positions), m.num_frames, m.fps, served, frames.decoded)
+    return AgentEpisode(path, probs, looked, len(positions), m.num_frames, m.fps, served, frames.decoded, codec)
 
 
 class AgentScorer:
@@ -115,5 +116,5 @@ class AgentScorer:
                 fps=round(item.fps, 4), labels=[self.class_names[i] for i in top.indices.tolist()],
                 probs=[round(float(x), 6) for x in top.values],
                 scores=[round(float(x), 6) for x in item.probs] if self.all_scores else None,
-                glimpse_frames=item.looked_at, frames_decoded=len(item.frames_decoded),
+                glimpse_frames=item.looked_at, frames_decoded=len(item.frames_decoded), codec_frames=item.codec_frames,
             )  # fmt: skip

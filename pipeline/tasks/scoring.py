@@ -37,6 +37,9 @@ class ScoreRecord:
     keyframe_times: list[float] | None = None  # seconds of the most-attended frames, most first
     glimpse_frames: list[int] | None = None  # a glimpse agent's checkpoint: the frames it looked at, in order
     frames_decoded: int | None = None  # a glimpse agent's checkpoint: frames decoded for this video
+    # ... and what the codec decoded to serve them: a seek decodes from the keyframe before its frame, so
+    # on long-GOP video this can be many more (None: the backend does not count, or not an agent)
+    codec_frames: int | None = None
 
 
 class VideoScorer:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from pipeline.apps.check import check_video, collect_videos
 from pipeline.apps.isolate import run_isolated
@@ -106,3 +107,15 @@ def test_isolated_pool_requeues_what_waited_behind_a_hang():
     assert by_item[30.0].error == "timed out after 1.5 s"
     assert by_item[0.2].result == 0.2 and by_item[0.3].result == 0.3
     assert again[0].result == 0.1
+
+
+def _torch_threads(_: object) -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def test_isolated_workers_use_one_torch_thread_each():
+    # two workers on a shared machine: one intra-op thread each, or they oversubscribe the cores
+    torch.set_num_threads(2)
+    assert [o.result for o in run_isolated(_torch_threads, [0, 1], jobs=2, timeout=60)] == [1, 1]

@@ -105,7 +105,12 @@ def test_parquet_output_is_written_whole(checkpoint_and_videos, tmp_path):
 
 def test_a_killed_run_resumes_without_losing_or_repeating_a_video(checkpoint_and_videos, tmp_path):
     """kill -9 in the middle of a run: the journal parses, and the rerun scores only what is missing."""
-    ckpt, videos = checkpoint_and_videos
+    ckpt, small = checkpoint_and_videos
+    videos = []  # enough videos that the kill lands mid-run however fast scoring is
+    for i in range(48):
+        videos.append(tmp_path / "videos" / f"v{i:02d}.mp4")
+        videos[-1].parent.mkdir(exist_ok=True)
+        shutil.copy(small[i % len(small)], videos[-1])
     out = tmp_path / "s.jsonl"
     cmd = [sys.executable, "-m", "pipeline.cli", "score", "--checkpoint", str(ckpt), *map(str, videos), "--out",
            str(out), "--workers", "1", "--batch-clips", "1"]  # fmt: skip
@@ -218,3 +223,22 @@ def test_shards_split_the_inputs_into_disjoint_parts(checkpoint_and_videos, tmp_
         assert score("--checkpoint", str(ckpt), *map(str, videos[:3]), "--out", str(out), "--shard", f"{i}/2") == 0
         seen += [r["path"] for r in read_journal(out)]
     assert sorted(seen) == sorted(str(v.resolve()) for v in videos[:3])
+
+
+def test_model_threads_leave_the_decoding_workers_their_cores(checkpoint_and_videos, tmp_path, monkeypatch):
+    ckpt, videos = checkpoint_and_videos
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setattr("os.cpu_count", lambda: 4)
+        torch.set_num_threads(4)
+        assert main(["score", "--checkpoint", str(ckpt), str(videos[0]), "--out", str(tmp_path / "a.jsonl"),
+                     "--workers", "3", "--device", "cpu"]) == 0  # fmt: skip
+        assert torch.get_num_threads() == 1  # 4 cores - 3 workers
+        assert main(["score", "--checkpoint", str(ckpt), str(videos[0]), "--out", str(tmp_path / "b.jsonl"),
+                     "--workers", "1", "--device", "cpu"]) == 0  # fmt: skip
+        assert torch.get_num_threads() == 3
+        assert main(["score", "--checkpoint", str(ckpt), str(videos[0]), "--out", str(tmp_path / "c.jsonl"),
+                     "--workers", "1", "--device", "cpu", "--threads", "2"]) == 0  # fmt: skip
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -77,6 +77,10 @@ def test_records_are_the_agents_answers_from_the_frames_it_chose(agent_and_video
         assert rec["scores"] == pytest.approx(episode.logits[0].softmax(-1).tolist(), abs=1e-5)
         # only the frames it looked at were decoded: at most 3 of the 8 positions
         assert rec["frames_decoded"] == viewed <= 3 < len(positions)
+        with open_video(path, "pyav") as again:  # the codec's work: the same frames asked one at a time
+            for f in rec["glimpse_frames"]:
+                again.get_frames([f])
+            assert rec["codec_frames"] == again.codec_frames >= viewed
         assert rec["labels"][0] == meta.class_names[int(episode.logits[0].argmax())]
 
 

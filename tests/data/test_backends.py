@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pytest
 import torch
@@ -251,3 +253,20 @@ def test_decord_private_frame_index_is_still_there(lossy_video):
     vr = decord.VideoReader(str(lossy_video[0]))
     vr.get_frame_timestamp(0)
     assert len(vr._frame_pts) == 40
+
+
+def test_pyav_counts_the_frames_its_codec_decodes(tmp_path):
+    """A seek decodes from the keyframe before its frame: asked for frame 9 of a video with a keyframe every
+    4 frames, the codec decodes frames 8 and 9; a sequential read decodes each frame once."""
+    path = tmp_path / "gop4.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=0.48",
+                    "-c:v", "libx264", "-g", "4", "-keyint_min", "4", "-sc_threshold", "0", "-bf", "0",
+                    "-pix_fmt", "yuv420p", str(path)], check=True, timeout=60)  # fmt: skip
+    with open_video(path, "pyav") as reader:
+        assert reader.meta.num_frames == 12 and reader.codec_frames == 0
+        reader.get_frames([9])
+        assert reader.codec_frames == 2
+        reader.get_frames(list(range(12)))
+        assert reader.codec_frames == 2 + 12
+    with open_video(path, "decord") as reader:
+        assert reader.codec_frames is None  # decord does not say

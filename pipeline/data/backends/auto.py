@@ -84,6 +84,10 @@ class FallbackReader(VideoReader):
         return self._reader.backend if self._reader is not None else self.name
 
     @property
+    def codec_frames(self) -> int | None:  # type: ignore[override]
+        return self._reader.codec_frames if self._reader is not None else None
+
+    @property
     def probe(self) -> Probe:
         if self._probe is None:
             try:

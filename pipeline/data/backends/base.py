@@ -114,6 +114,10 @@ class VideoReader(ABC):
         """The backend that serves this file (a fallback reader names the one it settled on)."""
         return self.name
 
+    # frames the codec decoded to serve `get_frames` (a seek decodes from the keyframe before the target),
+    # for backends that count them (PyAV); None where the library does not say
+    codec_frames: int | None = None
+
     def __init__(self, path: str | os.PathLike[str], *, num_threads: int = 1) -> None:
         self.path = check_readable(path)
         self.num_threads = num_threads

@@ -63,6 +63,7 @@ class PyAVReader(VideoReader):
         super().__init__(path, num_threads=num_threads)
         self._container = None
         self._open()
+        self.codec_frames = 0  # counted from here on: opening's own check of the first frame is not
         try:
             self.indexed = self._container.format.name in INDEXED_FORMATS
             self.rotation = 0
@@ -224,6 +225,7 @@ class PyAVReader(VideoReader):
             if frames is None or target <= pos or key > pos:  # seeking beats decoding past a keyframe
                 frames, pos = self._seek(key), None
             for frame in frames:
+                self.codec_frames += 1
                 pos = self._place(frame, pos)
                 if pos is None:
                     continue  # before the keyframe the seek was for
@@ -269,6 +271,7 @@ class PyAVReader(VideoReader):
         self._open()
         wanted, out, last = set(indices.tolist()), {}, int(indices.max())
         for i, frame in enumerate(self._container.decode(self._stream)):
+            self.codec_frames += 1
             if i in wanted:
                 out[i] = self._to_rgb(frame)
             if i >= last:
