@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import queue
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -155,3 +157,33 @@ def run_isolated(
     """Yield an `Outcome` per item, each call in a worker process under `timeout` seconds."""
     with IsolatedPool(fn, jobs=jobs, timeout=timeout) as pool:
         yield from pool.map(items)
+
+
+_END = object()
+
+
+def buffered(items: Iterable[Any], size: int) -> Iterator[Any]:
+    """The items of `items`, pulled by a background thread into a queue of up to `size`.
+
+    Why: the workers' results come back through pipes, and a worker whose pipe is full waits. While the
+    consumer runs the model it reads no pipe, so without this the workers stop decoding exactly when
+    they should run ahead. The thread keeps reading (and enforcing timeouts); torch releases the GIL
+    while it computes. An exception in `items` is raised here, in the consumer."""
+    box: queue.Queue[Any] = queue.Queue(maxsize=max(1, size))
+
+    def pull() -> None:
+        try:
+            for item in items:
+                box.put((item, None))
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
+            box.put((None, e))
+        box.put((_END, None))
+
+    threading.Thread(target=pull, name="buffered", daemon=True).start()
+    while True:
+        item, error = box.get()
+        if error is not None:
+            raise error
+        if item is _END:
+            return
+        yield item

@@ -219,7 +219,7 @@ def main(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from pipeline import __version__
-    from pipeline.apps.isolate import run_isolated
+    from pipeline.apps.isolate import buffered, run_isolated
     from pipeline.data.clips import FailedVideo, decode_clips, eval_pipeline
     from pipeline.data.records import Journal, read_journal, write_parquet
     from pipeline.models.checkpoint import is_agent, load_any
@@ -287,7 +287,9 @@ def main(args: argparse.Namespace) -> int:
         )
 
         def decoded():  # noqa: ANN202 - a generator of DecodedVideo | FailedVideo
-            for out in run_isolated(decode, todo, jobs=args.workers, timeout=args.timeout):
+            outcomes = run_isolated(decode, todo, jobs=args.workers, timeout=args.timeout)
+            # decoding runs ahead while the model computes: up to 4 model calls' worth of videos
+            for out in buffered(outcomes, 4 * max(args.batch_clips, args.workers)):
                 yield out.result if out.error is None else FailedVideo(out.item, out.error)
 
         stream = (asdict(rec) for rec in scorer.score(decoded() if todo else ()))

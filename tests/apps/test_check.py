@@ -119,3 +119,40 @@ def test_isolated_workers_use_one_torch_thread_each():
     # two workers on a shared machine: one intra-op thread each, or they oversubscribe the cores
     torch.set_num_threads(2)
     assert [o.result for o in run_isolated(_torch_threads, [0, 1], jobs=2, timeout=60)] == [1, 1]
+
+
+def _slow_big(x: int) -> bytes:
+    time.sleep(0.1)
+    return bytes([x]) * 1_000_000  # larger than a pipe holds: the worker waits until it is read
+
+
+def _consume_in_batches(outcomes, batch: int = 4, pause: float = 0.8) -> tuple[list[int], float]:
+    """Take `batch` results, then pause as a model call would; the items got and the seconds it took."""
+    t0, got = time.monotonic(), []
+    for out in outcomes:
+        got.append(out.result[0])
+        if len(got) % batch == 0:
+            time.sleep(pause)
+    return sorted(got), time.monotonic() - t0
+
+
+def test_buffered_lets_the_workers_decode_while_the_consumer_computes():
+    from pipeline.apps.isolate import IsolatedPool, buffered
+
+    with IsolatedPool(_slow_big, jobs=1, timeout=30) as pool:
+        list(pool.map([0]))  # the worker is started
+        # 12 items of 0.1 s, consumed 4 at a time with a 0.8 s pause after each 4: the worker blocks on its
+        # full pipe during every pause unless something reads it (about 1.2 + 2.4 s); buffered: about 2.8 s
+        got, seconds = _consume_in_batches(buffered(pool.map(range(12)), 16))
+    assert got == list(range(12)) and seconds < 3.2
+
+
+def test_buffered_raises_the_error_of_its_source_in_the_consumer():
+    from pipeline.apps.isolate import buffered
+
+    def broken():
+        yield 1
+        raise ValueError("bad")
+
+    with pytest.raises(ValueError, match="bad"):
+        list(buffered(broken(), 2))
