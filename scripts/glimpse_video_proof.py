@@ -274,6 +274,13 @@ def write_report(results: dict, out: Path) -> None:
         on = f"{g['on_informative'][0]:.2f} ± {g['on_informative'][1]:.2f}"
         lines.append(f"| {name} | {g['viewed'][0]:.2f} ({g['viewed_max']}) | {pct(g['top1'])} | {on} | "
                      f"{pct(g['two_informative'])} |")  # fmt: skip
+    for name in s["agent"]:
+        chosen = [(r["seed"], r["agent"][name]) for r in results["runs"] if "val" in r["agent"][name]]
+        if name.startswith("agent, halts") and chosen:
+            per_seed = "; ".join(f"seed {seed}: epoch {x['epoch']}, threshold {x['halt_threshold']:g} "
+                                 f"(validation {100 * x['val']['top1']:.1f}% at {x['val']['viewed']:.2f} frames)"
+                                 for seed, x in chosen)  # fmt: skip
+            lines += ["", f"{name}, chosen on the validation split: {per_seed}."]
     lines += ["", "Checks (computed by the script from the numbers above):", ""]
     if c:
         u = s["agent"][c["agent"]]["uniform_same_budget"]

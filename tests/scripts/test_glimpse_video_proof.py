@@ -67,6 +67,8 @@ def test_quick_run_writes_everything(tmp_path):
     results = proof.main(["--quick", "--data", str(tmp_path), "--out", str(out), "--budgets", "2:2:0", "3:1:0.05"])
     (r,) = results["runs"]
     assert set(r["agent"]) == {"agent, 2 glimpses", "agent, halts (1-3 glimpses, cost 0.05)"}
-    assert set(r["uniform"]) == {"2", "3", "4"} and 0 <= r["full"]["top1"] <= 1
-    assert 1 <= r["agent"]["agent, halts (1-3 glimpses, cost 0.05)"]["viewed"] <= 3
+    assert set(r["uniform"]) == {"2", "4"} and 0 <= r["full"]["top1"] <= 1
+    halting = r["agent"]["agent, halts (1-3 glimpses, cost 0.05)"]
+    assert 1 <= halting["viewed"] <= 3 and halting["halt_threshold"] in proof.HALT_THRESHOLDS
+    assert r["agent"]["agent, 2 glimpses"]["halt_threshold"] == 0.5  # no halt: nothing to choose
     assert out.exists() and out.with_suffix(".png").exists() and "Checks" in out.read_text()
