@@ -7,7 +7,9 @@ Per seed:
 1. the full-video classifier: tiny CNN + LSTM head over all 16 frames (as scripts/temporal_proof.py);
 2. the glimpse agent (pipeline/models/glimpse_video.py) over that classifier's frozen per-frame features,
    at several budgets: at most G glimpses (G fixed), or up to G with a learned halt and a per-glimpse
-   cost; its epoch is chosen on the validation split (reward), accuracy is on the test split;
+   cost; its epoch is chosen on the validation split (reward; for a halting agent, its epoch and halting
+   threshold together: the best top-1 viewing at most `--val-frames` frames a video there), accuracy is on
+   the test split;
 3. the uniform-subsampling classifier at the same budget: the same model trained and tested on k
    frames spread evenly over the video (TSN segments), k = 2, 3, 4.
 The features of every frame are computed once (the backbone is frozen and works frame by frame, so
@@ -67,7 +69,7 @@ class Budget:
         return cls(int(g), int(m), float(c))
 
 
-DEFAULT_BUDGETS = ["2:2:0", "4:4:0", "6:2:0.08", "6:2:0.12"]
+DEFAULT_BUDGETS = ["2:2:0", "4:4:0", "6:2:0.05"]
 FULL_FRAMES = 16
 
 
@@ -111,11 +113,26 @@ def agent_metrics(agent: VideoGlimpseAgent, feats: torch.Tensor, split: Split, c
     }
 
 
+HALT_THRESHOLDS = (0.5, 0.4, 0.3, 0.2, 0.15, 0.1, 0.6, 0.7, 0.8, 0.9)  # 0.5 first: it wins ties
+
+
+def selection_score(val: dict, threshold: float, val_frames: float | None) -> tuple[float, float]:
+    """How an (epoch, halting threshold) ranks on the validation split, higher is better: with a frame budget
+    `val_frames`, any setting within it (by top-1) before any outside it (by reward, at threshold 0.5 only);
+    without one, the reward at threshold 0.5."""
+    if val_frames is not None and val["viewed"] <= val_frames + 1e-9:
+        return (1.0, val["top1"])
+    return (0.0, val["reward"] if threshold == 0.5 else -math.inf)
+
+
 def train_agent(
     budget: Budget, feats: dict[str, torch.Tensor], splits: dict[str, Split], *, seed: int, epochs: int,
-    eval_every: int, batch: int, lr: float, dropout: float,
+    eval_every: int, batch: int, lr: float, dropout: float, val_frames: float | None = None,
 ) -> dict:  # fmt: skip
-    """REINFORCE training on the training split; the epoch with the best validation reward is kept."""
+    """REINFORCE training on the training split; the epoch with the best validation reward is kept. With
+    `val_frames` a halting agent's epoch and halting threshold are chosen together on the validation split:
+    the best validation top-1 among those viewing at most `val_frames` frames per video on average there
+    (the best reward at threshold 0.5 when none does)."""
     torch.manual_seed(seed)
     agent = VideoGlimpseAgent(
         int(splits["train"].labels.max()) + 1, num_frames=feats["train"].shape[1],
@@ -124,7 +141,9 @@ def train_agent(
     )  # fmt: skip
     opt = torch.optim.Adam(agent.parameters(), lr=lr)
     x, y = feats["train"], splits["train"].labels
-    best, best_state, curve = -math.inf, None, []
+    halts = budget.min_glimpses < budget.max_glimpses and val_frames is not None
+    thresholds = HALT_THRESHOLDS if halts else (0.5,)
+    best, best_state, curve = (-math.inf, -math.inf), None, []
     for epoch in range(1, epochs + 1):
         order = torch.randperm(len(y))
         for i in range(0, len(y), batch):
@@ -134,14 +153,20 @@ def train_agent(
             loss.backward()
             opt.step()
         if epoch % eval_every == 0 or epoch == epochs:
-            val = agent_metrics(agent, feats["val"], splits["val"], budget.cost)
-            curve.append({"epoch": epoch, "val_top1": val["top1"], "val_viewed": val["viewed"]})
-            if val["reward"] > best:
-                best, best_state = val["reward"], {k: v.clone() for k, v in agent.state_dict().items()}
-                best_epoch = epoch
+            for threshold in thresholds:
+                agent.halt_threshold = threshold
+                val = agent_metrics(agent, feats["val"], splits["val"], budget.cost)
+                if threshold == 0.5:
+                    curve.append({"epoch": epoch, "val_top1": val["top1"], "val_viewed": val["viewed"]})
+                score = selection_score(val, threshold, val_frames if halts else None)
+                if score > best:
+                    best, best_state = score, {k: v.clone() for k, v in agent.state_dict().items()}
+                    best_epoch, best_threshold, best_val = epoch, threshold, val
+            agent.halt_threshold = 0.5
     agent.load_state_dict(best_state)
+    agent.halt_threshold = best_threshold
     result = agent_metrics(agent, feats["test"], splits["test"], budget.cost)
-    return {**result, "epoch": best_epoch, "val_reward": best, "curve": curve}
+    return {**result, "epoch": best_epoch, "halt_threshold": best_threshold, "val": best_val, "curve": curve}
 
 
 def run_seed(seed: int, splits: dict[str, Split], args: argparse.Namespace, budgets: list[Budget]) -> dict:
@@ -167,7 +192,7 @@ def run_seed(seed: int, splits: dict[str, Split], args: argparse.Namespace, budg
     for budget in budgets:
         t1 = time.time()
         r = train_agent(budget, feats, splits, seed=seed, epochs=args.agent_epochs, eval_every=args.eval_every,
-                        batch=64, lr=3e-3, dropout=args.dropout)  # fmt: skip
+                        batch=64, lr=3e-3, dropout=args.dropout, val_frames=args.val_frames or None)  # fmt: skip
         r["seconds"] = time.time() - t1
         out["agent"][budget.name] = r
         print(f"seed {seed}: {budget.name}: top-1 {r['top1']:.3f}, {r['viewed']:.2f} frames, "
@@ -249,6 +274,13 @@ def write_report(results: dict, out: Path) -> None:
         on = f"{g['on_informative'][0]:.2f} ± {g['on_informative'][1]:.2f}"
         lines.append(f"| {name} | {g['viewed'][0]:.2f} ({g['viewed_max']}) | {pct(g['top1'])} | {on} | "
                      f"{pct(g['two_informative'])} |")  # fmt: skip
+    for name in s["agent"]:
+        chosen = [(r["seed"], r["agent"][name]) for r in results["runs"] if "val" in r["agent"][name]]
+        if name.startswith("agent, halts") and chosen:
+            per_seed = "; ".join(f"seed {seed}: epoch {x['epoch']}, threshold {x['halt_threshold']:g} "
+                                 f"(validation {100 * x['val']['top1']:.1f}% at {x['val']['viewed']:.2f} frames)"
+                                 for seed, x in chosen)  # fmt: skip
+            lines += ["", f"{name}, chosen on the validation split: {per_seed}."]
     lines += ["", "Checks (computed by the script from the numbers above):", ""]
     if c:
         u = s["agent"][c["agent"]]["uniform_same_budget"]
@@ -311,6 +343,14 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--agent-epochs", type=int, default=400)
     p.add_argument("--dropout", type=float, default=0.3, help="on the agent's input features")
     p.add_argument("--eval-every", type=int, default=10)
+    p.add_argument(
+        "--val-frames",
+        type=float,
+        default=3.9,
+        help="a halting agent's epoch and halting threshold are chosen on the validation split: the best top-1 "
+        "viewing at most this many frames per video there (a little under the 25%% budget); 0: best reward, "
+        "threshold 0.5",
+    )
     p.add_argument("--budgets", nargs="+", default=DEFAULT_BUDGETS, help="agent settings max:min:cost")
     p.add_argument("--uniform", nargs="+", type=int, default=[2, 4], help="frames of the uniform classifiers")
     p.add_argument("--jobs", type=int, default=2, help="seeds trained at the same time, one process each")

@@ -68,7 +68,10 @@ class VideoGlimpseAgent(nn.Module):
         hidden: int = 128,
         std: float = 0.1,
         dropout: float = 0.0,
+        halt_threshold: float = 0.5,
     ) -> None:
+        """`halt_threshold`: without sampling (evaluation), the episode stops once the halting probability
+        exceeds it (lower: fewer frames); chosen on validation data, the policy's own 0.5 by default."""
         super().__init__()
         if not 1 <= min_glimpses <= max_glimpses <= num_frames:
             raise ValueError(f"need 1 <= min_glimpses ({min_glimpses}) <= max_glimpses ({max_glimpses}) "
@@ -76,6 +79,7 @@ class VideoGlimpseAgent(nn.Module):
         self.features_mode = feature_dim is not None
         self.num_frames, self.glimpse_size, self.scales = num_frames, glimpse_size, scales
         self.max_glimpses, self.min_glimpses, self.hidden, self.std = max_glimpses, min_glimpses, hidden, std
+        self.halt_threshold = halt_threshold
         in_dim = feature_dim if feature_dim is not None else scales * in_channels * glimpse_size**2
         self.what = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, hidden), nn.ReLU())
         self.where = nn.Sequential(nn.Linear(3, hidden), nn.ReLU())  # (time, x, y) of the glimpse
@@ -172,7 +176,7 @@ class VideoGlimpseAgent(nn.Module):
                 p_halt = torch.zeros_like(p_halt)
             out["halt"].append(p_halt)
             stop = Bernoulli(probs=p_halt.clamp(1e-6, 1 - 1e-6))
-            stop_now = (stop.sample() if sample else (p_halt > 0.5).float()).detach()  # (B,)
+            stop_now = (stop.sample() if sample else (p_halt > self.halt_threshold).float()).detach()  # (B,)
             if step + 1 >= self.min_glimpses:
                 out["lp"][-1] = out["lp"][-1] + stop.log_prob(stop_now)  # step k's decisions: frame, then halt
             alive = alive & (stop_now < 0.5)

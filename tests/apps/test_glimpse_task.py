@@ -55,7 +55,7 @@ def classifier_checkpoint(root: Path, classes: int = 3) -> Path:
 def test_agent_trains_on_frozen_checkpoint_features_and_its_checkpoint_stands_alone(tmp_path):
     ckpt = classifier_checkpoint(tmp_path)
     task = GlimpseTask(num_classes=3, class_names=["x", "y", "z"], num_frames=6, features_from=str(ckpt),
-                       max_glimpses=3, hidden=16)  # fmt: skip
+                       max_glimpses=3, hidden=16, halt_threshold=0.3)  # fmt: skip
     frozen = {k: v.clone() for k, v in task.model.features.state_dict().items()}
     agent_before = {k: v.clone() for k, v in task.model.agent.state_dict().items()}
     trainer = fit(task, 5, tmp_path)
@@ -74,6 +74,7 @@ def test_agent_trains_on_frozen_checkpoint_features_and_its_checkpoint_stands_al
     model, meta = load_agent(agent_ckpt)
     assert meta.class_names == ["x", "y", "z"] and meta.extra["task"] == "glimpse"
     assert meta.extra["agent"]["args"]["num_frames"] == 6 and not model.training
+    assert model.agent.halt_threshold == 0.3  # the halting threshold travels with the checkpoint
     video = batches(1)[0].video
     task.eval()
     with torch.no_grad():

@@ -65,6 +65,20 @@ def test_min_glimpses_and_the_cap():
         agent(torch.randn(2, 9, 4))
 
 
+def test_the_halting_threshold_sets_when_a_test_episode_stops():
+    torch.manual_seed(0)
+    agent = VideoGlimpseAgent(3, num_frames=8, feature_dim=4, max_glimpses=5, min_glimpses=2, hidden=8).eval()
+    with torch.no_grad():
+        agent.halt.weight.zero_()
+        agent.halt.bias.fill_(-0.85)  # halting probability 0.3 after every step
+    video = torch.randn(16, 8, 4)
+    assert torch.equal(agent(video).viewed, torch.full((16,), 5))  # 0.3 < 0.5: runs to the cap
+    agent.halt_threshold = 0.25
+    assert torch.equal(agent(video).viewed, torch.full((16,), 2))  # 0.3 > 0.25: stops at min_glimpses
+    built = VideoGlimpseAgent(3, num_frames=8, feature_dim=4, max_glimpses=5, min_glimpses=2, halt_threshold=0.25)
+    assert built.halt_threshold == 0.25
+
+
 def test_registered_in_its_own_registry():
     assert AGENTS.get("video_glimpse") is VideoGlimpseAgent and ALL_REGISTRIES["agent"] is AGENTS
 

@@ -36,6 +36,18 @@ def test_the_checks_are_computed_from_the_numbers():
     assert proof.summarize([run(0, 0.95, 4.5, 0.6)])["checks"] == {}  # nothing within 25%
 
 
+def test_the_halting_threshold_is_chosen_within_the_frame_budget_on_validation():
+    def score(top1: float, viewed: float, threshold: float = 0.5, frames: float | None = 3.9):
+        return proof.selection_score({"top1": top1, "viewed": viewed, "reward": top1 - 0.05 * viewed}, threshold,
+                                     frames)  # fmt: skip
+
+    assert score(0.90, 3.8, 0.2) > score(0.97, 4.4)  # within the budget beats a better one outside it
+    assert score(0.92, 3.9, 0.3) > score(0.90, 3.5, 0.5)  # within it: the best top-1, whatever the threshold
+    assert score(0.97, 4.4) > score(0.95, 4.2, 0.3)  # none within: only threshold 0.5 counts, by reward
+    assert score(0.97, 3.0, 0.5, None) > score(0.99, 3.0, 0.3, None)  # no budget: threshold 0.5 only
+    assert score(0.90, 4.0, 0.5, None) > score(0.96, 5.5, 0.5, None)  # ... by reward
+
+
 def test_report_files(tmp_path):
     runs = [run(0, 0.95, 4.0, 0.6)]
     results = {"command": "x", "date": "d", "machine": "m", "seconds": 60.0, "videos": {"train": 6, "val": 3,
@@ -55,6 +67,8 @@ def test_quick_run_writes_everything(tmp_path):
     results = proof.main(["--quick", "--data", str(tmp_path), "--out", str(out), "--budgets", "2:2:0", "3:1:0.05"])
     (r,) = results["runs"]
     assert set(r["agent"]) == {"agent, 2 glimpses", "agent, halts (1-3 glimpses, cost 0.05)"}
-    assert set(r["uniform"]) == {"2", "3", "4"} and 0 <= r["full"]["top1"] <= 1
-    assert 1 <= r["agent"]["agent, halts (1-3 glimpses, cost 0.05)"]["viewed"] <= 3
+    assert set(r["uniform"]) == {"2", "4"} and 0 <= r["full"]["top1"] <= 1
+    halting = r["agent"]["agent, halts (1-3 glimpses, cost 0.05)"]
+    assert 1 <= halting["viewed"] <= 3 and halting["halt_threshold"] in proof.HALT_THRESHOLDS
+    assert r["agent"]["agent, 2 glimpses"]["halt_threshold"] == 0.5  # no halt: nothing to choose
     assert out.exists() and out.with_suffix(".png").exists() and "Checks" in out.read_text()
