@@ -17,11 +17,8 @@ t_ref(n, m) = t_ref(n0, m0) * (n / n0)^2 * (m / m0), from the largest measured s
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import shlex
-import sys
 import time
 import tracemalloc
 from dataclasses import asdict, dataclass, field
@@ -29,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.machine import describe_machine
+from pipeline.machine import provenance
 from pipeline.models.summary import kts, kts_penalty
 
 
@@ -192,9 +189,7 @@ def main(argv: list[str] | None = None) -> dict:
     report = run(cfg)
     report.update(
         config=asdict(cfg),
-        command="python scripts/bench_kts.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
-        machine=describe_machine(),
-        date=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        **provenance("bench_kts.py", argv),
         threads=os.environ.get("OMP_NUM_THREADS", "default"),
     )
     write_report(report, args.out)

@@ -13,7 +13,6 @@ the per-video DR-DSN training it does by default? As a user runs it, in fresh pr
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import shlex
 import shutil
@@ -24,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.machine import describe_machine
+from pipeline.machine import provenance
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = "summarize_rl_checkpoint"
@@ -101,7 +100,7 @@ def write_report(r: dict, out: Path) -> None:
         "time varies by seconds from run to run (every run is in the JSON). Per-video training grows with the "
         "video's length (60 epochs over its sampled frames); applying the policy is one forward pass.",
         "",
-        "Wall-clock times on a CPU shared with other jobs (loaded while this ran); rerun for your machine.",
+        "Wall-clock times of one machine; rerun for your machine.",
         "",
     ]
     (out / f"{NAME}.md").write_text("\n".join(lines))
@@ -119,9 +118,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     report = run(args.videos, args.videos / args.video, args.work, args.repeats, args.epochs)
     report.update(
-        command="python scripts/bench_rl_checkpoint.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
-        machine=describe_machine(),
-        date=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        **provenance("bench_rl_checkpoint.py", argv),
     )
     write_report(report, args.out)
     return report

@@ -12,10 +12,8 @@ included in the wall time); the stage times come from the summary.json it writes
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import resource
-import shlex
 import shutil
 import subprocess
 import sys
@@ -24,7 +22,7 @@ import time
 from pathlib import Path
 
 from pipeline.apps.bench import make_long_video
-from pipeline.machine import describe_machine
+from pipeline.machine import provenance
 
 TARGET_S = 60.0
 
@@ -92,7 +90,7 @@ def write_report(report: dict, out: Path) -> None:
         f"Target under {TARGET_S:g} s: {'met' if report['meets_target'] else 'MISSED'}. "
         f"Peak resident memory of the command: {report['peak_rss_mb']} MB.",
         "",
-        "One run on a CPU shared with other jobs; rerun for your machine.",
+        "One run; rerun for your machine.",
         "",
     ]
     (out / "summarize.md").write_text("\n".join(lines))
@@ -110,9 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
     report = run(args.seconds, args.size, args.work, args.threads)
     report.update(
         threads=args.threads,
-        command="python scripts/bench_summarize.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
-        machine=describe_machine(),
-        date=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        **provenance("bench_summarize.py", argv),
     )
     write_report(report, args.out)
     return report

@@ -22,17 +22,14 @@ against planted (1) / not (0), as Otani et al.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import shlex
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from pipeline.machine import describe_machine
+from pipeline.machine import provenance
 from pipeline.models.summary import rank_correlation, select_shots, shot_scores
 from pipeline.models.summary.dr_dsn import DRDSNConfig, dr_dsn_scores, dsn_scores, train_dsn
 
@@ -212,9 +209,7 @@ def main(argv: list[str] | None = None) -> dict:
                   f"{r['per-video']['f']:.3f}, random {r['random']['f']:.3f}", flush=True)  # fmt: skip
         layouts[layout] = {"seeds": rows, "summary": summarize(rows)}
     report = {
-        "command": "python scripts/rl_pretrain_proof.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
-        "machine": describe_machine(),
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        **provenance("rl_pretrain_proof.py", argv),
         "wall_s": round(time.perf_counter() - t0, 1),
         "settings": {k: v for k, v in vars(args).items() if k != "out"},
         "layouts": layouts,

@@ -36,10 +36,7 @@ et al.): the method's score of every sampled frame against planted (1) / not pla
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import shlex
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -52,7 +49,7 @@ import torchvision.transforms.v2.functional as TF
 from pipeline.data.backends import open_video
 from pipeline.data.moving_digits import MovingDigitsConfig, digit_pools, render_video
 from pipeline.data.writer import write_video
-from pipeline.machine import describe_machine
+from pipeline.machine import provenance
 from pipeline.models.summary import f_score, rank_correlation, select_shots, shot_values
 from pipeline.models.summary.dr_dsn import DRDSNConfig, save_dsn, train_dsn
 from pipeline.models.summary.video import (
@@ -554,9 +551,7 @@ def main(argv: list[str] | None = None) -> dict:
         settings={k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
                   if k not in ("work", "out", "videos")},
         wall_s=round(time.perf_counter() - t0, 1),
-        command="python scripts/summarize_proof.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
-        machine=describe_machine(),
-        date=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        **provenance("summarize_proof.py", argv),
         notes=NOTES,
     )  # fmt: skip
     write_report(report, args.out)
