@@ -118,7 +118,7 @@ def ray_decode_only(ckpt: Path, small: list[Path], large: list[Path], workers: i
         "import sys, time, json\n"
         "from functools import partial\n"
         "import ray\n"
-        "from pipeline.apps.score_ray import DecodeStage\n"
+        "from pipeline.apps.score_ray import decoded_dataset\n"
         "from pipeline.data.clips import decode_clips, eval_pipeline\n"
         "from pipeline.models.checkpoint import load_model\n"
         "ckpt, workers, lists = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])\n"
@@ -128,8 +128,7 @@ def ray_decode_only(ckpt: Path, small: list[Path], large: list[Path], workers: i
         "ray.init(include_dashboard=False, log_to_driver=False)\n"
         "for paths in lists:\n"
         "    t = time.perf_counter()\n"
-        "    ds = ray.data.from_items([{'path': p} for p in paths]).map_batches(DecodeStage, fn_constructor_kwargs="
-        "{'decode': decode, 'timeout': 120}, batch_size=1, concurrency=workers, num_cpus=1)\n"
+        "    ds = decoded_dataset(paths, decode=decode, timeout=120, decoders=workers)\n"
         "    n = ds.count()\n"
         "    print(len(paths), n, time.perf_counter() - t, flush=True)\n"
     )
@@ -199,8 +198,8 @@ def run(args: argparse.Namespace) -> dict:
               "videos/s", file=sys.stderr)  # fmt: skip
         if ray_large is None:
             continue
-        ra = vap_score(ckpt, small, fresh(root / "ray_small.jsonl"), args.workers, engine="ray")
-        rb = vap_score(ckpt, ray_large, fresh(root / "ray_large.jsonl"), args.workers, engine="ray")
+        ra = vap_score(ckpt, small, fresh(root / "ray_small.jsonl"), args.workers, "ray", args.model_threads)
+        rb = vap_score(ckpt, ray_large, fresh(root / "ray_large.jsonl"), args.workers, "ray", args.model_threads)
         r_e2e.append(marginal(args.ray_videos - args.small, ra["seconds"], rb["seconds"]))
         r_dec.append(ray_decode_only(ckpt, videos[: args.small], videos[: args.ray_videos], args.workers))
         r_ratio.append(r_e2e[-1] / min(r_dec[-1], s["model_only"]))
@@ -274,7 +273,8 @@ def write_report(r: dict, out: Path) -> None:
         rs, rl = (str(v) for v in y["videos"])
         lines += [
             "",
-            f"## `--engine ray` (a local Ray instance on this machine, {r['workers']} decoding actors)",
+            f"## `--engine ray` (a local Ray instance on this machine: up to {r['workers']} decoding actors, the "
+            f"model actor on {r.get('model_threads') or 1} CPU)",
             "",
             "| stage | videos/s |",
             "|---|---|",

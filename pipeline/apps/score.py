@@ -278,7 +278,7 @@ def main(args: argparse.Namespace) -> int:
         from pipeline.apps.score_ray import score_with_ray
 
         stream = score_with_ray(todo, decode=decode, checkpoint=args.checkpoint, scorer_args=scorer_args,
-                                timeout=args.timeout, decoders=args.workers)  # fmt: skip
+                                timeout=args.timeout, decoders=args.workers, threads=args.threads)  # fmt: skip
     else:
         scorer = (
             AgentScorer(meta.class_names, **scorer_args)

@@ -41,8 +41,11 @@ class DecodeStage:
 class ModelStage:
     """Scores decoded videos with the checkpoint, loaded once per actor."""
 
-    def __init__(self, checkpoint: str, scorer_args: dict[str, Any]) -> None:
+    def __init__(self, checkpoint: str, scorer_args: dict[str, Any], threads: int | None = None) -> None:
         import torch
+
+        if threads:  # on the CPU: the cores reserved for this actor, so it does not compete with the decoders
+            torch.set_num_threads(threads)
 
         from pipeline.models.checkpoint import is_agent, load_any
         from pipeline.tasks.agent_scoring import AgentScorer
@@ -61,6 +64,18 @@ class ModelStage:
         return {"record": [json.dumps(asdict(r), ensure_ascii=False) for r in self.scorer.score(items)]}
 
 
+def decoded_dataset(
+    paths: list[str], *, decode: Callable[[str], Any], timeout: float, decoders: int, decode_batch: int = 4
+) -> Any:
+    """The decode stage as a Ray Dataset of pickled payloads: a pool of 1 to `decoders` CPU actors, which Ray
+    grows as CPUs are free (a fixed pool larger than the CPUs the model actor leaves waits for them)."""
+    import ray
+
+    ds = ray.data.from_items([{"path": p} for p in paths])
+    return ds.map_batches(DecodeStage, fn_constructor_kwargs={"decode": decode, "timeout": timeout},
+                          batch_size=decode_batch, concurrency=(1, decoders), num_cpus=1)  # fmt: skip
+
+
 def score_with_ray(
     paths: list[str],
     *,
@@ -69,9 +84,15 @@ def score_with_ray(
     scorer_args: dict[str, Any],
     timeout: float,
     decoders: int,
+    threads: int | None = None,
     batch_videos: int = 8,
+    decode_batch: int = 4,
 ) -> Iterator[dict[str, Any]]:
-    """Records (dicts) in completion order, streamed from a Ray Data pipeline."""
+    """Records (dicts) in completion order, streamed from a Ray Data pipeline.
+
+    `decoders` CPU actors decode `decode_batch` videos per Ray task (one video per task spent as much time
+    in Ray's scheduling as in decoding these small clips); the model actor takes a GPU where there is one,
+    otherwise `threads` CPUs (default 1), reserved so that decoding and the model do not share a core."""
     try:
         import ray
     except ImportError as e:
@@ -83,11 +104,11 @@ def score_with_ray(
         return
     import torch
 
-    gpus = 1 if torch.cuda.is_available() else 0
-    ds = ray.data.from_items([{"path": p} for p in paths])
-    ds = ds.map_batches(DecodeStage, fn_constructor_kwargs={"decode": decode, "timeout": timeout}, batch_size=1,
-                        concurrency=decoders, num_cpus=1)  # fmt: skip
-    ds = ds.map_batches(ModelStage, fn_constructor_kwargs={"checkpoint": str(checkpoint), "scorer_args": scorer_args},
-                        batch_size=batch_videos, concurrency=1, num_gpus=gpus)  # fmt: skip
+    gpu = torch.cuda.is_available()
+    model_resources = {"num_gpus": 1} if gpu else {"num_cpus": threads or 1}
+    model_args = {"checkpoint": str(checkpoint), "scorer_args": scorer_args, "threads": None if gpu else threads or 1}
+    ds = decoded_dataset(paths, decode=decode, timeout=timeout, decoders=decoders, decode_batch=decode_batch)
+    ds = ds.map_batches(ModelStage, fn_constructor_kwargs=model_args, batch_size=batch_videos, concurrency=1,
+                        **model_resources)  # fmt: skip
     for row in ds.iter_rows():
         yield json.loads(row["record"])
