@@ -1,4 +1,5 @@
-"""`vap score` with a glimpse-agent checkpoint against the full classifier it looks through, same videos.
+"""`vap score` with a glimpse-agent checkpoint against the full classifier it looks through, same videos
+(as made, and re-encoded with short keyframe intervals).
 
     .venv/bin/python scripts/bench_score_agent.py      # writes docs/bench/score_agent.md and .json
 
@@ -22,6 +23,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.models.checkpoint import CheckpointMeta
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -112,20 +117,51 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
 
     _, meta = load_model(classifier)
     agent_args = load_agent(agent)[1].extra["agent"]["args"]
-    names = meta.class_names
     clip_frames = int(meta.preprocessing["sampler_args"]["length"]) * int(meta.preprocessing.get("test_clips", 1))
+    result: dict = {"videos": [args.small, args.large], "repeats": args.repeats, "workers": args.workers,
+                    "command": "python scripts/bench_score_agent.py " + " ".join(argv), "quick": args.quick,
+                    "date": time.strftime("%Y-%m-%d"), "clip_frames": clip_frames,
+                    "glimpses": [agent_args["min_glimpses"], agent_args["max_glimpses"]]}  # fmt: skip
+    result.update(compare(args, work, (classifier, agent), (small, large), labels, meta, clip_frames))
+    if args.gop:  # the same videos with a keyframe every `gop` frames: a seek decodes at most `gop` frames
+        small_g, large_g = (reencode(work, folder, args.gop) for folder in (small, large))
+        labels_g = {str((large_g / Path(p).name).resolve()): y for p, y in labels.items()}
+        pair = (small_g, large_g)
+        short = compare(args, work, (classifier, agent), pair, labels_g, meta, clip_frames, tag=f"_gop{args.gop}")
+        result["short_gop"] = {"gop": args.gop, **short}
+    return result
+
+
+def reencode(work: Path, folder: Path, gop: int) -> Path:
+    """`folder` re-encoded (same size, H.264) with a keyframe every `gop` frames, by `vap data reencode`."""
+    dst = folder.with_name(f"{folder.name}_gop{gop}")
+    vap("data", "reencode", str(folder), str(dst), "--short-side", "0", "--gop", str(gop), "--skip-existing", cwd=work)
+    return dst
+
+
+def compare(
+    args: argparse.Namespace,
+    work: Path,
+    checkpoints: tuple[Path, Path],
+    folders: tuple[Path, Path],
+    labels: dict[str, int],
+    meta: CheckpointMeta,
+    clip_frames: int,
+    tag: str = "",
+) -> dict:
+    """Videos/s, frames used and decoded, top-1 of both checkpoints on one (small, large) pair of folders."""
+    (classifier, agent), (small, large) = checkpoints, folders
+    names = meta.class_names
     rates: dict[str, list[float]] = {"classifier": [], "agent": []}
     records: dict[str, list[dict]] = {}
     for _ in range(args.repeats):
         for name, ckpt in (("classifier", classifier), ("agent", agent)):  # interleaved
-            a, _ = score(ckpt, small, work / f"{name}_small.jsonl", args.workers, work)
-            b, records[name] = score(ckpt, large, work / f"{name}_large.jsonl", args.workers, work)
+            a, _ = score(ckpt, small, work / f"{name}{tag}_small.jsonl", args.workers, work)
+            b, records[name] = score(ckpt, large, work / f"{name}{tag}_large.jsonl", args.workers, work)
             if b <= a and not args.quick:
                 raise RuntimeError(f"{name}: the large run took no longer than the small one; too noisy, rerun idle")
             rates[name].append((args.large - args.small) / max(b - a, 1e-9))
-    result: dict = {"videos": [args.small, args.large], "repeats": args.repeats, "workers": args.workers,
-                    "command": "python scripts/bench_score_agent.py " + " ".join(argv), "quick": args.quick,
-                    "date": time.strftime("%Y-%m-%d")}  # fmt: skip
+    result: dict = {}
     codec_full = classifier_codec_frames(meta.preprocessing, sorted(set(labels)))
     for name, recs in records.items():
         ok = [r for r in recs if r["status"] == "ok"]
@@ -141,8 +177,6 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     c, g = result["classifier"], result["agent"]
     result["speedup"] = g["videos_per_s"] / c["videos_per_s"]
     result["decoded_fraction"] = g["frames_decoded_per_video"] / c["frames_decoded_per_video"]
-    result["clip_frames"] = clip_frames
-    result["glimpses"] = [agent_args["min_glimpses"], agent_args["max_glimpses"]]
     return result
 
 
@@ -186,6 +220,27 @@ def write_report(r: dict, out: Path) -> None:
         "agent looks at. Each decision also waits for the frame before it, so an episode runs inside a "
         "decoding worker, one seek per glimpse.",
     ]
+    if r.get("short_gop"):
+        q = r["short_gop"]
+        c, g = q["classifier"], q["agent"]
+        lines += [
+            "",
+            f"### The same videos re-encoded with a keyframe every {q['gop']} frames",
+            "",
+            f"`vap data reencode --short-side 0 --gop {q['gop']}`: a seek now decodes at most {q['gop']} frames.",
+            "",
+            "| checkpoint | frames used per video | frames the codec decoded per video | videos/s | top-1 |",
+            "|---|---|---|---|---|",
+            f"| full classifier | {c['frames_decoded_per_video']:.1f} | {_num(c['codec_frames_per_video'])} | "
+            f"{c['videos_per_s']:.1f} | {100 * c['top1']:.1f}% |",
+            f"| glimpse agent | {g['frames_decoded_per_video']:.2f} | {_num(g['codec_frames_per_video'])} | "
+            f"{g['videos_per_s']:.1f} | {100 * g['top1']:.1f}% |",
+            "",
+            f"The agent's codec decodes **{_num(g['codec_frames_per_video'])}** frames per video against the "
+            f"classifier's {_num(c['codec_frames_per_video'])}, and it scores **{q['speedup']:.2f}x** the videos "
+            f"per second (per repeat: classifier {', '.join(f'{x:.1f}' for x in c['per_repeat'])}; agent "
+            f"{', '.join(f'{x:.1f}' for x in g['per_repeat'])}).",
+        ]
     out.write_text("\n".join(lines) + "\n")
 
 
@@ -197,6 +252,12 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--cls-epochs", type=int, default=15)
     p.add_argument("--agent-epochs", type=int, default=300, help="the agent took off after ~130 epochs in our run")
+    p.add_argument(
+        "--gop",
+        type=int,
+        default=4,
+        help="also on the videos re-encoded with a keyframe every GOP frames (default: %(default)s; 0: not)",
+    )
     p.add_argument("--quick", action="store_true", help="tiny data and few epochs: a test of the script")
     p.add_argument("--work", default=str(Path.home() / ".cache" / "vap" / "bench_score_agent"))
     p.add_argument("--out", type=Path, default=REPO / "docs" / "bench" / "score_agent.md")

@@ -30,3 +30,11 @@ def test_quick_run_reports_what_the_records_say(tmp_path):
     md = out.read_text()
     assert "QUICK" in md and f"{result['agent']['frames_decoded_per_video']:.2f}" in md
     assert json.loads(out.with_suffix(".json").read_text())["quick"] is True
+    # the same videos with a keyframe every 4 frames: a seek decodes at most one GOP, so the agent's codec
+    # work falls below the single-GOP collection's (49 against 11.5 frames per video in our quick run)
+    short = [json.loads(x) for x in (tmp_path / "work" / "agent_gop4_large.jsonl").read_text().splitlines()]
+    assert len(short) == 8 and all(r["status"] == "ok" for r in short)
+    assert all(r["codec_frames"] <= 4 * r["frames_decoded"] for r in short)
+    assert result["short_gop"]["gop"] == 4
+    assert result["short_gop"]["agent"]["codec_frames_per_video"] < result["agent"]["codec_frames_per_video"]
+    assert "keyframe every 4 frames" in md
