@@ -13,6 +13,9 @@ On the same small videos (moving-digits test clips, copied to make a collection)
   decoding alone through the same Ray Data decode stage; both as marginal rates of a --ray-videos run
   (3,000) over the 100-video one, which leave Ray's start-up (~25 s) out.
 Repeats are interleaved and medians reported, as wall-clock time here is noisy.
+`--videos real` makes the collection of copies of the real sample videos in datasets/samples (640x272,
+176x144 and 1280x720 H.264, 4-10 s) instead: decoding a video then costs far more than a process's or
+Ray's per-video overhead, as with the footage users bring (use smaller --small/--large/--ray-videos).
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def make_collection(root: Path, n: int) -> tuple[Path, list[Path]]:
-    """A tiny trained checkpoint and `n` videos (moving-digits test clips, copied round-robin)."""
+def make_collection(root: Path, n: int, real: bool = False) -> tuple[Path, list[Path]]:
+    """A tiny trained checkpoint and `n` videos (moving-digits test clips, or with `real` the sample videos
+    of datasets/samples, copied round-robin)."""
     import lightning as L
 
     from pipeline.data.datamodule import VideoDataModule
@@ -49,7 +53,9 @@ def make_collection(root: Path, n: int) -> tuple[Path, list[Path]]:
     ckpt = root / "model.ckpt"
     trainer.save_checkpoint(ckpt)
     sources = sorted((md / "test").rglob("*.mp4")) or sorted(md.rglob("*.mp4"))
-    coll = root / "videos"
+    if real:
+        sources = sorted((REPO / "datasets" / "samples").glob("*.mp4"))
+    coll = root / ("videos_real" if real else "videos")
     coll.mkdir(exist_ok=True)
     videos = []
     for i in range(n):
@@ -111,29 +117,30 @@ def vap_score(
     return {"seconds": float(seconds), "peak_mb": float(peak)}
 
 
-def ray_decode_only(ckpt: Path, small: list[Path], large: list[Path], workers: int) -> float:
+def ray_decode_only(ckpt: Path, small: list[Path], large: list[Path], workers: int, model_cpus: int) -> float:
     """Videos/s of the Ray Data decode stage alone (as `--engine ray` runs it), the marginal rate of the
     large list over the small one, in a fresh process with its own local Ray instance."""
     code = (
         "import sys, time, json\n"
         "from functools import partial\n"
         "import ray\n"
-        "from pipeline.apps.score_ray import decoded_dataset\n"
+        "from pipeline.apps.score_ray import decode_actors, decoded_dataset\n"
         "from pipeline.data.clips import decode_clips, eval_pipeline\n"
         "from pipeline.models.checkpoint import load_model\n"
-        "ckpt, workers, lists = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])\n"
+        "ckpt, workers, model_cpus, lists = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])\n"
         "_, meta = load_model(ckpt)\n"
         "sampler, transform = eval_pipeline(meta.preprocessing)\n"
         "decode = partial(decode_clips, sampler=sampler, transform=transform)\n"
         "ray.init(include_dashboard=False, log_to_driver=False)\n"
         "for paths in lists:\n"
         "    t = time.perf_counter()\n"
-        "    ds = decoded_dataset(paths, decode=decode, timeout=120, decoders=workers)\n"
+        "    ds = decoded_dataset(paths, decode=decode, timeout=120, actors=decode_actors(workers, model_cpus))\n"
         "    n = ds.count()\n"
         "    print(len(paths), n, time.perf_counter() - t, flush=True)\n"
     )
     lists = json.dumps([[str(v) for v in small], [str(v) for v in large]])
-    done = subprocess.run([sys.executable, "-c", code, str(ckpt), str(workers), lists], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", code, str(ckpt), str(workers), str(model_cpus), lists],
+                          capture_output=True, text=True,
                           check=True, timeout=3600)  # fmt: skip
     (ns, cs, ts), (nl, cl, tl) = (line.split() for line in done.stdout.strip().splitlines()[-2:])
     assert ns == cs and nl == cl, done.stdout
@@ -174,10 +181,12 @@ def link_folder(folder: Path, videos: list[Path]) -> Path:
 def run(args: argparse.Namespace) -> dict:
     root = Path(args.work)
     with_ray = args.ray and ray_installed()
-    ckpt, videos = make_collection(root, max(args.large, args.ray_videos if with_ray else 0))
-    small = link_folder(root / "small", videos[: args.small])
-    large = link_folder(root / f"large_{args.large}", videos[: args.large])
-    ray_large = link_folder(root / f"large_{args.ray_videos}", videos[: args.ray_videos]) if with_ray else None
+    real = args.videos == "real"
+    ckpt, videos = make_collection(root, max(args.large, args.ray_videos if with_ray else 0), real)
+    tag = "_real" if real else ""
+    small = link_folder(root / f"small{tag}_{args.small}", videos[: args.small])
+    large = link_folder(root / f"large{tag}_{args.large}", videos[: args.large])
+    ray_large = link_folder(root / f"large{tag}_{args.ray_videos}", videos[: args.ray_videos]) if with_ray else None
     ratios, shared, e2e, dec, mod, runs = [], [], [], [], [], []
     r_e2e, r_dec, r_ratio, r_shared, r_runs = [], [], [], [], []
     for rep in range(args.repeats):  # local and Ray interleaved: each repeat's ratios use its own stage figures
@@ -201,7 +210,9 @@ def run(args: argparse.Namespace) -> dict:
         ra = vap_score(ckpt, small, fresh(root / "ray_small.jsonl"), args.workers, "ray", args.model_threads)
         rb = vap_score(ckpt, ray_large, fresh(root / "ray_large.jsonl"), args.workers, "ray", args.model_threads)
         r_e2e.append(marginal(args.ray_videos - args.small, ra["seconds"], rb["seconds"]))
-        r_dec.append(ray_decode_only(ckpt, videos[: args.small], videos[: args.ray_videos], args.workers))
+        # the decode stage with the actors `vap score --engine ray` gives it beside the model actor
+        r_dec.append(ray_decode_only(ckpt, videos[: args.small], videos[: args.ray_videos], args.workers,
+                                     args.model_threads or 1))  # fmt: skip
         r_ratio.append(r_e2e[-1] / min(r_dec[-1], s["model_only"]))
         r_shared.append(r_e2e[-1] * (1 / r_dec[-1] + 1 / s["model_only"]))
         r_runs.append((ra, rb))
@@ -220,7 +231,7 @@ def run(args: argparse.Namespace) -> dict:
     return {
         "ray": ray,
         "videos": [args.small, args.large], "stage_videos": args.stage_videos, "repeats": args.repeats,
-        "workers": args.workers, "model_threads": args.model_threads,
+        "workers": args.workers, "model_threads": args.model_threads, "collection": args.videos,
         "decode_only_videos_per_s": statistics.median(dec), "model_only_videos_per_s": statistics.median(mod),
         "end_to_end_videos_per_s": statistics.median(e2e), "end_to_end_over_slower_stage": statistics.median(ratios),
         "ratios": ratios, "end_to_end_over_shared_cores_bound": statistics.median(shared), "shared_ratios": shared,
@@ -238,8 +249,14 @@ def write_report(r: dict, out: Path) -> None:
     lines = [
         "# `vap score` benchmark",
         "",
-        f"Command: `{r['command'].strip()}`. Moving-digits clips (64x64, 8 frames per clip at 32x32), a tiny "
-        f"CNN + LSTM checkpoint, CPU, {r['workers']} decoding workers, model threads "
+        f"Command: `{r['command'].strip()}`. "
+        + (
+            "Copies of the real sample videos in datasets/samples (bikes.mp4 640x272 10 s, carphone_pristine.mp4 "
+            "176x144 4 s, bigbuckbunny.mp4 1280x720 5 s; H.264), 8 frames per clip at 32x32"
+            if r.get("collection") == "real"
+            else "Moving-digits clips (64x64, 8 frames per clip at 32x32)"
+        )
+        + f", a tiny CNN + LSTM checkpoint, CPU, {r['workers']} decoding workers, model threads "
         f"{r.get('model_threads') or 'default (model only: torch default; vap score: the cores the workers leave)'}; "
         f"median of {r['repeats']} interleaved repeats.",
         "",
@@ -273,8 +290,8 @@ def write_report(r: dict, out: Path) -> None:
         rs, rl = (str(v) for v in y["videos"])
         lines += [
             "",
-            f"## `--engine ray` (a local Ray instance on this machine: up to {r['workers']} decoding actors, the "
-            f"model actor on {r.get('model_threads') or 1} CPU)",
+            f"## `--engine ray` (a local Ray instance on this machine, `--workers {r['workers']}`: the model actor on "
+            f"{r.get('model_threads') or 1} CPU and as many decoding actors as fit beside it, at most {r['workers']})",
             "",
             "| stage | videos/s |",
             "|---|---|",
@@ -306,6 +323,12 @@ def main() -> None:
         help="videos of the large Ray runs (default: 3000): Ray starts in ~25 s, give the difference room",
     )
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument(
+        "--videos",
+        choices=("digits", "real"),
+        default="digits",
+        help="the collection: small moving-digits clips (default), or copies of the real sample videos",
+    )
     p.add_argument("--workers", type=int, default=2)
     p.add_argument(
         "--model-threads",

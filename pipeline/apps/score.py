@@ -153,13 +153,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, or auto (default: %(default)s)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads of the model on the CPU (default: the cores the decoding workers leave, "
-                   "at least 1; each worker uses one)")  # fmt: skip
+                   "at least 1; each worker uses one; with --engine ray, the CPUs the model actor reserves, "
+                   "default 1)")  # fmt: skip
     p.add_argument("--shard", default=None, metavar="I/N",
                    help="score only the I-th of N static parts of the sorted inputs (0-based), e.g. a SLURM "
                    "array task: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT with its own --out")  # fmt: skip
     p.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="local: this machine (or one process per GPU under torchrun); ray: a Ray cluster, or a "
-                   "local Ray instance (needs the [ray] extra; --workers = decoding actors)")  # fmt: skip
+                   "local Ray instance (needs the [ray] extra; --workers = at most that many decoding actors, one CPU "
+                   "each)")  # fmt: skip
     p.set_defaults(func=main)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -64,16 +65,27 @@ class ModelStage:
         return {"record": [json.dumps(asdict(r), ensure_ascii=False) for r in self.scorer.score(items)]}
 
 
+def decode_actors(decoders: int, model_cpus: float) -> int:
+    """How many decoding actors (one CPU each) fit beside the model actor's `model_cpus` in the Ray cluster:
+    at most `decoders`, at least 1. A pool asking for more CPUs than there are waits for them (on 2 CPUs,
+    2 decoders and the model took 73 s for what 1 decoder and the model did in 47 s), and a pool left to
+    Ray's autoscaling between 1 and `decoders` stayed at 1 actor for 300 videos."""
+    import ray
+
+    room = int(ray.cluster_resources().get("CPU", 1) - model_cpus)
+    return max(1, min(decoders, room))
+
+
 def decoded_dataset(
-    paths: list[str], *, decode: Callable[[str], Any], timeout: float, decoders: int, decode_batch: int = 16
+    paths: list[str], *, decode: Callable[[str], Any], timeout: float, actors: int, decode_batch: int = 16
 ) -> Any:
-    """The decode stage as a Ray Dataset of pickled payloads: a pool of 1 to `decoders` CPU actors, which Ray
-    grows as CPUs are free (a fixed pool larger than the CPUs the model actor leaves waits for them)."""
+    """The decode stage as a Ray Dataset of pickled payloads: `actors` CPU actors, `decode_batch` videos
+    per task."""
     import ray
 
     ds = ray.data.from_items([{"path": p} for p in paths])
     return ds.map_batches(DecodeStage, fn_constructor_kwargs={"decode": decode, "timeout": timeout},
-                          batch_size=decode_batch, concurrency=(1, decoders), num_cpus=1)  # fmt: skip
+                          batch_size=decode_batch, concurrency=actors, num_cpus=1)  # fmt: skip
 
 
 def score_with_ray(
@@ -108,7 +120,10 @@ def score_with_ray(
     gpu = torch.cuda.is_available()
     model_resources = {"num_gpus": 1} if gpu else {"num_cpus": threads or 1}
     model_args = {"checkpoint": str(checkpoint), "scorer_args": scorer_args, "threads": None if gpu else threads or 1}
-    ds = decoded_dataset(paths, decode=decode, timeout=timeout, decoders=decoders, decode_batch=decode_batch)
+    actors = decode_actors(decoders, 0 if gpu else threads or 1)
+    if actors < decoders:
+        print(f"Ray: {actors} decoding actor(s), as many as the cluster's CPUs hold beside the model", file=sys.stderr)
+    ds = decoded_dataset(paths, decode=decode, timeout=timeout, actors=actors, decode_batch=decode_batch)
     ds = ds.map_batches(ModelStage, fn_constructor_kwargs=model_args, batch_size=batch_videos, concurrency=1,
                         **model_resources)  # fmt: skip
     for row in ds.iter_rows():

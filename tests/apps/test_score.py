@@ -242,3 +242,18 @@ def test_model_threads_leave_the_decoding_workers_their_cores(checkpoint_and_vid
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_ray_starts_as_many_decoding_actors_as_fit_beside_the_model(monkeypatch):
+    """On 2 CPUs, 2 decoders and a 1-CPU model actor asked for 3 CPUs and waited; a pool left to Ray's
+    autoscaling stayed at 1. The pool is sized to the CPUs the model leaves: at most --workers, at least 1."""
+    ray = pytest.importorskip("ray")
+    from pipeline.apps.score_ray import decode_actors
+
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0})
+    assert decode_actors(2, 1) == 1  # this machine: the model's CPU and one decoder
+    assert decode_actors(2, 0) == 2  # the model on a GPU
+    assert decode_actors(8, 0) == 2  # never more actors than CPUs
+    assert decode_actors(1, 4) == 1  # at least one
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 64.0})
+    assert decode_actors(32, 1) == 32  # a cluster: as many as asked
