@@ -63,6 +63,7 @@ class BenchConfig:
     cnn_epochs: int = 10  # the CNN costs about 4x more per canvas than RAM with 8 glimpses
     batch_size: int = 64
     ram_lr: float = 3e-3  # better than 1e-3 in the validation pilots
+    policy_lr: float | None = None  # Adam lr of RAM's location layer; None: ram_lr
     cnn_lr: float = 1e-3
     size: int = 60
     glimpse_size: int = 12
@@ -184,7 +185,7 @@ def train_eval(row: str, task: str, seed: int, train: Split, test: tuple[torch.T
     model = build(row, cfg)
     is_ram = isinstance(model, RecurrentAttentionModel)
     lr, epochs = (cfg.ram_lr, cfg.epochs) if is_ram else (cfg.cnn_lr, cfg.cnn_epochs)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = torch.optim.Adam(param_groups(model, cfg.policy_lr if is_ram else None), lr=lr)
     steps = math.ceil(cfg.train / cfg.batch_size) * epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
     gen = torch.Generator().manual_seed(seed)
@@ -216,6 +217,17 @@ def train_eval(row: str, task: str, seed: int, train: Split, test: tuple[torch.T
     return RunResult(row=row, task=task, seed=seed, params=count(model), error=error, error_single=single,
                      epoch_losses=epoch_losses, epoch_seconds=train_seconds / epochs,
                      reward=statistics.fmean(rewards) if rewards else float("nan"))  # fmt: skip
+
+
+def param_groups(model: nn.Module, policy_lr: float | None) -> list[dict]:
+    """Adam's parameter groups: RAM's location layer on its own learning rate when `policy_lr` is set.
+    Adam scales every step to about its lr whatever the gradient's size, so a REINFORCE gradient that is
+    mostly noise still moves the location layer by the full lr each step (scripts/glimpse_policy_diag.py)."""
+    policy = list(model.policy.parameters()) if policy_lr is not None and hasattr(model, "policy") else []
+    if not policy:
+        return [{"params": list(model.parameters())}]
+    ids = {id(p) for p in policy}
+    return [{"params": [p for p in model.parameters() if id(p) not in ids]}, {"params": policy, "lr": policy_lr}]
 
 
 @torch.no_grad()
@@ -571,8 +583,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tasks", nargs="+", choices=list(TASKS), help=f"tasks (default: {' '.join(d.tasks)})")
     p.add_argument("--eval", choices=["test", "val"], help="score on test canvases or held-out training images")
     keys = (("train", int), ("test", int), ("epochs", int), ("cnn_epochs", int), ("batch_size", int),
-            ("ram_lr", float), ("cnn_lr", float), ("glimpse_size", int), ("scales", int), ("std", float),
-            ("hidden", int), ("cnn_width", int), ("mc_runs", int), ("retina_repeats", int),
+            ("ram_lr", float), ("policy_lr", float), ("cnn_lr", float), ("glimpse_size", int), ("scales", int),
+            ("std", float), ("hidden", int), ("cnn_width", int), ("mc_runs", int), ("retina_repeats", int),
             ("threads", int))  # fmt: skip
     for key, typ in keys:
         p.add_argument(f"--{key.replace('_', '-')}", type=typ, help=f"default: {getattr(d, key)}")
