@@ -75,3 +75,15 @@ def test_tiny_run_writes_every_row(tmp_path):
     saved = json.loads((tmp_path / "glimpse.json").read_text())
     assert saved["summary"] == report["summary"] and saved["retina"]["repeats"] == 2
     assert "--retina-only" in saved["retina"]["command"] and again["retina"] == saved["retina"]
+
+
+def test_policy_lr_puts_the_location_layer_in_its_own_group():
+    cfg = bench.BenchConfig(hidden=16, policy_lr=3e-4)
+    ram = bench.build("ram-8", cfg)
+    groups = bench.param_groups(ram, cfg.policy_lr)
+    assert [len(g["params"]) for g in groups] == [len(list(ram.parameters())) - 2, 2]  # policy weight, bias
+    assert groups[1]["params"][0] is ram.policy.weight and groups[1]["lr"] == 3e-4
+    opt = torch.optim.Adam(groups, lr=3e-3)
+    assert [g["lr"] for g in opt.param_groups] == [3e-3, 3e-4]
+    assert len(bench.param_groups(ram, None)) == 1  # default: one lr for everything
+    assert len(bench.param_groups(bench.build("cnn", cfg), 3e-4)) == 1  # the CNN has no policy
