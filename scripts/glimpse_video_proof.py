@@ -128,6 +128,7 @@ def selection_score(val: dict, threshold: float, val_frames: float | None) -> tu
 def train_agent(
     budget: Budget, feats: dict[str, torch.Tensor], splits: dict[str, Split], *, seed: int, epochs: int,
     eval_every: int, batch: int, lr: float, dropout: float, val_frames: float | None = None,
+    agent_args: dict | None = None,
 ) -> dict:  # fmt: skip
     """REINFORCE training on the training split; the epoch with the best validation reward is kept. With
     `val_frames` a halting agent's epoch and halting threshold are chosen together on the validation split:
@@ -137,7 +138,7 @@ def train_agent(
     agent = VideoGlimpseAgent(
         int(splits["train"].labels.max()) + 1, num_frames=feats["train"].shape[1],
         feature_dim=feats["train"].shape[2], max_glimpses=budget.max_glimpses, min_glimpses=budget.min_glimpses,
-        hidden=128, dropout=dropout,
+        hidden=128, dropout=dropout, **(agent_args or {}),
     )  # fmt: skip
     opt = torch.optim.Adam(agent.parameters(), lr=lr)
     x, y = feats["train"], splits["train"].labels
