@@ -81,8 +81,9 @@ class VideoGlimpseAgent(nn.Module):
     ) -> None:
         """`halt_threshold`: without sampling (evaluation), the episode stops once the halting probability
         exceeds it (lower: fewer frames); chosen on validation data, the policy's own 0.5 by default.
-        `memory`: channels of the timeline map the frame policy also reads (0: none, the policy reads h only),
-        scored by 1-D convolutions of width `memory_kernel`."""
+        `memory`: channels of the timeline map the frame policy also reads, scored by 1-D convolutions of
+        width `memory_kernel`; 0 (no map, the policy reads h only) here, so that the records of agents saved
+        before the map rebuild them unchanged; the task and the configs use 16."""
         super().__init__()
         if not 1 <= min_glimpses <= max_glimpses <= num_frames:
             raise ValueError(f"need 1 <= min_glimpses ({min_glimpses}) <= max_glimpses ({max_glimpses}) "

@@ -52,7 +52,7 @@ class GlimpseTask(L.LightningModule):
         entropy_weight: float = 0.01,
         lr: float = 3e-3,
         halt_threshold: float = 0.5,
-        memory: int = 0,
+        memory: int = 16,
         memory_kernel: int = 9,
     ) -> None:
         """`features_from`: a classification checkpoint whose backbone gives the per-frame features; or
