@@ -141,5 +141,6 @@ def test_vap_train_and_test_a_glimpse_agent_from_its_config(in_tmp, capsys):
     ckpt.unlink()  # vap test rebuilds the classifier from the agent's checkpoint alone
     model, meta = load_agent(last)
     assert meta.extra["agent"]["args"]["num_frames"] == 16 and meta.preprocessing["sampler"] == "uniform"
+    assert meta.extra["agent"]["args"]["memory"] == 16 and model.agent.memory == 16  # the config's timeline map
     assert main(["test", *common, "--ckpt_path", str(last)]) == 0
     assert "test/top1" in capsys.readouterr().out
