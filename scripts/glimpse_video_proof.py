@@ -128,6 +128,7 @@ def selection_score(val: dict, threshold: float, val_frames: float | None) -> tu
 def train_agent(
     budget: Budget, feats: dict[str, torch.Tensor], splits: dict[str, Split], *, seed: int, epochs: int,
     eval_every: int, batch: int, lr: float, dropout: float, val_frames: float | None = None,
+    agent_args: dict | None = None,
 ) -> dict:  # fmt: skip
     """REINFORCE training on the training split; the epoch with the best validation reward is kept. With
     `val_frames` a halting agent's epoch and halting threshold are chosen together on the validation split:
@@ -137,7 +138,7 @@ def train_agent(
     agent = VideoGlimpseAgent(
         int(splits["train"].labels.max()) + 1, num_frames=feats["train"].shape[1],
         feature_dim=feats["train"].shape[2], max_glimpses=budget.max_glimpses, min_glimpses=budget.min_glimpses,
-        hidden=128, dropout=dropout,
+        hidden=128, dropout=dropout, **(agent_args or {}),
     )  # fmt: skip
     opt = torch.optim.Adam(agent.parameters(), lr=lr)
     x, y = feats["train"], splits["train"].labels
@@ -192,7 +193,8 @@ def run_seed(seed: int, splits: dict[str, Split], args: argparse.Namespace, budg
     for budget in budgets:
         t1 = time.time()
         r = train_agent(budget, feats, splits, seed=seed, epochs=args.agent_epochs, eval_every=args.eval_every,
-                        batch=64, lr=3e-3, dropout=args.dropout, val_frames=args.val_frames or None)  # fmt: skip
+                        batch=64, lr=3e-3, dropout=args.dropout, val_frames=args.val_frames or None,
+                        agent_args={"memory": args.memory, "memory_kernel": args.memory_kernel})  # fmt: skip
         r["seconds"] = time.time() - t1
         out["agent"][budget.name] = r
         print(f"seed {seed}: {budget.name}: top-1 {r['top1']:.3f}, {r['viewed']:.2f} frames, "
@@ -247,6 +249,9 @@ def write_report(results: dict, out: Path) -> None:
     write_atomic(out.with_suffix(".json"), json.dumps(results, indent=2) + "\n")
     plot(s, out.with_suffix(".png"))
     a, c = results["args"], s["checks"]
+    policy = "Its frame policy reads the LSTM state only (no timeline map)."
+    if a.get("memory"):
+        policy = f"Its frame policy also reads the timeline map ({a['memory']} channels, width {a['memory_kernel']})."
     lines = [
         "# Video glimpse agent on moving-digits-sparse (`scripts/glimpse_video_proof.py`)",
         "",
@@ -260,7 +265,7 @@ def write_report(results: dict, out: Path) -> None:
         f"in order. Mean ± std over {results['seeds_done']} seeds (of {a['seeds']} asked for), test split. "
         "The agent looks through the frozen backbone "
         f"of that seed's full-video classifier; its epoch is chosen on the validation split "
-        f"({a['agent_epochs']} epochs of REINFORCE, validation every {a['eval_every']}).",
+        f"({a['agent_epochs']} epochs of REINFORCE, validation every {a['eval_every']}). " + policy,
         "",
         "| model | frames viewed per video (max) | top-1 | glimpses on informative frames | "
         "videos with 2+ informative frames seen |",
@@ -342,6 +347,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--cls-epochs", type=int, default=15, help="epochs of each classifier")
     p.add_argument("--agent-epochs", type=int, default=400)
     p.add_argument("--dropout", type=float, default=0.3, help="on the agent's input features")
+    p.add_argument("--memory", type=int, default=16, help="channels of the frame policy's timeline map (0: none)")
+    p.add_argument("--memory-kernel", type=int, default=9, help="width of the convolutions over the timeline map")
     p.add_argument("--eval-every", type=int, default=10)
     p.add_argument(
         "--val-frames",

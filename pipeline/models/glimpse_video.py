@@ -2,16 +2,22 @@
 REINFORCE (Mnih et al. 2014's Recurrent Attention Model carried to time, as in Yeung et al. 2016 and
 AdaFrame, Wu et al. 2019).
 
-    step k: frame f_k ~ Categorical(absolute(h) + relative(h)[f - f_{k-1}])  over the T frames not seen yet
+    step k: frame f_k ~ Categorical(absolute(h) + relative(h)[f - f_{k-1}] + conv1d(M)[f])  over the T frames
+            not seen yet; M (B, T, m+1) the timeline map: slot f holds a projection of what frame f showed
+            and a 1 once it was seen (zeros elsewhere); with `memory` = 0 (no map) the policy reads h only
             (raw frames only: location l_k ~ N(tanh(W h), std))
             observe f_k: its per-frame feature (B, D) [or the RAM retina's patches at l_k] -> LSTM core -> h_k
             answer logits_k = W h_k;  halt ~ Bernoulli(sigmoid(W h_k)) after `min_glimpses`
-The frame policy scores every frame twice, by where it is in the clip and by how far it is from the
-frame just seen, so that "step to the next frame" and "jump a quarter of the clip" are each one linear
-readout of h (a Gaussian over the position in time, RAM's policy, did not learn the search on
-moving-digits-sparse; this one does). Episodes of different lengths are masked: a step after the halt
-has no log-probability, no baseline and no reward. The policy, halt and baseline read h detached, so
-REINFORCE trains only them and the classification loss trains the core (as in RAM).
+The frame policy scores every frame by where it is in the clip and by how far it is from the frame just
+seen, so that "step to the next frame" and "jump a quarter of the clip" are each one linear readout of h
+(a Gaussian over the position in time, RAM's policy, did not learn the search on moving-digits-sparse;
+this one does). With `memory` it also reads the timeline map through a 1-D convolution: a memory laid
+out like the clip, as the Neural Map (Parisotto & Salakhutdinov, ICLR 2018) lays an agent's memory out
+like its world, so that "next to an informative frame" and "far from every frame seen" are one local
+rule, the same at every place in the clip (from h alone the policy learned one fixed order of probes).
+Episodes of different lengths are masked: a step after the halt has no log-probability, no baseline and
+no reward. The policy, halt and baseline read h detached, so REINFORCE trains only them (and the map)
+and the classification loss trains the core (as in RAM).
 
     GlimpseVideoModel: frozen per-frame encoder (a trained VideoClassifier's backbone) + agent; it encodes
     only the frames the agent asks for, so a video costs `viewed` frames through the backbone, not T.
@@ -24,6 +30,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from einops.layers.torch import Rearrange
 from torch import nn
 from torch.distributions import Bernoulli, Categorical, Normal
 
@@ -69,9 +76,14 @@ class VideoGlimpseAgent(nn.Module):
         std: float = 0.1,
         dropout: float = 0.0,
         halt_threshold: float = 0.5,
+        memory: int = 0,
+        memory_kernel: int = 9,
     ) -> None:
         """`halt_threshold`: without sampling (evaluation), the episode stops once the halting probability
-        exceeds it (lower: fewer frames); chosen on validation data, the policy's own 0.5 by default."""
+        exceeds it (lower: fewer frames); chosen on validation data, the policy's own 0.5 by default.
+        `memory`: channels of the timeline map the frame policy also reads, scored by 1-D convolutions of
+        width `memory_kernel`; 0 (no map, the policy reads h only) here, so that the records of agents saved
+        before the map rebuild them unchanged; the task and the configs use 16."""
         super().__init__()
         if not 1 <= min_glimpses <= max_glimpses <= num_frames:
             raise ValueError(f"need 1 <= min_glimpses ({min_glimpses}) <= max_glimpses ({max_glimpses}) "
@@ -88,14 +100,26 @@ class VideoGlimpseAgent(nn.Module):
         self.when_rel = nn.Linear(hidden, 2 * num_frames - 1)  # ... by its offset from the last frame seen
         self.loc = nn.Linear(hidden, 2)  # location in [-1, 1]^2 (tanh mean), raw frames only
         self.halt = nn.Linear(hidden, 1)
+        self.memory = memory
+        if memory:
+            self.remember = nn.Linear(in_dim, memory)  # what a glimpse saw -> its frame's slot in the map
+            pad = memory_kernel // 2
+            self.scan = nn.Sequential(
+                Rearrange("b t d -> b d t"),
+                nn.Conv1d(memory + 1, 2 * memory, memory_kernel, padding=pad), nn.ReLU(),
+                nn.Conv1d(2 * memory, 1, memory_kernel, padding=pad),
+                Rearrange("b 1 t -> b t"),
+            )  # fmt: skip
         self.baseline = nn.Linear(hidden, 1)
         self.classifier = nn.Linear(hidden, num_classes)
 
-    def frame_scores(self, h: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
-        """Logits over the T frames (B, T) from the state h (B, hidden) and the last frame seen (B,)."""
+    def frame_scores(self, h: torch.Tensor, last: torch.Tensor, timeline: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits over the T frames (B, T) from the state h (B, hidden), the last frame seen (B,) and, with
+        `memory`, the timeline map (B, T, memory + 1): what was seen at each frame, and whether it was."""
         t = self.num_frames
         offset = torch.arange(t, device=h.device)[None] - last[:, None] + t - 1  # (B, T) in [0, 2T-2]
-        return self.when_abs(h) + self.when_rel(h).gather(1, offset)  # (B, T)
+        scores = self.when_abs(h) + self.when_rel(h).gather(1, offset)  # (B, T)
+        return scores if timeline is None else scores + self.scan(timeline)  # (B, T)
 
     def observe(
         self,
@@ -134,6 +158,7 @@ class VideoGlimpseAgent(nn.Module):
         h = c = torch.zeros(b, self.hidden, device=dev)
         alive = torch.ones(b, dtype=torch.bool, device=dev)  # (B,) not halted yet
         seen = torch.zeros(b, t, dtype=torch.bool, device=dev)  # (B, T)
+        memory = torch.zeros(b, t, self.memory, device=dev)  # (B, T, m) the timeline map
         last = torch.full((b,), (t - 1) // 2, device=dev)  # offsets of the first choice count from the middle
         loc = torch.zeros(b, 2, device=dev)
         logits = torch.zeros(b, self.classifier.out_features, device=dev)
@@ -142,7 +167,8 @@ class VideoGlimpseAgent(nn.Module):
         never = torch.finfo(torch.float32).min
         for step in range(self.max_glimpses):
             hd = h.detach()
-            choose = Categorical(logits=self.frame_scores(hd, last).masked_fill(seen, never))
+            timeline = torch.cat([memory, seen[..., None].float()], dim=2) if self.memory else None  # (B, T, m+1)
+            choose = Categorical(logits=self.frame_scores(hd, last, timeline).masked_fill(seen, never))
             frame = choose.sample() if sample else choose.probs.argmax(1)  # (B,)
             lp = choose.log_prob(frame)  # (B,)
             if not self.features_mode:
@@ -156,12 +182,16 @@ class VideoGlimpseAgent(nn.Module):
             out["mask"].append(alive.float())
             frame = torch.where(alive, frame, last)  # a halted episode stays where it was
             where = torch.cat([frame[:, None].float() / max(t - 1, 1) * 2 - 1, loc], dim=1)  # (B, 3)
-            g = F.relu(self.what(self.observe(video, frame, loc, encoder, alive)) + self.where(where))  # (B, hidden)
+            x = self.observe(video, frame, loc, encoder, alive)  # (B, D)
+            g = F.relu(self.what(x) + self.where(where))  # (B, hidden)
             h_new, c_new = self.core(g, (h, c))
             keep = alive[:, None]
             h, c = torch.where(keep, h_new, h), torch.where(keep, c_new, c)  # a halted episode stays put
             viewed = viewed + alive.long()
-            seen = seen | (F.one_hot(frame, t).bool() & keep)
+            here = F.one_hot(frame, t).bool() & keep  # (B, T) the frame just seen, if the episode goes on
+            seen = seen | here
+            if self.memory:
+                memory = memory + here[..., None] * self.remember(x)[:, None]  # (B, T, m): written in its slot
             last = frame
             out["f"].append(frame)
             out["loc"].append(loc)

@@ -52,13 +52,16 @@ class GlimpseTask(L.LightningModule):
         entropy_weight: float = 0.01,
         lr: float = 3e-3,
         halt_threshold: float = 0.5,
+        memory: int = 16,
+        memory_kernel: int = 9,
     ) -> None:
         """`features_from`: a classification checkpoint whose backbone gives the per-frame features; or
         `features`: its architecture record (kept in this task's checkpoint, so that `--ckpt_path` needs
         no file but the checkpoint); or `backbone` with pretrained `weights`. `num_frames`: frames per clip
         (linked from the data's sampler), the candidates the agent chooses among. `halt_threshold`: in
         validation and test the agent stops once its halting probability exceeds it (lower: fewer frames);
-        it is kept in the checkpoint."""
+        it is kept in the checkpoint. `memory`, `memory_kernel`: the timeline map the frame policy reads
+        (`VideoGlimpseAgent`; 0: none)."""
         super().__init__()
         if num_classes < 2:
             raise ConfigError(f"model.num_classes must be at least 2, got {num_classes} (it is set from the data)")
@@ -74,7 +77,7 @@ class GlimpseTask(L.LightningModule):
             "num_classes": num_classes, "num_frames": num_frames,
             "feature_dim": GlimpseVideoModel.feature_dim(classifier), "max_glimpses": max_glimpses,
             "min_glimpses": min_glimpses, "hidden": hidden, "std": std, "dropout": dropout,
-            "halt_threshold": halt_threshold,
+            "halt_threshold": halt_threshold, "memory": memory, "memory_kernel": memory_kernel,
         }  # fmt: skip
         self.model = GlimpseVideoModel(classifier, VideoGlimpseAgent(**self.agent_args))
 

@@ -55,7 +55,7 @@ def classifier_checkpoint(root: Path, classes: int = 3) -> Path:
 def test_agent_trains_on_frozen_checkpoint_features_and_its_checkpoint_stands_alone(tmp_path):
     ckpt = classifier_checkpoint(tmp_path)
     task = GlimpseTask(num_classes=3, class_names=["x", "y", "z"], num_frames=6, features_from=str(ckpt),
-                       max_glimpses=3, hidden=16, halt_threshold=0.3)  # fmt: skip
+                       max_glimpses=3, hidden=16, halt_threshold=0.3, memory=4, memory_kernel=3)  # fmt: skip
     frozen = {k: v.clone() for k, v in task.model.features.state_dict().items()}
     agent_before = {k: v.clone() for k, v in task.model.agent.state_dict().items()}
     trainer = fit(task, 5, tmp_path)
@@ -75,6 +75,7 @@ def test_agent_trains_on_frozen_checkpoint_features_and_its_checkpoint_stands_al
     assert meta.class_names == ["x", "y", "z"] and meta.extra["task"] == "glimpse"
     assert meta.extra["agent"]["args"]["num_frames"] == 6 and not model.training
     assert model.agent.halt_threshold == 0.3  # the halting threshold travels with the checkpoint
+    assert model.agent.memory == 4 and model.agent.scan[1].kernel_size == (3,)  # and so does the timeline map
     video = batches(1)[0].video
     task.eval()
     with torch.no_grad():
@@ -84,6 +85,25 @@ def test_agent_trains_on_frozen_checkpoint_features_and_its_checkpoint_stands_al
         load_model(agent_ckpt)
     with pytest.raises(ConfigError, match="features_from"):
         GlimpseTask(num_classes=3, num_frames=6)  # no classifier and no pretrained weights: say what to do
+
+
+def test_an_agent_checkpoint_from_before_the_timeline_map_still_loads(tmp_path):
+    """Checkpoints written before `memory` existed record no such argument and hold no map weights."""
+    task = GlimpseTask(num_classes=3, num_frames=6, features_from=str(classifier_checkpoint(tmp_path)),
+                       max_glimpses=3, hidden=16, memory=0)  # fmt: skip
+    trainer = fit(task, 1, tmp_path)
+    path = tmp_path / "old.ckpt"
+    trainer.save_checkpoint(path)
+    ckpt = torch.load(path, weights_only=True)
+    args = ckpt["vap"]["agent"]["args"]
+    del args["memory"], args["memory_kernel"]  # as the old task wrote them
+    torch.save(ckpt, path)
+    model, meta = load_agent(path)
+    assert model.agent.memory == 0 and "memory" not in meta.extra["agent"]["args"]
+    video = batches(1)[0].video
+    task.eval()
+    with torch.no_grad():
+        assert torch.equal(task(video).frames, model(video).frames)
 
 
 def test_a_classifier_checkpoint_is_not_an_agent(tmp_path):
@@ -121,5 +141,6 @@ def test_vap_train_and_test_a_glimpse_agent_from_its_config(in_tmp, capsys):
     ckpt.unlink()  # vap test rebuilds the classifier from the agent's checkpoint alone
     model, meta = load_agent(last)
     assert meta.extra["agent"]["args"]["num_frames"] == 16 and meta.preprocessing["sampler"] == "uniform"
+    assert meta.extra["agent"]["args"]["memory"] == 16 and model.agent.memory == 16  # the config's timeline map
     assert main(["test", *common, "--ckpt_path", str(last)]) == 0
     assert "test/top1" in capsys.readouterr().out

@@ -27,11 +27,13 @@ def coin_flip_halts(agent: VideoGlimpseAgent) -> VideoGlimpseAgent:
     return agent
 
 
+@pytest.mark.parametrize("memory", [0, 6])
 @pytest.mark.parametrize("mode", ["features", "frames"])
-def test_episode_shapes_masks_and_no_nan(mode):
+def test_episode_shapes_masks_and_no_nan(mode, memory):
     torch.manual_seed(0)
     kw = {"feature_dim": 12} if mode == "features" else {"glimpse_size": 8, "scales": 2}
-    agent = coin_flip_halts(VideoGlimpseAgent(5, num_frames=10, max_glimpses=4, min_glimpses=1, hidden=16, **kw))
+    agent = coin_flip_halts(VideoGlimpseAgent(5, num_frames=10, max_glimpses=4, min_glimpses=1, hidden=16,
+                                              memory=memory, **kw))  # fmt: skip
     video = torch.randn(64, 10, 12) if mode == "features" else torch.randint(0, 256, (64, 10, 3, 32, 32)).float()
     out = agent(video)
     assert out.logits.shape == (64, 5) and out.step_logits.shape == (64, 4, 5)
@@ -79,6 +81,43 @@ def test_the_halting_threshold_sets_when_a_test_episode_stops():
     assert built.halt_threshold == 0.25
 
 
+def test_the_timeline_map_holds_what_was_seen_in_the_slots_of_the_frames_seen():
+    """At each step the frame policy's map holds, for every frame the episode has looked at (and only
+    those), what it saw there, and a 1 in the "seen" channel; a halted episode writes nothing more."""
+    torch.manual_seed(0)
+    agent = coin_flip_halts(VideoGlimpseAgent(3, num_frames=8, feature_dim=5, max_glimpses=5, hidden=8, memory=4))
+    maps = []
+    agent.scan.register_forward_pre_hook(lambda m, args: maps.append(args[0].detach().clone()))
+    video = torch.randn(32, 8, 5)
+    out = agent(video)
+    assert len(maps) == 5 and out.viewed.min() < 5  # one map per step; some episodes halted early
+    rows = torch.arange(32)
+    for step, timeline in enumerate(maps):
+        assert timeline.shape == (32, 8, 5)  # (B, T, memory + seen)
+        expected = torch.zeros(32, 8, 5)
+        for k in range(step):
+            live = out.mask[:, k].bool()
+            f = out.frames[live, k]
+            with torch.no_grad():
+                expected[rows[live], f, :4] = agent.remember(video[rows[live], f])
+            expected[rows[live], f, 4] = 1.0
+        assert torch.allclose(timeline, expected, atol=1e-6), step
+
+
+def test_the_map_scores_a_frame_by_what_lies_around_it_wherever_it_is():
+    """The map's part of the frame scores is the same rule at every place in the clip: moving what was seen
+    by 3 frames moves the scores by 3 frames (away from the ends of the clip)."""
+    torch.manual_seed(0)
+    agent = VideoGlimpseAgent(3, num_frames=20, feature_dim=5, hidden=8, memory=4, memory_kernel=5)
+    timeline = torch.zeros(1, 20, 5)
+    timeline[0, 6] = torch.randn(5)
+    moved = torch.roll(timeline, 3, dims=1)
+    with torch.no_grad():
+        a, b = agent.scan(timeline), agent.scan(moved)  # (1, 20)
+    assert torch.allclose(a[0, 2:11], b[0, 5:14], atol=1e-6)
+    assert not torch.allclose(a[0, 2:11], a[0, 5:14], atol=1e-3)  # not merely flat
+
+
 def test_registered_in_its_own_registry():
     assert AGENTS.get("video_glimpse") is VideoGlimpseAgent and ALL_REGISTRIES["agent"] is AGENTS
 
@@ -89,16 +128,18 @@ def trained_parts(loss: torch.Tensor, agent: torch.nn.Module) -> set[str]:
     return {n.split(".")[0] for n, p in agent.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
 
 
+@pytest.mark.parametrize("memory", [0, 4])
 @pytest.mark.parametrize("mode", ["features", "frames"])
-def test_each_loss_trains_only_its_part(mode):
+def test_each_loss_trains_only_its_part(mode, memory):
     torch.manual_seed(0)
     kw = {"feature_dim": 6} if mode == "features" else {"glimpse_size": 4, "scales": 1}
-    agent = coin_flip_halts(VideoGlimpseAgent(3, num_frames=8, max_glimpses=3, hidden=8, **kw))
+    agent = coin_flip_halts(VideoGlimpseAgent(3, num_frames=8, max_glimpses=3, hidden=8, memory=memory, **kw))
     video = torch.randn(16, 8, 6) if mode == "features" else torch.randn(16, 8, 3, 16, 16)
     out = agent(video)
     labels = torch.randint(0, 3, (16,))
     reward = (out.logits.argmax(1) == labels).float()[:, None]
     policy = {"when_abs", "when_rel", "halt"} | ({"loc"} if mode == "frames" else set())
+    policy |= {"remember", "scan"} if memory else set()  # the timeline map is the frame policy's own
     assert trained_parts(-(out.log_probs * (reward - out.baselines.detach()) * out.mask).sum(), agent) == policy
     assert trained_parts(((out.baselines - reward) ** 2).sum(), agent) == {"baseline"}
     assert trained_parts(out.step_logits.sum(), agent) == {"what", "where", "core", "classifier"}

@@ -50,13 +50,14 @@ def test_the_halting_threshold_is_chosen_within_the_frame_budget_on_validation()
 
 def test_report_files(tmp_path):
     runs = [run(0, 0.95, 4.0, 0.6)]
+    args = {"seeds": 1, "agent_epochs": 2, "eval_every": 1, "memory": 16, "memory_kernel": 9}
     results = {"command": "x", "date": "d", "machine": "m", "seconds": 60.0, "videos": {"train": 6, "val": 3,
-               "test": 3}, "args": {"seeds": 1, "agent_epochs": 2, "eval_every": 1}, "runs": runs, "seeds_done": 1,
-               "summary": proof.summarize(runs)}  # fmt: skip
+               "test": 3}, "args": args, "runs": runs, "seeds_done": 1, "summary": proof.summarize(runs)}  # fmt: skip
     out = tmp_path / "glimpse_video.md"
     proof.write_report(results, out)
     md = out.read_text()
     assert "| agent, 4 glimpses | 4.00 (4) | 95.0 ± 0.0 | 0.60 ± 0.00 |" in md and "all: **pass**" in md
+    assert "reads the timeline map (16 channels, width 9)" in md  # the agent's policy is named
     assert json.loads(out.with_suffix(".json").read_text())["summary"]["checks"]["passed"] is True
     assert out.with_suffix(".png").stat().st_size > 5000
 
