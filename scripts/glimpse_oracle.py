@@ -18,9 +18,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
-from glimpse_where import garment_centres, load_bench  # noqa: E402
+from glimpse_where import labelled_canvases, load_bench  # noqa: E402
 
-from pipeline.data.fashion_mnist import make_cluttered  # noqa: E402
 from pipeline.models.glimpse import pyramid  # noqa: E402
 
 bench = load_bench()
@@ -55,8 +54,7 @@ def episode(x, centre, train):
 
 
 def data(split, n, seed):
-    c = make_cluttered(split.images, split.labels, n, size=60, clutter=bench.TASKS[a.task], seed=seed)
-    return bench.to_input(c.images), torch.from_numpy(c.labels), garment_centres(c.boxes)
+    return labelled_canvases(bench, split, n, a.task, seed)
 
 
 xv, yv, cv = data(val, 1000, 5)

@@ -22,9 +22,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from glimpse_where import distances, garment_centres, load_bench  # noqa: E402
-
-from pipeline.data.fashion_mnist import make_cluttered  # noqa: E402
+from glimpse_where import distances, labelled_canvases, load_bench  # noqa: E402
 
 bench = load_bench()
 p = argparse.ArgumentParser()
@@ -54,10 +52,7 @@ rest = [q for n, q in model.named_parameters() if not n.startswith("policy.")]
 opt = torch.optim.Adam(rest, lr=a.lr)
 plr = a.plr or a.lr
 popt = torch.optim.Adam(pol, lr=plr) if a.popt == "adam" else torch.optim.SGD(pol, lr=plr, momentum=0.9)
-c = make_cluttered(val.images, val.labels, 1000, size=60, clutter=bench.TASKS[a.task], seed=5)
-xv = bench.to_input(c.images)
-yv = torch.from_numpy(c.labels)
-centre = garment_centres(c.boxes)
+xv, yv, centre = labelled_canvases(bench, val, 1000, a.task, seed=5)
 cd = centre.norm(dim=1).mean().item()
 print(f"always-centre distance {cd:.2f}", flush=True)
 t0 = time.time()

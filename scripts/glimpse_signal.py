@@ -18,9 +18,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from glimpse_where import garment_centres, load_bench  # noqa: E402
+from glimpse_where import labelled_canvases, load_bench  # noqa: E402
 
-from pipeline.data.fashion_mnist import make_cluttered  # noqa: E402
 from pipeline.models.glimpse import pyramid, ram_loss  # noqa: E402
 
 bench = load_bench()
@@ -39,16 +38,13 @@ m = bench.build("ram-8", cfg)
 
 
 def data(split, n, seed):
-    c = make_cluttered(split.images, split.labels, n, size=60, clutter=bench.TASKS[a.task], seed=seed)
-    return bench.to_input(c.images), torch.from_numpy(c.labels), garment_centres(c.boxes)
+    return labelled_canvases(bench, split, n, a.task, seed)
 
 
 if a.load:
-    m.load_state_dict(torch.load(a.load))
+    m.load_state_dict(torch.load(a.load, weights_only=True))
 else:
-    pol = list(m.policy.parameters())
-    rest = [q for n, q in m.named_parameters() if not n.startswith("policy.")]
-    opt = torch.optim.Adam([{"params": rest}, {"params": pol, "lr": 1e-5}], lr=3e-3)
+    opt = torch.optim.Adam(bench.param_groups(m, 1e-5), lr=3e-3)  # the location layer held
     for ep in range(a.epochs):
         x, y, c = data(train, 12000, 1000 + ep)
         m.train()

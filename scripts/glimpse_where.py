@@ -20,6 +20,7 @@ import argparse
 import importlib.util
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,6 +40,14 @@ def load_bench():
 def garment_centres(boxes: np.ndarray, size: int = 60, item: int = 28) -> torch.Tensor:
     """(N, 2) centre (x, y) of each garment in [-1, 1] canvas units, from its (row, col) top-left corner."""
     return torch.from_numpy((boxes[:, [1, 0]] + item / 2) / size * 2 - 1).float()
+
+
+def labelled_canvases(
+    bench: Any, split: Any, n: int, task: str, seed: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`n` canvases of `task` from `split`: images (N, 1, 60, 60), labels (N,) and garment centres (N, 2)."""
+    c = make_cluttered(split.images, split.labels, n, size=60, clutter=bench.TASKS[task], seed=seed)
+    return bench.to_input(c.images), torch.from_numpy(c.labels), garment_centres(c.boxes)
 
 
 def distances(locations: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
@@ -63,16 +72,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     cfg = bench.BenchConfig(eval="val", core=args.core)
     if args.std is not None:
         cfg.std = args.std
-    clutter = bench.TASKS[args.task]
     train, val = bench.load_splits(cfg)
     torch.manual_seed(args.seed)
     model = bench.build("ram-8", cfg)
-    policy = list(model.policy.parameters())
-    rest = [p for n, p in model.named_parameters() if not n.startswith("policy.")]
-    opt = torch.optim.Adam([{"params": rest}, {"params": policy, "lr": args.policy_lr or cfg.ram_lr}], lr=cfg.ram_lr)
-    c = make_cluttered(val.images, val.labels, args.val, size=60, clutter=clutter, seed=5)
-    xv, yv = bench.to_input(c.images), torch.from_numpy(c.labels)
-    centre = garment_centres(c.boxes)  # (N, 2)
+    opt = torch.optim.Adam(bench.param_groups(model, args.policy_lr or cfg.ram_lr), lr=cfg.ram_lr)
+    xv, yv, centre = labelled_canvases(bench, val, args.val, args.task, seed=5)  # centre (N, 2)
     rows = []
     for epoch in range(args.epochs):
         x, y = bench.canvases(train, args.train, args.task, 1000 * (args.seed + 1) + epoch, cfg)
