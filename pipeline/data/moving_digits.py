@@ -250,8 +250,11 @@ def make_moving_digits(
     """Write the dataset to `out` (see the module docstring for the layout) and return `out`.
 
     Returns at once if `out` already holds a finished dataset with the same parameters. `workers`
-    threads render and encode (numpy and the encoder release the GIL for most of the work); the
-    output does not depend on their number.
+    threads render and encode (numpy and the encoder release the GIL for most of the work). The
+    rendered frames do not depend on their number or on the run; the encoded files nearly so: with other
+    threads busy beside the encoder, one frame of a few per cent of the videos can come out a few grey
+    levels apart from build to build (measured, cause in PyAV/x264 not found; pinning x264 to one thread
+    and converting to yuv420p before `encode` made it rarer, not gone).
     """
     out = Path(out).expanduser()
     manifest = _manifest(cfg)

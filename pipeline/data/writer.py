@@ -31,7 +31,8 @@ def write_video(
     """Encode uint8 RGB frames `(T, C, H, W)` (or an iterable of `(C, H, W)`) to `path`.
 
     Default: H.264 yuv420p (H and W must be even); VP9 for .webm. `lossless=True`: FFV1 RGB, use .mkv.
-    `gop` caps the keyframe interval (x264's `-g`); `threads=1` makes the bytes reproducible.
+    `gop` caps the keyframe interval (x264's `-g`); `threads=1` makes the bytes reproducible
+    when nothing else runs beside it (see `make_moving_digits` for what concurrency does).
     """
     import av
 
