@@ -73,6 +73,8 @@ class BenchConfig:
     core: str = "rnn"
     encoder: str = "mlp"
     start: str = "random"
+    context: bool = False  # RAM's location layer also reads a coarse view of the whole canvas (Ba et al. 2015)
+    episodes: int = 1  # RAM training: episodes per canvas, REINFORCE baseline = the others' mean reward
     cnn_width: int = 16
     mc_runs: int = 10
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
@@ -122,7 +124,7 @@ def build_ram(row: str, cfg: BenchConfig) -> RecurrentAttentionModel:
     glimpses = int(row.split("-")[1])
     return RecurrentAttentionModel(10, glimpse_size=cfg.glimpse_size, scales=cfg.scales, glimpses=glimpses,
                                    hidden=cfg.hidden, std=cfg.std, core=cfg.core, encoder=cfg.encoder, start=cfg.start,
-                                   locations="random" if row.endswith("random") else "policy")  # fmt: skip
+                                   context=cfg.context, locations="random" if row.endswith("random") else "policy")  # fmt: skip
 
 
 def cnn_matching(target: int, cfg: BenchConfig) -> SmallCNN:
@@ -198,7 +200,8 @@ def train_eval(row: str, task: str, seed: int, train: Split, test: tuple[torch.T
         for b in range(0, cfg.train, cfg.batch_size):
             idx = order[b : b + cfg.batch_size]
             if is_ram:
-                parts = ram_loss(model(x[idx]), y[idx])
+                m = cfg.episodes  # each canvas m times in a row: (B * m, 1, S, S)
+                parts = ram_loss(model(x[idx].repeat_interleave(m, 0)), y[idx].repeat_interleave(m, 0), m)
                 loss, ce = parts["loss"], parts["classification"]
                 rewards.append(parts["reward"].item())
             else:
@@ -223,7 +226,9 @@ def param_groups(model: nn.Module, policy_lr: float | None) -> list[dict]:
     """Adam's parameter groups: RAM's location layer on its own learning rate when `policy_lr` is set.
     Adam scales every step to about its lr whatever the gradient's size, so a REINFORCE gradient that is
     mostly noise still moves the location layer by the full lr each step (scripts/glimpse_policy_diag.py)."""
-    policy = list(model.policy.parameters()) if policy_lr is not None and hasattr(model, "policy") else []
+    policy = []
+    if policy_lr is not None and hasattr(model, "policy"):  # the location layer and the view it reads
+        policy = [*model.policy.parameters(), *(model.context.parameters() if model.context is not None else [])]
     if not policy:
         return [{"params": list(model.parameters())}]
     ids = {id(p) for p in policy}
@@ -692,12 +697,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     keys = (("train", int), ("test", int), ("epochs", int), ("cnn_epochs", int), ("batch_size", int),
             ("ram_lr", float), ("policy_lr", float), ("cnn_lr", float), ("glimpse_size", int), ("scales", int),
             ("std", float), ("hidden", int), ("cnn_width", int), ("mc_runs", int), ("retina_repeats", int),
-            ("threads", int))  # fmt: skip
+            ("threads", int), ("episodes", int))  # fmt: skip
     for key, typ in keys:
         p.add_argument(f"--{key.replace('_', '-')}", type=typ, help=f"default: {getattr(d, key)}")
     p.add_argument("--core", choices=["rnn", "lstm"], help=f"default: {d.core}")
     p.add_argument("--encoder", choices=["mlp", "conv"], help=f"RAM glimpse network (default: {d.encoder})")
     p.add_argument("--start", choices=["random", "centre"], help=f"first glimpse in training (default: {d.start})")
+    p.add_argument("--context", action=argparse.BooleanOptionalAction, help=f"default: {d.context}")
     p.add_argument("--seeds", nargs="+", type=int, help=f"default: {d.seeds}")
     p.add_argument("--root", help=f"folder with the Fashion-MNIST IDX files (default: {d.root})")
     p.add_argument("--render", type=Path, help="only rewrite the Markdown next to this glimpse.json")
