@@ -245,3 +245,40 @@ def test_several_episodes_per_image_use_the_others_mean_reward_as_baseline():
     assert torch.allclose(log_probs.grad, -(reward - 0.9)[:, None].expand(6, 2) / 6)
     with pytest.raises(ValueError, match="episodes per image"):
         ram_loss(out, labels, episodes=4)
+
+
+def _corner_toy(context: bool, seed: int, steps: int = 200) -> float:
+    """One glimpse of 4x4 on a 16x16 grey image; the class is the colour (white or black) of a 4x4 square
+    in one of the four corners, a different one per image, so the glimpse must be aimed image by image.
+    Returns the held-out accuracy of the deterministic episode (chance 0.5)."""
+    g = torch.Generator().manual_seed(seed)
+    corners = torch.tensor([[1, 1], [1, 11], [11, 1], [11, 11]])  # (4, 2) top-left (row, col) of the square
+
+    def batch(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.randint(0, 2, (n,), generator=g)
+        where = corners[torch.randint(0, 4, (n,), generator=g)]  # (n, 2)
+        x = 0.5 + 0.05 * torch.randn(n, 1, 16, 16, generator=g)
+        for i, (r, c) in enumerate(where.tolist()):
+            x[i, 0, r : r + 4, c : c + 4] = float(y[i])
+        return x, y
+
+    torch.manual_seed(seed)
+    model = RecurrentAttentionModel(2, glimpse_size=4, glimpses=1, hidden=32, std=0.2, context=context)
+    opt = torch.optim.Adam(model.parameters(), lr=5e-3)
+    for _ in range(steps):
+        x, y = batch(64)
+        loss = ram_loss(model(x), y)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    x, y = batch(512)
+    with torch.no_grad():
+        return (model(x).logits.argmax(1) == y).float().mean().item()
+
+
+def test_the_context_view_lets_reinforce_aim_the_first_glimpse():
+    """About 7 s. With the whole-image view the policy learns to put its only glimpse on the square
+    (accuracy 1.0 for seeds 0-2 at 300 steps); without it the one glimpse cannot be aimed (chance)."""
+    assert min(_corner_toy(True, seed) for seed in (0, 1)) > 0.9
+    assert _corner_toy(False, 0) < 0.65
