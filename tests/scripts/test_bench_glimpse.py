@@ -75,6 +75,9 @@ def test_tiny_run_writes_every_row(tmp_path):
     saved = json.loads((tmp_path / "glimpse.json").read_text())
     assert saved["summary"] == report["summary"] and saved["retina"]["repeats"] == 2
     assert "--retina-only" in saved["retina"]["command"] and again["retina"] == saved["retina"]
+    kept = bench.main(["--quick", "--rows", "ram-4", "--seeds", "0", "--out", str(tmp_path / "k"),
+                       "--retina-from", str(tmp_path / "glimpse.json")])  # fmt: skip
+    assert kept["retina"] == saved["retina"] and kept["retina_runs"] == saved["retina_runs"]  # not timed again
 
 
 def test_policy_lr_puts_the_location_layer_in_its_own_group():
