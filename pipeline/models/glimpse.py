@@ -200,7 +200,6 @@ class RecurrentAttentionModel(nn.Module):
             self.classifier(h), torch.stack(log_probs, 1), torch.stack(baselines, 1), torch.stack(looked, 1)
         )
 
-
     def _choose(
         self,
         h: torch.Tensor,
