@@ -12,6 +12,7 @@ learns at the RAM lr (3e-3) unless `--policy-lr` is given: the benchmark's defau
     .venv/bin/python scripts/glimpse_where.py --epochs 7              # as benchmarked
     .venv/bin/python scripts/glimpse_where.py --policy-lr 1e-4        # a 30x smaller policy learning rate
     .venv/bin/python scripts/glimpse_where.py --core lstm             # bounded hidden state
+    .venv/bin/python scripts/glimpse_where.py --context --policy-lr 1e-3 --epochs 8  # the whole-canvas view
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--task", default="cluttered", choices=["cluttered", "translated"])
     p.add_argument("--core", default="rnn", choices=["rnn", "lstm"])
     p.add_argument("--policy-lr", type=float, help="Adam lr of the location policy (default: the RAM lr)")
+    p.add_argument("--context", action="store_true", help="the location layer also reads the coarse whole-canvas view")
     p.add_argument("--std", type=float, help="location policy std (default: the benchmark's)")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--train", type=int, default=12000, help="fresh training canvases per epoch")
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = p.parse_args(argv)
     bench = load_bench()
     torch.set_num_threads(1)
-    cfg = bench.BenchConfig(eval="val", core=args.core)
+    cfg = bench.BenchConfig(eval="val", core=args.core, context=args.context)
     if args.std is not None:
         cfg.std = args.std
     train, val = bench.load_splits(cfg)

@@ -105,7 +105,11 @@ class RecurrentAttentionModel(nn.Module):
     or "random" (every glimpse uniformly anywhere, in training and at test; nothing for REINFORCE).
     `encoder`: "mlp" (the paper's glimpse network) or "conv" (two 3x3 conv layers over the patch, its
     scales stacked as channels, as later RAM work did). `start`: where the first glimpse looks while
-    training, "random" (the paper) or "centre" (as at test time)."""
+    training, "random" (the paper) or "centre" (as at test time). `context`: the location layer also reads
+    a coarse view of the whole image (area-averaged to glimpse_size x glimpse_size, one ReLU layer), and
+    the policy chooses the first glimpse from it too, as the context network of Ba, Mnih, Kavukcuoglu
+    ("Multiple Object Recognition with Visual Attention", ICLR 2015) does; the view is trained by
+    REINFORCE only (the classifier never reads it)."""
 
     def __init__(
         self,
@@ -122,6 +126,7 @@ class RecurrentAttentionModel(nn.Module):
         locations: str = "policy",
         encoder: str = "mlp",
         start: str = "random",
+        context: bool = False,
     ) -> None:
         super().__init__()
         if core not in ("rnn", "lstm") or locations not in ("policy", "random"):
@@ -145,7 +150,12 @@ class RecurrentAttentionModel(nn.Module):
         self.where = nn.Sequential(nn.Linear(2, 128), nn.ReLU())
         self.what_out, self.where_out = nn.Linear(128, hidden), nn.Linear(128, hidden)
         self.core = nn.RNNCell(hidden, hidden, nonlinearity="relu") if core == "rnn" else nn.LSTMCell(hidden, hidden)
-        self.policy = nn.Linear(hidden, 2)
+        self.context = (
+            nn.Sequential(nn.Flatten(1), nn.Linear(in_channels * glimpse_size**2, 128), nn.ReLU())  # (B, 128)
+            if context
+            else None
+        )
+        self.policy = nn.Linear(hidden + (128 if context else 0), 2)
         self.baseline = nn.Linear(hidden, 1)
         self.classifier = nn.Linear(hidden, num_classes)
 
@@ -163,11 +173,17 @@ class RecurrentAttentionModel(nn.Module):
         b = images.shape[0]
         h = images.new_zeros(b, self.hidden)
         state = (h, h) if isinstance(self.core, nn.LSTMCell) else h
-        # the first location: anywhere while training (the paper's random start), the centre otherwise
-        anywhere = (sample and self.random_start) or self.random_locations
-        loc = images.new_empty(b, 2).uniform_(-1, 1) if anywhere else images.new_zeros(b, 2)  # (B, 2)
         levels = pyramid(images, self.scales, self.scale_factor)  # shared by every glimpse
         log_probs, baselines, looked = [], [], []
+        context = None
+        if self.context is not None and not self.random_locations:
+            coarse = F.adaptive_avg_pool2d(images, self.glimpse_size)  # (B, C, g, g): the whole image
+            context = self.context(coarse)  # (B, 128)
+            loc = self._choose(h, context, sample, log_probs, baselines)  # the first place, from the view
+        else:
+            # the first location: anywhere while training (the paper's random start), the centre otherwise
+            anywhere = (sample and self.random_start) or self.random_locations
+            loc = images.new_empty(b, 2).uniform_(-1, 1) if anywhere else images.new_zeros(b, 2)  # (B, 2)
         for step in range(self.glimpses):
             looked.append(loc)
             state = self.core(self.glimpse(images, loc, levels), state)
@@ -177,19 +193,32 @@ class RecurrentAttentionModel(nn.Module):
             if self.random_locations:
                 loc = images.new_empty(b, 2).uniform_(-1, 1)  # (B, 2)
                 continue
-            mean = torch.tanh(self.policy(h.detach()))  # (B, 2): the policy does not train the core
-            policy = Normal(mean, self.std)
-            choice = (policy.sample() if sample else mean).detach()  # (B, 2)
-            # The log-probability is of the drawn sample; only where to look is clamped to the image.
-            # Taken of the clamped point it is biased at the edges (where clamping moved the sample).
-            log_probs.append(policy.log_prob(choice).sum(dim=1))  # (B,)
-            loc = choice.clamp(-1, 1)  # (B, 2)
-            baselines.append(self.baseline(h.detach()).squeeze(1))  # (B,)
+            loc = self._choose(h, context, sample, log_probs, baselines)
         if not log_probs:  # one glimpse or random places: nothing was chosen, so nothing for REINFORCE to train
             log_probs, baselines = [h.new_zeros(b)], [h.new_zeros(b)]
         return GlimpseOutput(
             self.classifier(h), torch.stack(log_probs, 1), torch.stack(baselines, 1), torch.stack(looked, 1)
         )
+
+    def _choose(
+        self,
+        h: torch.Tensor,
+        context: torch.Tensor | None,
+        sample: bool,
+        log_probs: list[torch.Tensor],
+        baselines: list[torch.Tensor],
+    ) -> torch.Tensor:
+        """The next location `(B, 2)` from the detached state (and the context view); appends the
+        choice's log-probability and the baseline of the state it was made in."""
+        state = h.detach() if context is None else torch.cat([h.detach(), context], dim=1)  # (B, hidden [+ 128])
+        mean = torch.tanh(self.policy(state))  # (B, 2): the policy does not train the core
+        policy = Normal(mean, self.std)
+        choice = (policy.sample() if sample else mean).detach()  # (B, 2)
+        # The log-probability is of the drawn sample; only where to look is clamped to the image.
+        # Taken of the clamped point it is biased at the edges (where clamping moved the sample).
+        log_probs.append(policy.log_prob(choice).sum(dim=1))  # (B,)
+        baselines.append(self.baseline(h.detach()).squeeze(1))  # (B,)
+        return choice.clamp(-1, 1)  # (B, 2)
 
 
 @torch.no_grad()
@@ -201,12 +230,22 @@ def monte_carlo_probs(model: RecurrentAttentionModel, images: torch.Tensor, runs
     return torch.stack([model(images, sample=True).logits.softmax(dim=1) for _ in range(runs)]).mean(dim=0)
 
 
-def ram_loss(out: GlimpseOutput, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Hybrid loss of the paper: classification + baseline regression + REINFORCE (reward 1 if right)."""
+def ram_loss(out: GlimpseOutput, labels: torch.Tensor, episodes: int = 1) -> dict[str, torch.Tensor]:
+    """Hybrid loss of the paper: classification + baseline regression + REINFORCE (reward 1 if right).
+    `episodes` > 1: the batch holds that many episodes of each image, one after another
+    (`repeat_interleave`), and REINFORCE's baseline for an episode is the mean reward of the same image's
+    other episodes (leave-one-out), which removes how hard the image is from the policy's noise."""
     classification = F.cross_entropy(out.logits, labels)
     reward = (out.logits.detach().argmax(dim=1) == labels).float()[:, None].expand_as(out.baselines)  # (B, N)
     baseline = F.mse_loss(out.baselines, reward)
-    advantage = reward - out.baselines.detach()  # (B, N)
+    if episodes > 1:
+        if out.logits.shape[0] % episodes:
+            raise ValueError(f"batch {out.logits.shape[0]} is not a whole number of {episodes} episodes per image")
+        per_image = reward[:, 0].view(-1, episodes)  # (B / M, M)
+        others = (per_image.sum(dim=1, keepdim=True) - per_image) / (episodes - 1)  # (B / M, M)
+        advantage = (per_image - others).reshape(-1, 1).expand_as(out.baselines)  # (B, N)
+    else:
+        advantage = reward - out.baselines.detach()  # (B, N)
     reinforce = -(out.log_probs * advantage).sum(dim=1).mean()
     return {
         "loss": classification + baseline + reinforce,

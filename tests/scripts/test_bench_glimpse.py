@@ -75,10 +75,13 @@ def test_tiny_run_writes_every_row(tmp_path):
     saved = json.loads((tmp_path / "glimpse.json").read_text())
     assert saved["summary"] == report["summary"] and saved["retina"]["repeats"] == 2
     assert "--retina-only" in saved["retina"]["command"] and again["retina"] == saved["retina"]
+    kept = bench.main(["--quick", "--rows", "ram-4", "--seeds", "0", "--out", str(tmp_path / "k"),
+                       "--retina-from", str(tmp_path / "glimpse.json")])  # fmt: skip
+    assert kept["retina"] == saved["retina"] and kept["retina_runs"] == saved["retina_runs"]  # not timed again
 
 
 def test_policy_lr_puts_the_location_layer_in_its_own_group():
-    cfg = bench.BenchConfig(hidden=16, policy_lr=3e-4)
+    cfg = bench.BenchConfig(hidden=16, policy_lr=3e-4, context=False)
     ram = bench.build("ram-8", cfg)
     groups = bench.param_groups(ram, cfg.policy_lr)
     assert [len(g["params"]) for g in groups] == [len(list(ram.parameters())) - 2, 2]  # policy weight, bias
@@ -87,3 +90,18 @@ def test_policy_lr_puts_the_location_layer_in_its_own_group():
     assert [g["lr"] for g in opt.param_groups] == [3e-3, 3e-4]
     assert len(bench.param_groups(ram, None)) == 1  # default: one lr for everything
     assert len(bench.param_groups(bench.build("cnn", cfg), 3e-4)) == 1  # the CNN has no policy
+
+
+def test_the_default_policy_reads_the_whole_canvas_view_at_its_own_lr():
+    """The benchmark's default RAM (validation pilots in glimpse.md): the location layer reads the context
+    view, which learns with it at policy_lr; the random-places row has the same parameters but never reads it."""
+    cfg = bench.BenchConfig(hidden=16)
+    ram = bench.build("ram-8", cfg)
+    assert cfg.context and ram.context is not None and ram.policy.in_features == 16 + 128
+    groups = bench.param_groups(ram, cfg.policy_lr)
+    policy = {id(p) for p in groups[1]["params"]}
+    assert policy == {id(p) for p in [*ram.policy.parameters(), *ram.context.parameters()]}
+    assert groups[1]["lr"] == cfg.policy_lr == 1e-3
+    out = ram(torch.rand(4, 1, 60, 60))
+    assert out.log_probs.shape == (4, 8)  # every glimpse chosen, the first one from the view
+    assert bench.count(bench.build("ram-8-random", cfg)) == bench.count(ram)
