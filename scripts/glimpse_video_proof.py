@@ -268,6 +268,7 @@ def write_report(results: dict, out: Path) -> None:
         "4 consecutive frames of 16, at a random time, carry the class; the others show the noisy background. "
         "Classes come in pairs that differ only in the direction of time, so an answer needs two of the 4 frames, "
         f"in order. Mean ± std over {results['seeds_done']} seeds (of {a['seeds']} asked for), test split. "
+        f"Each classifier trains {a['cls_epochs']} epochs and keeps the epoch with the best validation top-1. "
         "The agent looks through the frozen backbone "
         f"of that seed's full-video classifier; its epoch is chosen on the validation split "
         f"({a['agent_epochs']} epochs of REINFORCE, validation every {a['eval_every']}). " + policy,
