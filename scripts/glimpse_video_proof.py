@@ -69,7 +69,7 @@ class Budget:
         return cls(int(g), int(m), float(c))
 
 
-DEFAULT_BUDGETS = ["2:2:0", "4:4:0", "6:2:0.05"]
+DEFAULT_BUDGETS = ["2:2:0", "4:4:0", "6:2:0.06"]
 FULL_FRAMES = 16
 
 
@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> dict:
         help="epochs of each classifier (the epoch with the best validation top-1 is kept)",
     )  # fmt: skip
     p.add_argument("--agent-epochs", type=int, default=400)
-    p.add_argument("--dropout", type=float, default=0.3, help="on the agent's input features")
+    p.add_argument("--dropout", type=float, default=0.5, help="on the agent's input features")
     p.add_argument("--memory", type=int, default=16, help="channels of the frame policy's timeline map (0: none)")
     p.add_argument("--memory-kernel", type=int, default=9, help="width of the convolutions over the timeline map")
     p.add_argument("--eval-every", type=int, default=10)
