@@ -54,7 +54,7 @@ def test_the_halting_threshold_is_chosen_within_the_frame_budget_on_validation()
 
 def test_report_files(tmp_path):
     runs = [run(0, 0.95, 4.0, 0.6)]
-    args = {"seeds": 1, "agent_epochs": 2, "eval_every": 1, "memory": 16, "memory_kernel": 9}
+    args = {"seeds": 1, "cls_epochs": 25, "agent_epochs": 2, "eval_every": 1, "memory": 16, "memory_kernel": 9}
     results = {"command": "x", "date": "d", "machine": "m", "seconds": 60.0, "videos": {"train": 6, "val": 3,
                "test": 3}, "args": args, "runs": runs, "seeds_done": 1, "summary": proof.summarize(runs)}  # fmt: skip
     out = tmp_path / "glimpse_video.md"
@@ -62,6 +62,7 @@ def test_report_files(tmp_path):
     md = out.read_text()
     assert "| agent, 4 glimpses | 4.00 (4) | 95.0 ± 0.0 | 0.60 ± 0.00 |" in md and "all: **pass**" in md
     assert "reads the timeline map (16 channels, width 9)" in md  # the agent's policy is named
+    assert "Each classifier trains 25 epochs and keeps the epoch with the best validation top-1." in md
     assert json.loads(out.with_suffix(".json").read_text())["summary"]["checks"]["passed"] is True
     assert out.with_suffix(".png").stat().st_size > 5000
 

@@ -43,3 +43,33 @@ def test_informative_mass_by_hand():
     mass = proof.informative_mass(attn, sampled, informative)
     assert len(mass) == 1
     assert abs(mass[0][0] - 0.8) < 1e-6 and mass[0][1] == 0.5  # 0.6 + 0.2 on frames 4 and 8; 2 of 4 sampled
+
+
+def test_with_a_validation_split_the_best_epoch_is_kept(monkeypatch):
+    """train_classifier(val=...) returns the weights of the epoch with the best validation top-1 (the latest
+    of equals), not the last epoch's; without `val` the last epoch's."""
+    import torch
+
+    torch.manual_seed(0)
+    videos = torch.randint(0, 256, (6, 4, 3, 32, 32), dtype=torch.uint8)
+    split = proof.Split(videos, torch.arange(6) % 6, [[] for _ in range(6)])
+    scores, states = [], []
+
+    def scripted(model, val, sampler, rng):  # records each epoch's weights, returns its scripted top-1
+        states.append({k: v.clone() for k, v in model.state_dict().items()})
+        return scores[len(states) - 1]
+
+    monkeypatch.setattr(proof, "val_top1", scripted)
+    kw = {"seed": 0, "epochs": 3, "frames": 4, "batch": 3, "lr": 1e-2}
+
+    def same(model, state) -> bool:
+        return all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+
+    for scripted_scores, kept in (([0.5, 0.9, 0.7], 1), ([0.9, 0.9, 0.5], 1), ([0.2, 0.3, 0.4], 2)):
+        scores[:], states[:] = scripted_scores, []
+        model, _, _ = proof.train_classifier("tsn-avg", split, val=split, **kw)
+        assert len(states) == 3 and same(model, states[kept]) and not same(model, states[0])
+    last_epoch = states[2]
+    states[:] = []
+    last, _, _ = proof.train_classifier("tsn-avg", split, **kw)  # the same run (same seed), no validation
+    assert states == [] and same(last, last_epoch)  # nothing evaluated: the last epoch's weights
