@@ -546,6 +546,20 @@ rather than h. (The last two were tried next: see "The whole-canvas view".)"""
 
 
 # The whole-canvas view: validation pilots of 2026-11-24 (bench_glimpse.py --eval val, seed 0 unless said).
+RETINA_NOTE = """\
+**What the ratio depends on (2026-11-24).** The loop's time swings with the C library's allocator more
+than with the load: it pads the batch once per scale on every call (as the published code does), and
+whether those copies land on fresh pages decides its cost. Runs 5-7 above timed it at 4.06 ms; runs
+8-10, after the pyramid began scaling its levels in place (one allocation fewer, which changed the
+process's allocation pattern), at 1.56 ms, so 4.1x for one glimpse and 8.6x in an episode. In fresh
+processes (the same `retina_speed`, 200 repeats): default glibc settings, loop 1.47 ms against the retina's
+0.37 (4.0x; 8.5x in an episode); `MALLOC_MMAP_THRESHOLD_=16000000`, loop 4.85 ms against 0.54 (9.0x;
+9.2x). So the 10x target holds only when the loop's copies page-fault; with its memory reused the
+retina is about 4x faster for one glimpse and 8.5x in an episode. Alone, one glimpse of the retina
+costs about 0.2 ms: 0.09 for the pyramid and 0.075 for the three `grid_sample` calls (one per scale, 9,216
+bilinear samples each), so 10x against a 1.5 ms loop needs the pyramid out of the one-glimpse path;
+not done."""
+
 CONTEXT_STUDY = """\
 Since 2026-11-24 the location layer also reads a coarse view of the whole canvas: the 60x60 canvas
 area-averaged to 12x12, one ReLU layer of 128, concatenated with the core's detached state. The policy picks
@@ -719,6 +733,7 @@ def to_markdown(report: dict) -> str:
             + ", ".join(f"{r['load']:.1f}" for r in runs)
             + ").",
         ]
+    lines += ["", RETINA_NOTE]
     lines += ["", "## The whole-canvas view (the default since 2026-11-24)", "", CONTEXT_STUDY]
     lines += ["", "## Where the learned policy looks (before the view)", "", DIAGNOSIS]
     lines += ["", "## Is the policy's learning signal right?", "", POLICY_STUDY]
