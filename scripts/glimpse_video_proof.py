@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from temporal_proof import Split, load_split, sample, train_classifier  # noqa: E402
+from temporal_proof import Split, load_split, sample, train_classifier, val_top1  # noqa: E402
 
 from pipeline.data.moving_digits import DATA_MAKERS  # noqa: E402
 from pipeline.data.samplers import TSNSampler  # noqa: E402
@@ -82,10 +82,7 @@ def features_of(model: torch.nn.Module, split: Split, batch: int = 50) -> torch.
 
 
 def classifier_top1(model: torch.nn.Module, split: Split, frames: int, rng: np.random.Generator) -> float:
-    clips, _ = sample(split, TSNSampler(num_segments=frames), rng, training=False)
-    with torch.no_grad():
-        logits = torch.cat([model(clips[i : i + 50]).logits for i in range(0, len(clips), 50)])
-    return (logits.argmax(1) == split.labels).float().mean().item()
+    return val_top1(model, split, TSNSampler(num_segments=frames), rng)
 
 
 def agent_metrics(agent: VideoGlimpseAgent, feats: torch.Tensor, split: Split, cost: float) -> dict:

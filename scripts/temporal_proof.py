@@ -128,12 +128,14 @@ def train_classifier(
 
 
 def val_top1(model: VideoClassifier, split: Split, sampler: TSNSampler, rng: np.random.Generator) -> float:
-    """Top-1 on `split`'s test-time clips (draws from `rng` only if the sampler is random at test time)."""
+    """Top-1 on `split`'s test-time clips (draws from `rng` only if the sampler is random at test time);
+    the model is left in the mode it came in."""
+    training = model.training
     model.eval()
     clips, _ = sample(split, sampler, rng, training=False)
     with torch.no_grad():
         logits = torch.cat([model(clips[i : i + 50]).logits for i in range(0, len(clips), 50)])
-    model.train()
+    model.train(training)
     return (logits.argmax(1) == split.labels).float().mean().item()
 
 
