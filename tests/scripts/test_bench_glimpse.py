@@ -44,6 +44,14 @@ def test_loop_retina_matches_vectorised_at_pixel_aligned_centres():
         assert got.shape == want.shape == (3, 3, 1, 12, 12) and torch.allclose(got, want, atol=1e-5)
 
 
+def test_image_by_image_retina_is_the_batched_one_with_or_without_pyramids():
+    images, loc = torch.rand(5, 2, 60, 60), torch.rand(5, 2) * 2 - 1  # anywhere, not only pixel-aligned
+    want = retina(images, loc, 12, 3)
+    levels = [bench.pyramid(images[j : j + 1], 3) for j in range(5)]
+    for got in (bench.retina_per_image(images, loc, 12, 3), bench.retina_per_image(images, loc, 12, 3, levels=levels)):
+        assert got.shape == (5, 3, 2, 12, 12) and torch.equal(got, want)
+
+
 @pytest.mark.skipif(not HAVE_DATA, reason="no dataset-fashion-mnist")
 def test_tiny_run_writes_every_row(tmp_path):
     report = bench.main(["--quick", "--out", str(tmp_path)])
@@ -67,6 +75,10 @@ def test_tiny_run_writes_every_row(tmp_path):
         assert label in md
     assert "python scripts/bench_glimpse.py --quick" in md and "ram_beats_cnn" in md
     assert s["ratio_episode_loop"] == pytest.approx(s["ms"]["episode_loop"] / s["ms"]["episode_vectorised"])
+    assert s["max_abs_difference_per_image"] < 1e-6  # the image-by-image loop computes the same patches
+    assert s["ratio_per_image"] == pytest.approx(s["ms"]["per_image"] / s["ms"]["vectorised"])
+    assert s["ratio_episode_per_image"] == pytest.approx(s["ms"]["episode_per_image"] / s["ms"]["episode_vectorised"])
+    assert "the same `retina` called image by image" in md and "doing the same extraction: " in md
 
     (tmp_path / "glimpse.md").unlink()
     bench.main(["--render", str(tmp_path / "glimpse.json")])  # the Markdown again from the JSON alone
