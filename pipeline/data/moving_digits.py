@@ -54,7 +54,7 @@ DISTRACTORS: tuple[str, ...] = ("empty", "still")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 # Bump when the rendering changes, so that directories made by an older generator are regenerated.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: files encoded reproducibly (x264 mbtree=0)
 
 # Share of the 1,797 source images given to each split: held-out videos show handwriting unseen in training.
 _DIGIT_SHARE = {"train": 0.6, "val": 0.2, "test": 0.2}
@@ -250,11 +250,9 @@ def make_moving_digits(
     """Write the dataset to `out` (see the module docstring for the layout) and return `out`.
 
     Returns at once if `out` already holds a finished dataset with the same parameters. `workers`
-    threads render and encode (numpy and the encoder release the GIL for most of the work). The
-    rendered frames do not depend on their number or on the run; the encoded files nearly so: with other
-    threads busy beside the encoder, one frame of a few per cent of the videos can come out a few grey
-    levels apart from build to build (measured, cause in PyAV/x264 not found; pinning x264 to one thread
-    and converting to yuv420p before `encode` made it rarer, not gone).
+    threads render and encode (numpy and the encoder release the GIL for most of the work). Neither the
+    frames nor the files depend on their number or on the run: the files are encoded with
+    `write_video(..., reproducible=True)` (see there why; generator version 2).
     """
     out = Path(out).expanduser()
     manifest = _manifest(cfg)
@@ -267,7 +265,7 @@ def make_moving_digits(
     def write_one(split: str, i: int) -> tuple[str, str, int, list[int]]:
         video_id, label, frames, informative = _render_one(cfg, split, i)
         rel = f"videos/{split}/{CLASS_NAMES[label]}/{video_id}.mp4"
-        write_video(out / rel, frames, fps=cfg.fps, crf=cfg.crf)
+        write_video(out / rel, frames, fps=cfg.fps, crf=cfg.crf, reproducible=True)
         return video_id, rel, label, informative
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
