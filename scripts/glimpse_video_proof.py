@@ -122,11 +122,52 @@ def selection_score(val: dict, threshold: float, val_frames: float | None) -> tu
     return (0.0, val["reward"] if threshold == 0.5 else -math.inf)
 
 
+RESTART_SEED_STEP = 1000  # restart r of seed s trains an agent seeded s + 1000 r (restart 0: the agent of one run)
+
+
 def train_agent(
     budget: Budget, feats: dict[str, torch.Tensor], splits: dict[str, Split], *, seed: int, epochs: int,
     eval_every: int, batch: int, lr: float, dropout: float, val_frames: float | None = None,
-    agent_args: dict | None = None,
+    agent_args: dict | None = None, restarts: int = 1,
 ) -> dict:  # fmt: skip
+    """`restarts` agents (seeds `seed`, `seed` + 1000, ...) over the same features, each trained by `train_once`;
+    the one whose chosen setting scores best on the validation split is kept (the first on a tie) and tested.
+    Every restart's validation figures are in `restarts`; `restart` is the index of the one kept."""
+    if restarts < 1:
+        raise ValueError(f"restarts must be >= 1, got {restarts}")
+    runs = [
+        train_once(budget, feats, splits, seed=seed + RESTART_SEED_STEP * r, epochs=epochs, eval_every=eval_every,
+                   batch=batch, lr=lr, dropout=dropout, val_frames=val_frames, agent_args=agent_args)
+        for r in range(restarts)
+    ]  # fmt: skip
+    kept = max(range(restarts), key=lambda r: runs[r].score)  # max keeps the first of equals
+    agent, chosen = runs[kept].agent, runs[kept]
+    result = agent_metrics(agent, feats["test"], splits["test"], budget.cost)
+    result["train_top1"] = agent_metrics(agent, feats["train"], splits["train"], budget.cost)["top1"]  # overfitting?
+    summary = [{"agent_seed": run.seed, "epoch": run.epoch, "halt_threshold": run.threshold, "val": run.val}
+               for run in runs]  # fmt: skip
+    return {**result, "epoch": chosen.epoch, "halt_threshold": chosen.threshold, "val": chosen.val,
+            "curve": chosen.curve, "restart": kept, "restarts": summary}  # fmt: skip
+
+
+@dataclass
+class TrainedAgent:
+    """One REINFORCE run with its chosen epoch and halting threshold (the agent holds that epoch's weights)."""
+
+    agent: VideoGlimpseAgent
+    seed: int
+    score: tuple[float, float]  # selection_score of the chosen setting on the validation split
+    epoch: int
+    threshold: float
+    val: dict  # agent_metrics on the validation split at the chosen setting
+    curve: list[dict]  # validation top-1 and frames viewed at threshold 0.5, every `eval_every` epochs
+
+
+def train_once(
+    budget: Budget, feats: dict[str, torch.Tensor], splits: dict[str, Split], *, seed: int, epochs: int,
+    eval_every: int, batch: int, lr: float, dropout: float, val_frames: float | None = None,
+    agent_args: dict | None = None,
+) -> TrainedAgent:  # fmt: skip
     """REINFORCE training on the training split; the epoch with the best validation reward is kept. With
     `val_frames` a halting agent's epoch and halting threshold are chosen together on the validation split:
     the best validation top-1 among those viewing at most `val_frames` frames per video on average there
@@ -163,9 +204,7 @@ def train_agent(
             agent.halt_threshold = 0.5
     agent.load_state_dict(best_state)
     agent.halt_threshold = best_threshold
-    result = agent_metrics(agent, feats["test"], splits["test"], budget.cost)
-    result["train_top1"] = agent_metrics(agent, feats["train"], splits["train"], budget.cost)["top1"]  # overfitting?
-    return {**result, "epoch": best_epoch, "halt_threshold": best_threshold, "val": best_val, "curve": curve}
+    return TrainedAgent(agent, seed, best, best_epoch, best_threshold, best_val, curve)
 
 
 def run_seed(seed: int, splits: dict[str, Split], args: argparse.Namespace, budgets: list[Budget]) -> dict:
@@ -192,7 +231,8 @@ def run_seed(seed: int, splits: dict[str, Split], args: argparse.Namespace, budg
         t1 = time.time()
         r = train_agent(budget, feats, splits, seed=seed, epochs=args.agent_epochs, eval_every=args.eval_every,
                         batch=64, lr=3e-3, dropout=args.dropout, val_frames=args.val_frames or None,
-                        agent_args={"memory": args.memory, "memory_kernel": args.memory_kernel})  # fmt: skip
+                        agent_args={"memory": args.memory, "memory_kernel": args.memory_kernel},
+                        restarts=args.restarts)  # fmt: skip
         r["seconds"] = time.time() - t1
         out["agent"][budget.name] = r
         print(f"seed {seed}: {budget.name}: top-1 {r['top1']:.3f}, {r['viewed']:.2f} frames, "
@@ -252,6 +292,12 @@ def write_report(results: dict, out: Path) -> None:
     plot(s, out.with_suffix(".png"))
     a, c = results["args"], s["checks"]
     policy = "Its frame policy reads the LSTM state only (no timeline map)."
+    restarts = ""
+    if a.get("restarts", 1) > 1:
+        restarts = (
+            f" Each agent row trains {a['restarts']} agents per seed (agent seeds s, s + 1000, ...) over the "
+            "same frozen backbone and keeps the one whose chosen setting scores best on the validation split."
+        )
     if a.get("memory"):
         policy = f"Its frame policy also reads the timeline map ({a['memory']} channels, width {a['memory_kernel']})."
     lines = [
@@ -268,7 +314,7 @@ def write_report(results: dict, out: Path) -> None:
         f"Each classifier trains {a['cls_epochs']} epochs and keeps the epoch with the best validation top-1. "
         "The agent looks through the frozen backbone "
         f"of that seed's full-video classifier; its epoch is chosen on the validation split "
-        f"({a['agent_epochs']} epochs of REINFORCE, validation every {a['eval_every']}). " + policy,
+        f"({a['agent_epochs']} epochs of REINFORCE, validation every {a['eval_every']}). " + policy + restarts,
         "",
         "| model | frames viewed per video (max) | top-1 | glimpses on informative frames | "
         "videos with 2+ informative frames seen |",
@@ -289,6 +335,7 @@ def write_report(results: dict, out: Path) -> None:
                                  f"(validation {100 * x['val']['top1']:.1f}% at {x['val']['viewed']:.2f} frames)"
                                  for seed, x in chosen)  # fmt: skip
             lines += ["", f"{name}, chosen on the validation split: {per_seed}."]
+    lines += restart_lines(results["runs"], list(s["agent"]))
     lines += ["", "Checks (computed by the script from the numbers above):", ""]
     if c:
         u = s["agent"][c["agent"]]["uniform_same_budget"]
@@ -316,6 +363,23 @@ def write_report(results: dict, out: Path) -> None:
         lines.append("- no agent setting viewed at most 25% of the frames: **FAIL**")
     lines += ["", f"![accuracy against frames viewed]({out.with_suffix('.png').name})", ""]
     write_atomic(out, "\n".join(lines))
+
+
+def restart_lines(runs: list[dict], names: list[str]) -> list[str]:
+    """Each restart's validation top-1 @ frames viewed at its chosen setting, the kept one starred (none without
+    restarts)."""
+    lines = []
+    for name in names:
+        per_seed = []
+        for r in runs:
+            row = r["agent"][name]
+            if len(row.get("restarts", [])) > 1:
+                figures = [f"{100 * x['val']['top1']:.1f}@{x['val']['viewed']:.2f}" + "*" * (i == row["restart"])
+                           for i, x in enumerate(row["restarts"])]  # fmt: skip
+                per_seed.append(f"seed {r['seed']}: " + ", ".join(figures))
+        if per_seed:
+            lines += ["", f"{name}, restarts (validation top-1 @ frames viewed, * kept): {'; '.join(per_seed)}."]
+    return lines
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -366,6 +430,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--memory-kernel", type=int, default=9, help="width of the convolutions over the timeline map")
     p.add_argument("--eval-every", type=int, default=10)
     p.add_argument(
+        "--restarts", type=int, default=3,
+        help="agents trained per seed and setting (agent seeds s, s + 1000, ...) over the same frozen backbone; the "
+        "one whose chosen setting scores best on the validation split is kept (1: one agent, as before)",
+    )  # fmt: skip
+    p.add_argument(
         "--val-frames",
         type=float,
         default=3.9,
@@ -391,6 +460,8 @@ def main(argv: list[str] | None = None) -> dict:
         help="torch threads: on the shared 2-core machine a second one made a training step 7x slower",
     )
     args = p.parse_args(argv)
+    if args.restarts < 1:
+        p.error(f"--restarts must be at least 1, got {args.restarts}")
     torch.set_num_threads(args.threads)
     sizes = {"num_train": args.num_train, "num_val": args.num_val, "num_test": args.num_test}
     if args.quick:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
+import torch
 from script_loader import load_script
 
 proof = load_script("glimpse_video_proof")
@@ -78,3 +80,64 @@ def test_quick_run_writes_everything(tmp_path):
     assert 1 <= halting["viewed"] <= 3 and halting["halt_threshold"] in proof.HALT_THRESHOLDS
     assert r["agent"]["agent, 2 glimpses"]["halt_threshold"] == 0.5  # no halt: nothing to choose
     assert out.exists() and out.with_suffix(".png").exists() and "Checks" in out.read_text()
+
+
+def fake_training(monkeypatch, scores: dict[int, tuple[float, float]]) -> list[int]:
+    """train_once replaced by one that returns an agent per seed with the given validation score; the seeds asked
+    for are recorded. agent_metrics reads the agent's seed back as its top-1, so the kept agent is visible."""
+    asked = []
+
+    def train_once(budget, feats, splits, *, seed, **kw):
+        asked.append(seed)
+        val = {"top1": scores[seed][1], "viewed": 3.5}
+        return proof.TrainedAgent(agent=seed, seed=seed, score=scores[seed], epoch=seed + 1, threshold=0.2, val=val,
+                                  curve=[])  # fmt: skip
+
+    monkeypatch.setattr(proof, "train_once", train_once)
+    monkeypatch.setattr(proof, "agent_metrics", lambda agent, feats, split, cost: {"top1": agent})
+    return asked
+
+
+def test_the_restart_with_the_best_validation_score_is_kept(monkeypatch):
+    scores = {7: (1.0, 0.90), 1007: (1.0, 0.96), 2007: (0.0, 0.99)}  # 2007: best top-1, but outside the budget
+    asked = fake_training(monkeypatch, scores)
+    kw = {"seed": 7, "epochs": 1, "eval_every": 1, "batch": 4, "lr": 0.1, "dropout": 0.0}
+    data = {n: None for n in ("train", "val", "test")}
+    r = proof.train_agent(proof.Budget(6, 2, 0.05), data, data, restarts=3, **kw)
+    assert asked == [7, 1007, 2007]  # restart r of seed s: agent seed s + 1000 r
+    assert r["restart"] == 1 and r["top1"] == 1007 and r["epoch"] == 1008  # tested and reported: the kept one
+    assert r["val"]["top1"] == 0.96 and r["halt_threshold"] == 0.2
+    assert [x["agent_seed"] for x in r["restarts"]] == [7, 1007, 2007]  # every restart's validation figures
+    assert [x["val"]["top1"] for x in r["restarts"]] == [0.90, 0.96, 0.99]
+    tied = fake_training(monkeypatch, {7: (1.0, 0.9), 1007: (1.0, 0.9)})
+    assert proof.train_agent(proof.Budget(4, 4, 0), data, data, restarts=2, **kw)["restart"] == 0 and len(tied) == 2
+    with pytest.raises(ValueError, match="restarts"):
+        proof.train_agent(proof.Budget(4, 4, 0), data, data, restarts=0, **kw)
+
+
+def test_one_restart_is_the_agent_of_a_single_run():
+    g = torch.Generator().manual_seed(0)
+    feats = {n: torch.randn(12, 8, 6, generator=g) for n in ("train", "val", "test")}  # (N, T, D)
+    splits = {n: SimpleNamespace(labels=torch.arange(12) % 3, informative=[[0, 1, 2, 3]] * 12) for n in feats}
+    kw = {"seed": 3, "epochs": 2, "eval_every": 1, "batch": 6, "lr": 0.01, "dropout": 0.0, "val_frames": 3.9}
+    one = proof.train_agent(proof.Budget(4, 2, 0.05), feats, splits, restarts=1, **kw)
+    two = proof.train_agent(proof.Budget(4, 2, 0.05), feats, splits, restarts=2, **kw)
+    assert one["restart"] == 0 and [x["agent_seed"] for x in one["restarts"]] == [3]
+    assert [x["agent_seed"] for x in two["restarts"]] == [3, 1003]
+    assert one["restarts"][0] == two["restarts"][0]  # restart 0 is the agent one run trains, seeded as before
+    assert len(one["curve"]) == 2 and 2 <= one["viewed"] <= 4 and 0 <= one["top1"] <= 1
+
+
+def test_the_report_lists_every_restart():
+    runs = [run(0, 0.95, 4.0, 0.6), run(1, 0.95, 4.0, 0.6)]
+    for r, kept in zip(runs, (2, 0), strict=True):
+        r["agent"]["agent, 4 glimpses"] |= {"restart": kept, "restarts": [
+            {"val": {"top1": t, "viewed": 4.0}} for t in (0.9, 0.925, 0.95)]}  # fmt: skip
+        r["agent"]["agent, 8 glimpses"] |= {"restart": 0, "restarts": [{"val": {"top1": 0.99, "viewed": 8.0}}]}
+    lines = proof.restart_lines(runs, ["agent, 4 glimpses", "agent, 8 glimpses"])
+    assert lines == [
+        "",
+        "agent, 4 glimpses, restarts (validation top-1 @ frames viewed, * kept): "
+        "seed 0: 90.0@4.00, 92.5@4.00, 95.0@4.00*; seed 1: 90.0@4.00*, 92.5@4.00, 95.0@4.00.",
+    ]
+    assert proof.restart_lines([run(0, 0.95, 4.0, 0.6)], ["agent, 4 glimpses"]) == []  # one agent: nothing to list
