@@ -78,12 +78,16 @@ class VideoGlimpseAgent(nn.Module):
         halt_threshold: float = 0.5,
         memory: int = 0,
         memory_kernel: int = 9,
+        map_gain: bool = False,
     ) -> None:
         """`halt_threshold`: without sampling (evaluation), the episode stops once the halting probability
         exceeds it (lower: fewer frames); chosen on validation data, the policy's own 0.5 by default.
         `memory`: channels of the timeline map the frame policy also reads, scored by 1-D convolutions of
         width `memory_kernel`; 0 (no map, the policy reads h only) here, so that the records of agents saved
-        before the map rebuild them unchanged; the task and the configs use 16."""
+        before the map rebuild them unchanged; the task and the configs use 16. `map_gain`: each slot of the
+        map also holds what its glimpse told the answer, the drop in the entropy of the answer's distribution
+        (detached), so that "this frame was informative" is written by the classifier, trained with labels,
+        rather than learned through REINFORCE."""
         super().__init__()
         if not 1 <= min_glimpses <= max_glimpses <= num_frames:
             raise ValueError(f"need 1 <= min_glimpses ({min_glimpses}) <= max_glimpses ({max_glimpses}) "
@@ -100,13 +104,13 @@ class VideoGlimpseAgent(nn.Module):
         self.when_rel = nn.Linear(hidden, 2 * num_frames - 1)  # ... by its offset from the last frame seen
         self.loc = nn.Linear(hidden, 2)  # location in [-1, 1]^2 (tanh mean), raw frames only
         self.halt = nn.Linear(hidden, 1)
-        self.memory = memory
+        self.memory, self.map_gain = memory, bool(map_gain and memory)
         if memory:
             self.remember = nn.Linear(in_dim, memory)  # what a glimpse saw -> its frame's slot in the map
             pad = memory_kernel // 2
             self.scan = nn.Sequential(
                 Rearrange("b t d -> b d t"),
-                nn.Conv1d(memory + 1, 2 * memory, memory_kernel, padding=pad), nn.ReLU(),
+                nn.Conv1d(memory + 1 + self.map_gain, 2 * memory, memory_kernel, padding=pad), nn.ReLU(),
                 nn.Conv1d(2 * memory, 1, memory_kernel, padding=pad),
                 Rearrange("b 1 t -> b t"),
             )  # fmt: skip
@@ -158,10 +162,11 @@ class VideoGlimpseAgent(nn.Module):
         h = c = torch.zeros(b, self.hidden, device=dev)
         alive = torch.ones(b, dtype=torch.bool, device=dev)  # (B,) not halted yet
         seen = torch.zeros(b, t, dtype=torch.bool, device=dev)  # (B, T)
-        memory = torch.zeros(b, t, self.memory, device=dev)  # (B, T, m) the timeline map
+        memory = torch.zeros(b, t, self.memory + self.map_gain, device=dev)  # (B, T, m [+ 1]) the timeline map
         last = torch.full((b,), (t - 1) // 2, device=dev)  # offsets of the first choice count from the middle
         loc = torch.zeros(b, 2, device=dev)
         logits = torch.zeros(b, self.classifier.out_features, device=dev)
+        uncertainty = answer_entropy(self.classifier(h))  # (B,) of the answer before any glimpse
         viewed = torch.zeros(b, dtype=torch.long, device=dev)
         out: dict[str, list[torch.Tensor]] = {k: [] for k in ("lp", "base", "mask", "ent", "f", "loc", "halt", "log")}
         never = torch.finfo(torch.float32).min
@@ -190,12 +195,16 @@ class VideoGlimpseAgent(nn.Module):
             viewed = viewed + alive.long()
             here = F.one_hot(frame, t).bool() & keep  # (B, T) the frame just seen, if the episode goes on
             seen = seen | here
+            step_logits = self.classifier(h)  # (B, K)
             if self.memory:
-                memory = memory + here[..., None] * self.remember(x)[:, None]  # (B, T, m): written in its slot
+                slot = self.remember(x)  # (B, m)
+                if self.map_gain:
+                    now = answer_entropy(step_logits)  # (B,)
+                    slot, uncertainty = torch.cat([slot, (uncertainty - now)[:, None]], 1), now  # (B, m + 1)
+                memory = memory + here[..., None] * slot[:, None]  # (B, T, m [+ 1]): written in its slot
             last = frame
             out["f"].append(frame)
             out["loc"].append(loc)
-            step_logits = self.classifier(h)  # (B, K)
             out["log"].append(step_logits)
             logits = torch.where(keep, step_logits, logits)
             if step == self.max_glimpses - 1:
@@ -216,6 +225,11 @@ class VideoGlimpseAgent(nn.Module):
             entropy=torch.stack(out["ent"], 1), frames=torch.stack(out["f"], 1),
             locations=torch.stack(out["loc"], 1), viewed=viewed, halt_prob=torch.stack(out["halt"], 1),
         )  # fmt: skip
+
+
+def answer_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """Entropy (nats) of the answer's distribution, (B, K) logits -> (B,), without gradient: the map records it."""
+    return Categorical(logits=logits.detach()).entropy()
 
 
 def episode_loss(

@@ -104,6 +104,38 @@ def test_the_timeline_map_holds_what_was_seen_in_the_slots_of_the_frames_seen():
         assert torch.allclose(timeline, expected, atol=1e-6), step
 
 
+def test_with_map_gain_each_slot_also_holds_how_much_its_glimpse_told_the_answer():
+    """`map_gain`: one more channel per slot, the drop in the entropy of the answer's distribution that the
+    glimpse at that frame brought (positive when it narrowed the answer down); the other channels as before."""
+    torch.manual_seed(0)
+    agent = coin_flip_halts(VideoGlimpseAgent(3, num_frames=8, feature_dim=5, max_glimpses=5, hidden=8, memory=4,
+                                              map_gain=True))  # fmt: skip
+    maps = []
+    agent.scan.register_forward_pre_hook(lambda m, args: maps.append(args[0].detach().clone()))
+    video = torch.randn(32, 8, 5)
+    out = agent(video)
+    timeline = maps[-1]  # (B, T, memory + gain + seen) before the last step: steps 0..3 written
+    assert timeline.shape == (32, 8, 6)
+
+    def entropy(logits: torch.Tensor) -> torch.Tensor:
+        p = logits.softmax(-1)
+        return -(p * p.log()).sum(-1)
+
+    with torch.no_grad():
+        before = entropy(agent.classifier(torch.zeros(32, 8)))  # (B,) the answer before any glimpse
+    for k in range(4):
+        after = entropy(out.step_logits[:, k].detach())
+        for n in range(32):
+            if out.mask[n, k]:
+                f = out.frames[n, k]
+                assert timeline[n, f, 4].item() == pytest.approx((before[n] - after[n]).item(), abs=1e-5)
+                assert timeline[n, f, 5] == 1.0
+        before = after
+    assert timeline[..., 4].abs().sum() > 0  # not merely zeros
+    assert agent.scan[1].in_channels == 6 and VideoGlimpseAgent(3, num_frames=8, feature_dim=5, map_gain=True).map_gain \
+        is False  # no map: nothing to write the gain in
+
+
 def test_the_map_scores_a_frame_by_what_lies_around_it_wherever_it_is():
     """The map's part of the frame scores is the same rule at every place in the clip: moving what was seen
     by 3 frames moves the scores by 3 frames (away from the ends of the clip)."""
@@ -128,12 +160,13 @@ def trained_parts(loss: torch.Tensor, agent: torch.nn.Module) -> set[str]:
     return {n.split(".")[0] for n, p in agent.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
 
 
-@pytest.mark.parametrize("memory", [0, 4])
+@pytest.mark.parametrize(("memory", "gain"), [(0, False), (4, False), (4, True)])
 @pytest.mark.parametrize("mode", ["features", "frames"])
-def test_each_loss_trains_only_its_part(mode, memory):
+def test_each_loss_trains_only_its_part(mode, memory, gain):
     torch.manual_seed(0)
     kw = {"feature_dim": 6} if mode == "features" else {"glimpse_size": 4, "scales": 1}
-    agent = coin_flip_halts(VideoGlimpseAgent(3, num_frames=8, max_glimpses=3, hidden=8, memory=memory, **kw))
+    agent = coin_flip_halts(VideoGlimpseAgent(3, num_frames=8, max_glimpses=3, hidden=8, memory=memory,
+                                              map_gain=gain, **kw))  # fmt: skip
     video = torch.randn(16, 8, 6) if mode == "features" else torch.randn(16, 8, 3, 16, 16)
     out = agent(video)
     labels = torch.randint(0, 3, (16,))
