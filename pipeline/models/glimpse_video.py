@@ -79,6 +79,7 @@ class VideoGlimpseAgent(nn.Module):
         memory: int = 0,
         memory_kernel: int = 9,
         map_gain: bool = False,
+        halt_on_answer: bool = False,
     ) -> None:
         """`halt_threshold`: without sampling (evaluation), the episode stops once the halting probability
         exceeds it (lower: fewer frames); chosen on validation data, the policy's own 0.5 by default.
@@ -87,7 +88,8 @@ class VideoGlimpseAgent(nn.Module):
         before the map rebuild them unchanged; the task and the configs use 16. `map_gain`: each slot of the
         map also holds what its glimpse told the answer, the drop in the entropy of the answer's distribution
         (detached), so that "this frame was informative" is written by the classifier, trained with labels,
-        rather than learned through REINFORCE."""
+        rather than learned through REINFORCE. `halt_on_answer`: the halting policy also reads the entropy of
+        the current answer (detached), a confidence a linear readout of h cannot compute."""
         super().__init__()
         if not 1 <= min_glimpses <= max_glimpses <= num_frames:
             raise ValueError(f"need 1 <= min_glimpses ({min_glimpses}) <= max_glimpses ({max_glimpses}) "
@@ -103,7 +105,8 @@ class VideoGlimpseAgent(nn.Module):
         self.when_abs = nn.Linear(hidden, num_frames)  # score of each frame by its place in the clip
         self.when_rel = nn.Linear(hidden, 2 * num_frames - 1)  # ... by its offset from the last frame seen
         self.loc = nn.Linear(hidden, 2)  # location in [-1, 1]^2 (tanh mean), raw frames only
-        self.halt = nn.Linear(hidden, 1)
+        self.halt_on_answer = halt_on_answer
+        self.halt = nn.Linear(hidden + halt_on_answer, 1)
         self.memory, self.map_gain = memory, bool(map_gain and memory)
         if memory:
             self.remember = nn.Linear(in_dim, memory)  # what a glimpse saw -> its frame's slot in the map
@@ -210,7 +213,10 @@ class VideoGlimpseAgent(nn.Module):
             if step == self.max_glimpses - 1:
                 out["halt"].append(torch.ones(b, device=dev))
                 break
-            p_halt = torch.sigmoid(self.halt(h.detach())).squeeze(1)  # (B,)
+            state = h.detach()  # (B, hidden) [+ the answer's entropy: (B, hidden + 1)]
+            if self.halt_on_answer:
+                state = torch.cat([state, answer_entropy(step_logits)[:, None]], 1)
+            p_halt = torch.sigmoid(self.halt(state)).squeeze(1)  # (B,)
             if step + 1 < self.min_glimpses:
                 p_halt = torch.zeros_like(p_halt)
             out["halt"].append(p_halt)

@@ -132,8 +132,27 @@ def test_with_map_gain_each_slot_also_holds_how_much_its_glimpse_told_the_answer
                 assert timeline[n, f, 5] == 1.0
         before = after
     assert timeline[..., 4].abs().sum() > 0  # not merely zeros
-    assert agent.scan[1].in_channels == 6 and VideoGlimpseAgent(3, num_frames=8, feature_dim=5, map_gain=True).map_gain \
-        is False  # no map: nothing to write the gain in
+    assert agent.scan[1].in_channels == 6
+    assert VideoGlimpseAgent(3, num_frames=8, feature_dim=5, map_gain=True).map_gain is False  # no map, no gain
+
+
+def test_with_halt_on_answer_the_halting_policy_reads_how_sure_the_answer_is():
+    """`halt_on_answer`: the halting probability after a step is sigmoid(W [h, entropy of the answer]); with
+    the weights on h zeroed, it is a function of the answer's entropy alone (lower entropy, likelier halt)."""
+    torch.manual_seed(0)
+    agent = VideoGlimpseAgent(4, num_frames=8, feature_dim=5, max_glimpses=4, hidden=8, halt_on_answer=True)
+    assert agent.halt.in_features == 9  # h and the entropy
+    with torch.no_grad():
+        agent.halt.weight.zero_()
+        agent.halt.weight[0, -1] = -10.0
+        agent.halt.bias.fill_(10.0)  # halting probability sigmoid(10 (1 - entropy))
+        agent.classifier.weight.mul_(30.0)  # answers from unsure to sure
+    out = agent(torch.randn(64, 8, 5) * 3)
+    p = out.step_logits.detach().softmax(-1)  # (B, G, K)
+    expected = torch.sigmoid(10 * (1 + (p * p.log()).sum(-1)))  # (B, G)
+    live = out.mask.bool()[:, :3]  # the last step's halt probability is 1 by definition
+    assert torch.allclose(out.halt_prob[:, :3][live], expected[:, :3][live], atol=1e-5)
+    assert expected[:, :3][live].std() > 0.05  # the answers' entropies differ: not a constant
 
 
 def test_the_map_scores_a_frame_by_what_lies_around_it_wherever_it_is():
@@ -166,7 +185,7 @@ def test_each_loss_trains_only_its_part(mode, memory, gain):
     torch.manual_seed(0)
     kw = {"feature_dim": 6} if mode == "features" else {"glimpse_size": 4, "scales": 1}
     agent = coin_flip_halts(VideoGlimpseAgent(3, num_frames=8, max_glimpses=3, hidden=8, memory=memory,
-                                              map_gain=gain, **kw))  # fmt: skip
+                                              map_gain=gain, halt_on_answer=gain, **kw))  # fmt: skip
     video = torch.randn(16, 8, 6) if mode == "features" else torch.randn(16, 8, 3, 16, 16)
     out = agent(video)
     labels = torch.randint(0, 3, (16,))
