@@ -80,6 +80,7 @@ class VideoGlimpseAgent(nn.Module):
         memory_kernel: int = 9,
         map_gain: bool = False,
         halt_on_answer: bool = False,
+        answer_memory: int = 0,
     ) -> None:
         """`halt_threshold`: without sampling (evaluation), the episode stops once the halting probability
         exceeds it (lower: fewer frames); chosen on validation data, the policy's own 0.5 by default.
@@ -89,7 +90,11 @@ class VideoGlimpseAgent(nn.Module):
         map also holds what its glimpse told the answer, the drop in the entropy of the answer's distribution
         (detached), so that "this frame was informative" is written by the classifier, trained with labels,
         rather than learned through REINFORCE. `halt_on_answer`: the halting policy also reads the entropy of
-        the current answer (detached), a confidence a linear readout of h cannot compute."""
+        the current answer (detached), a confidence a linear readout of h cannot compute. `answer_memory`: the
+        answer also reads a timeline map of its own (that many channels per frame, trained by the
+        classification loss) through a width-5 1-D convolution and a max over time, so that "the digit moved
+        right from one frame to the next" is one local rule wherever the frames are, and not a comparison
+        of (feature, time) pairs the LSTM must learn."""
         super().__init__()
         if not 1 <= min_glimpses <= max_glimpses <= num_frames:
             raise ValueError(f"need 1 <= min_glimpses ({min_glimpses}) <= max_glimpses ({max_glimpses}) "
@@ -119,6 +124,23 @@ class VideoGlimpseAgent(nn.Module):
             )  # fmt: skip
         self.baseline = nn.Linear(hidden, 1)
         self.classifier = nn.Linear(hidden, num_classes)
+        self.answer_memory = answer_memory
+        if answer_memory:
+            self.answer_write = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, answer_memory), nn.ReLU())
+            self.answer_scan = nn.Sequential(
+                Rearrange("b t d -> b d t"),
+                nn.Conv1d(answer_memory + 1, 2 * answer_memory, 5, padding=2), nn.ReLU(),
+                nn.AdaptiveMaxPool1d(1), Rearrange("b d 1 -> b d"),
+                nn.Linear(2 * answer_memory, num_classes),
+            )  # fmt: skip
+
+    def answer(self, h: torch.Tensor, notes: torch.Tensor | None, seen: torch.Tensor) -> torch.Tensor:
+        """Logits (B, K) from the state h (B, hidden) and, with `answer_memory`, the answer's timeline map
+        `notes` (B, T, a) of the frames `seen` (B, T)."""
+        logits = self.classifier(h)  # (B, K)
+        if notes is None:
+            return logits
+        return logits + self.answer_scan(torch.cat([notes, seen[..., None].float()], dim=2))  # (B, K)
 
     def frame_scores(self, h: torch.Tensor, last: torch.Tensor, timeline: torch.Tensor | None = None) -> torch.Tensor:
         """Logits over the T frames (B, T) from the state h (B, hidden), the last frame seen (B,) and, with
@@ -169,7 +191,8 @@ class VideoGlimpseAgent(nn.Module):
         last = torch.full((b,), (t - 1) // 2, device=dev)  # offsets of the first choice count from the middle
         loc = torch.zeros(b, 2, device=dev)
         logits = torch.zeros(b, self.classifier.out_features, device=dev)
-        uncertainty = answer_entropy(self.classifier(h))  # (B,) of the answer before any glimpse
+        notes = torch.zeros(b, t, self.answer_memory, device=dev) if self.answer_memory else None  # (B, T, a)
+        uncertainty = answer_entropy(self.answer(h, notes, seen))  # (B,) of the answer before any glimpse
         viewed = torch.zeros(b, dtype=torch.long, device=dev)
         out: dict[str, list[torch.Tensor]] = {k: [] for k in ("lp", "base", "mask", "ent", "f", "loc", "halt", "log")}
         never = torch.finfo(torch.float32).min
@@ -198,7 +221,9 @@ class VideoGlimpseAgent(nn.Module):
             viewed = viewed + alive.long()
             here = F.one_hot(frame, t).bool() & keep  # (B, T) the frame just seen, if the episode goes on
             seen = seen | here
-            step_logits = self.classifier(h)  # (B, K)
+            if self.answer_memory:
+                notes = notes + here[..., None] * self.answer_write(x)[:, None]  # (B, T, a): written in its slot
+            step_logits = self.answer(h, notes, seen)  # (B, K)
             if self.memory:
                 slot = self.remember(x)  # (B, m)
                 if self.map_gain:

@@ -155,6 +155,39 @@ def test_with_halt_on_answer_the_halting_policy_reads_how_sure_the_answer_is():
     assert expected[:, :3][live].std() > 0.05  # the answers' entropies differ: not a constant
 
 
+def test_the_answers_own_map_reads_frames_relative_to_each_other_and_is_written_where_they_were_seen():
+    """`answer_memory`: the answer's map part is the same wherever in the clip the same frames were seen
+    (moving them by 3 frames changes nothing), and the answer of an episode is classifier(h) + that part of
+    the notes written in the slots of the frames it looked at."""
+    torch.manual_seed(0)
+    agent = VideoGlimpseAgent(
+        4, num_frames=16, feature_dim=5, max_glimpses=3, min_glimpses=3, hidden=8, answer_memory=6
+    ).eval()
+    notes, seen = torch.zeros(1, 16, 6), torch.zeros(1, 16, dtype=torch.bool)
+    notes[0, 4:6], seen[0, 4:6] = torch.rand(2, 6), True  # frames 4 and 5 seen
+    h = torch.randn(1, 8)
+    with torch.no_grad():
+        here = agent.answer(h, notes, seen)
+        moved = agent.answer(h, torch.roll(notes, 3, dims=1), torch.roll(seen, 3, dims=1))
+        swapped = agent.answer(h, torch.flip(notes, dims=[1]), torch.flip(seen, dims=[1]))  # time reversed
+    assert torch.allclose(here, moved, atol=1e-6)
+    assert not torch.allclose(here, swapped, atol=1e-4)  # the order in time matters
+    inputs = []
+    agent.answer_scan.register_forward_pre_hook(lambda m, args: inputs.append(args[0].detach().clone()))
+    video = torch.randn(2, 16, 5)
+    with torch.no_grad():
+        out = agent(video)
+        last = inputs[-1]  # (B, T, a + seen) the notes the final answer read
+        expected = torch.zeros(2, 16, 7)
+        for n in range(2):
+            f = out.frames[n]
+            assert out.viewed[n] == 3 and len(set(f.tolist())) == 3
+            expected[n, f, :6], expected[n, f, 6] = agent.answer_write(video[n, f]), 1.0
+    assert len(inputs) == 4  # before any glimpse, then after each of the 3
+    assert torch.allclose(last, expected, atol=1e-6)
+    assert agent.answer_write[1].weight.grad is None
+
+
 def test_the_map_scores_a_frame_by_what_lies_around_it_wherever_it_is():
     """The map's part of the frame scores is the same rule at every place in the clip: moving what was seen
     by 3 frames moves the scores by 3 frames (away from the ends of the clip)."""
@@ -182,10 +215,13 @@ def trained_parts(loss: torch.Tensor, agent: torch.nn.Module) -> set[str]:
 @pytest.mark.parametrize(("memory", "gain"), [(0, False), (4, False), (4, True)])
 @pytest.mark.parametrize("mode", ["features", "frames"])
 def test_each_loss_trains_only_its_part(mode, memory, gain):
+    """With `gain` also every option that feeds the answer to the policy (map_gain, halt_on_answer) and the
+    answer's own map: REINFORCE still reaches only the policy, the classification loss only the answer."""
     torch.manual_seed(0)
     kw = {"feature_dim": 6} if mode == "features" else {"glimpse_size": 4, "scales": 1}
-    agent = coin_flip_halts(VideoGlimpseAgent(3, num_frames=8, max_glimpses=3, hidden=8, memory=memory,
-                                              map_gain=gain, halt_on_answer=gain, **kw))  # fmt: skip
+    options = {"map_gain": gain, "halt_on_answer": gain, "answer_memory": 3 * gain}
+    agent = coin_flip_halts(VideoGlimpseAgent(3, num_frames=8, max_glimpses=3, hidden=8, memory=memory, **options,
+                                              **kw))  # fmt: skip
     video = torch.randn(16, 8, 6) if mode == "features" else torch.randn(16, 8, 3, 16, 16)
     out = agent(video)
     labels = torch.randint(0, 3, (16,))
@@ -194,7 +230,8 @@ def test_each_loss_trains_only_its_part(mode, memory, gain):
     policy |= {"remember", "scan"} if memory else set()  # the timeline map is the frame policy's own
     assert trained_parts(-(out.log_probs * (reward - out.baselines.detach()) * out.mask).sum(), agent) == policy
     assert trained_parts(((out.baselines - reward) ** 2).sum(), agent) == {"baseline"}
-    assert trained_parts(out.step_logits.sum(), agent) == {"what", "where", "core", "classifier"}
+    answer = {"what", "where", "core", "classifier"} | ({"answer_write", "answer_scan"} if gain else set())
+    assert trained_parts(out.step_logits.sum(), agent) == answer
 
 
 def test_no_nan_over_many_seeds_even_with_extreme_inputs():
