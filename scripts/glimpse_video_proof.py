@@ -231,7 +231,8 @@ def run_seed(seed: int, splits: dict[str, Split], args: argparse.Namespace, budg
         t1 = time.time()
         r = train_agent(budget, feats, splits, seed=seed, epochs=args.agent_epochs, eval_every=args.eval_every,
                         batch=64, lr=3e-3, dropout=args.dropout, val_frames=args.val_frames or None,
-                        agent_args={"memory": args.memory, "memory_kernel": args.memory_kernel},
+                        agent_args={"memory": args.memory, "memory_kernel": args.memory_kernel,
+                                    "halt_on_answer": args.halt_on_answer, "answer_memory": args.answer_memory},
                         restarts=args.restarts)  # fmt: skip
         r["seconds"] = time.time() - t1
         out["agent"][budget.name] = r
@@ -300,6 +301,10 @@ def write_report(results: dict, out: Path) -> None:
         )
     if a.get("memory"):
         policy = f"Its frame policy also reads the timeline map ({a['memory']} channels, width {a['memory_kernel']})."
+    if a.get("halt_on_answer"):
+        policy += " Its halting policy also reads the entropy of its current answer."
+    if a.get("answer_memory"):
+        policy += f" Its answer also reads a timeline map of its own ({a['answer_memory']} channels, width 5)."
     lines = [
         "# Video glimpse agent on moving-digits-sparse (`scripts/glimpse_video_proof.py`)",
         "",
@@ -425,12 +430,17 @@ def main(argv: list[str] | None = None) -> dict:
         help="epochs of each classifier (the epoch with the best validation top-1 is kept)",
     )  # fmt: skip
     p.add_argument("--agent-epochs", type=int, default=400)
-    p.add_argument("--dropout", type=float, default=0.5, help="on the agent's input features")
+    p.add_argument("--dropout", type=float, default=0.3, help="on the agent's input features")
     p.add_argument("--memory", type=int, default=16, help="channels of the frame policy's timeline map (0: none)")
     p.add_argument("--memory-kernel", type=int, default=9, help="width of the convolutions over the timeline map")
+    p.add_argument(
+        "--halt-on-answer", action=argparse.BooleanOptionalAction, default=True,
+        help="the halting policy also reads the entropy of the current answer",
+    )  # fmt: skip
+    p.add_argument("--answer-memory", type=int, default=16, help="channels of the answer's own timeline map (0: none)")
     p.add_argument("--eval-every", type=int, default=10)
     p.add_argument(
-        "--restarts", type=int, default=3,
+        "--restarts", type=int, default=2,
         help="agents trained per seed and setting (agent seeds s, s + 1000, ...) over the same frozen backbone; the "
         "one whose chosen setting scores best on the validation split is kept (1: one agent, as before)",
     )  # fmt: skip

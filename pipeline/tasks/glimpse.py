@@ -54,6 +54,8 @@ class GlimpseTask(L.LightningModule):
         halt_threshold: float = 0.5,
         memory: int = 16,
         memory_kernel: int = 9,
+        halt_on_answer: bool = False,
+        answer_memory: int = 0,
     ) -> None:
         """`features_from`: a classification checkpoint whose backbone gives the per-frame features; or
         `features`: its architecture record (kept in this task's checkpoint, so that `--ckpt_path` needs
@@ -61,7 +63,8 @@ class GlimpseTask(L.LightningModule):
         (linked from the data's sampler), the candidates the agent chooses among. `halt_threshold`: in
         validation and test the agent stops once its halting probability exceeds it (lower: fewer frames);
         it is kept in the checkpoint. `memory`, `memory_kernel`: the timeline map the frame policy reads
-        (`VideoGlimpseAgent`; 0: none)."""
+        (`VideoGlimpseAgent`; 0: none); `halt_on_answer`: the halting policy also reads how sure the answer is;
+        `answer_memory`: channels of the answer's own timeline map (0: none)."""
         super().__init__()
         if num_classes < 2:
             raise ConfigError(f"model.num_classes must be at least 2, got {num_classes} (it is set from the data)")
@@ -78,6 +81,7 @@ class GlimpseTask(L.LightningModule):
             "feature_dim": GlimpseVideoModel.feature_dim(classifier), "max_glimpses": max_glimpses,
             "min_glimpses": min_glimpses, "hidden": hidden, "std": std, "dropout": dropout,
             "halt_threshold": halt_threshold, "memory": memory, "memory_kernel": memory_kernel,
+            "halt_on_answer": halt_on_answer, "answer_memory": answer_memory,
         }  # fmt: skip
         self.model = GlimpseVideoModel(classifier, VideoGlimpseAgent(**self.agent_args))
 
