@@ -74,6 +74,7 @@ def test_tiny_run_writes_every_row(tmp_path):
     for label in ("RAM, 8 glimpses", "CNN, 2 conv + 2 FC", "RAM, 8 glimpses at random places", "| 5.23 |", "| 7.83 |"):
         assert label in md
     assert "python scripts/bench_glimpse.py --quick" in md and "ram_beats_cnn" in md
+    assert "## The conv glimpse network, the LSTM core and the CNN's plateau (validation)" in md
     assert s["ratio_episode_loop"] == pytest.approx(s["ms"]["episode_loop"] / s["ms"]["episode_vectorised"])
     assert s["max_abs_difference_per_image"] < 1e-6  # the image-by-image loop computes the same patches
     assert s["ratio_per_image"] == pytest.approx(s["ms"]["per_image"] / s["ms"]["vectorised"])
