@@ -585,7 +585,8 @@ bilinear samples each), so 10x against a 1.5 ms loop needs the pyramid out of th
 not done.
 
 **Two faster retinas tried, neither faster (2026-11-24, the same timing, 200 repeats, helpers at work
-beside it; the prototypes are not kept).** (a) Exact area sampling from a summed-area table: every scale's 12x12 box averages from
+beside it; the prototypes are not kept).** (a) Exact area sampling from a summed-area table: every scale's
+12x12 box averages from
 13x13 bilinear reads of one integral image (the box corners of neighbouring patch pixels coincide), so
 no pyramid. Its patches agree with the loop's integer crops to 1.6e-4 (float32 sums up to 3,600), but
 the two `cumsum` passes alone take 0.41 ms: one glimpse 0.66 ms against the current 0.31, and 0.24 ms

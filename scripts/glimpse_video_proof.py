@@ -141,9 +141,9 @@ def train_agent(
         for r in range(restarts)
     ]  # fmt: skip
     kept = max(range(restarts), key=lambda r: runs[r].score)  # max keeps the first of equals
-    agent, chosen = runs[kept].agent, runs[kept]
-    result = agent_metrics(agent, feats["test"], splits["test"], budget.cost)
-    result["train_top1"] = agent_metrics(agent, feats["train"], splits["train"], budget.cost)["top1"]  # overfitting?
+    chosen = runs[kept]
+    result = agent_metrics(chosen.agent, feats["test"], splits["test"], budget.cost)
+    result["train_top1"] = agent_metrics(chosen.agent, feats["train"], splits["train"], budget.cost)["top1"]  # overfit?
     summary = [{"agent_seed": run.seed, "epoch": run.epoch, "halt_threshold": run.threshold, "val": run.val}
                for run in runs]  # fmt: skip
     return {**result, "epoch": chosen.epoch, "halt_threshold": chosen.threshold, "val": chosen.val,

@@ -78,7 +78,6 @@ class VideoGlimpseAgent(nn.Module):
         halt_threshold: float = 0.5,
         memory: int = 0,
         memory_kernel: int = 9,
-        map_gain: bool = False,
         halt_on_answer: bool = False,
         answer_memory: int = 0,
     ) -> None:
@@ -86,15 +85,12 @@ class VideoGlimpseAgent(nn.Module):
         exceeds it (lower: fewer frames); chosen on validation data, the policy's own 0.5 by default.
         `memory`: channels of the timeline map the frame policy also reads, scored by 1-D convolutions of
         width `memory_kernel`; 0 (no map, the policy reads h only) here, so that the records of agents saved
-        before the map rebuild them unchanged; the task and the configs use 16. `map_gain`: each slot of the
-        map also holds what its glimpse told the answer, the drop in the entropy of the answer's distribution
-        (detached), so that "this frame was informative" is written by the classifier, trained with labels,
-        rather than learned through REINFORCE. `halt_on_answer`: the halting policy also reads the entropy of
-        the current answer (detached), a confidence a linear readout of h cannot compute. `answer_memory`: the
-        answer also reads a timeline map of its own (that many channels per frame, trained by the
-        classification loss) through a width-5 1-D convolution and a max over time, so that "the digit moved
-        right from one frame to the next" is one local rule wherever the frames are, and not a comparison
-        of (feature, time) pairs the LSTM must learn."""
+        before the map rebuild them unchanged; the task and the configs use 16. `halt_on_answer`: the halting
+        policy also reads the entropy of the current answer (detached), a confidence a linear readout of h
+        cannot compute. `answer_memory`: the answer also reads a timeline map of its own (that many channels
+        per frame, trained by the classification loss) through a width-5 1-D convolution and a max over
+        time, so that "the digit moved right from one frame to the next" is one local rule wherever the
+        frames are, and not a comparison of (feature, time) pairs the LSTM must learn."""
         super().__init__()
         if not 1 <= min_glimpses <= max_glimpses <= num_frames:
             raise ValueError(f"need 1 <= min_glimpses ({min_glimpses}) <= max_glimpses ({max_glimpses}) "
@@ -112,13 +108,13 @@ class VideoGlimpseAgent(nn.Module):
         self.loc = nn.Linear(hidden, 2)  # location in [-1, 1]^2 (tanh mean), raw frames only
         self.halt_on_answer = halt_on_answer
         self.halt = nn.Linear(hidden + halt_on_answer, 1)
-        self.memory, self.map_gain = memory, bool(map_gain and memory)
+        self.memory = memory
         if memory:
             self.remember = nn.Linear(in_dim, memory)  # what a glimpse saw -> its frame's slot in the map
             pad = memory_kernel // 2
             self.scan = nn.Sequential(
                 Rearrange("b t d -> b d t"),
-                nn.Conv1d(memory + 1 + self.map_gain, 2 * memory, memory_kernel, padding=pad), nn.ReLU(),
+                nn.Conv1d(memory + 1, 2 * memory, memory_kernel, padding=pad), nn.ReLU(),
                 nn.Conv1d(2 * memory, 1, memory_kernel, padding=pad),
                 Rearrange("b 1 t -> b t"),
             )  # fmt: skip
@@ -187,12 +183,11 @@ class VideoGlimpseAgent(nn.Module):
         h = c = torch.zeros(b, self.hidden, device=dev)
         alive = torch.ones(b, dtype=torch.bool, device=dev)  # (B,) not halted yet
         seen = torch.zeros(b, t, dtype=torch.bool, device=dev)  # (B, T)
-        memory = torch.zeros(b, t, self.memory + self.map_gain, device=dev)  # (B, T, m [+ 1]) the timeline map
+        memory = torch.zeros(b, t, self.memory, device=dev)  # (B, T, m) the timeline map
         last = torch.full((b,), (t - 1) // 2, device=dev)  # offsets of the first choice count from the middle
         loc = torch.zeros(b, 2, device=dev)
         logits = torch.zeros(b, self.classifier.out_features, device=dev)
         notes = torch.zeros(b, t, self.answer_memory, device=dev) if self.answer_memory else None  # (B, T, a)
-        uncertainty = answer_entropy(self.answer(h, notes, seen))  # (B,) of the answer before any glimpse
         viewed = torch.zeros(b, dtype=torch.long, device=dev)
         out: dict[str, list[torch.Tensor]] = {k: [] for k in ("lp", "base", "mask", "ent", "f", "loc", "halt", "log")}
         never = torch.finfo(torch.float32).min
@@ -225,11 +220,7 @@ class VideoGlimpseAgent(nn.Module):
                 notes = notes + here[..., None] * self.answer_write(x)[:, None]  # (B, T, a): written in its slot
             step_logits = self.answer(h, notes, seen)  # (B, K)
             if self.memory:
-                slot = self.remember(x)  # (B, m)
-                if self.map_gain:
-                    now = answer_entropy(step_logits)  # (B,)
-                    slot, uncertainty = torch.cat([slot, (uncertainty - now)[:, None]], 1), now  # (B, m + 1)
-                memory = memory + here[..., None] * slot[:, None]  # (B, T, m [+ 1]): written in its slot
+                memory = memory + here[..., None] * self.remember(x)[:, None]  # (B, T, m): written in its slot
             last = frame
             out["f"].append(frame)
             out["loc"].append(loc)
@@ -259,7 +250,7 @@ class VideoGlimpseAgent(nn.Module):
 
 
 def answer_entropy(logits: torch.Tensor) -> torch.Tensor:
-    """Entropy (nats) of the answer's distribution, (B, K) logits -> (B,), without gradient: the map records it."""
+    """Entropy (nats) of the answer's distribution, (B, K) logits -> (B,), without gradient: the halt reads it."""
     return Categorical(logits=logits.detach()).entropy()
 
 

@@ -104,38 +104,6 @@ def test_the_timeline_map_holds_what_was_seen_in_the_slots_of_the_frames_seen():
         assert torch.allclose(timeline, expected, atol=1e-6), step
 
 
-def test_with_map_gain_each_slot_also_holds_how_much_its_glimpse_told_the_answer():
-    """`map_gain`: one more channel per slot, the drop in the entropy of the answer's distribution that the
-    glimpse at that frame brought (positive when it narrowed the answer down); the other channels as before."""
-    torch.manual_seed(0)
-    agent = coin_flip_halts(VideoGlimpseAgent(3, num_frames=8, feature_dim=5, max_glimpses=5, hidden=8, memory=4,
-                                              map_gain=True))  # fmt: skip
-    maps = []
-    agent.scan.register_forward_pre_hook(lambda m, args: maps.append(args[0].detach().clone()))
-    video = torch.randn(32, 8, 5)
-    out = agent(video)
-    timeline = maps[-1]  # (B, T, memory + gain + seen) before the last step: steps 0..3 written
-    assert timeline.shape == (32, 8, 6)
-
-    def entropy(logits: torch.Tensor) -> torch.Tensor:
-        p = logits.softmax(-1)
-        return -(p * p.log()).sum(-1)
-
-    with torch.no_grad():
-        before = entropy(agent.classifier(torch.zeros(32, 8)))  # (B,) the answer before any glimpse
-    for k in range(4):
-        after = entropy(out.step_logits[:, k].detach())
-        for n in range(32):
-            if out.mask[n, k]:
-                f = out.frames[n, k]
-                assert timeline[n, f, 4].item() == pytest.approx((before[n] - after[n]).item(), abs=1e-5)
-                assert timeline[n, f, 5] == 1.0
-        before = after
-    assert timeline[..., 4].abs().sum() > 0  # not merely zeros
-    assert agent.scan[1].in_channels == 6
-    assert VideoGlimpseAgent(3, num_frames=8, feature_dim=5, map_gain=True).map_gain is False  # no map, no gain
-
-
 def test_with_halt_on_answer_the_halting_policy_reads_how_sure_the_answer_is():
     """`halt_on_answer`: the halting probability after a step is sigmoid(W [h, entropy of the answer]); with
     the weights on h zeroed, it is a function of the answer's entropy alone (lower entropy, likelier halt)."""
@@ -183,7 +151,7 @@ def test_the_answers_own_map_reads_frames_relative_to_each_other_and_is_written_
             f = out.frames[n]
             assert out.viewed[n] == 3 and len(set(f.tolist())) == 3
             expected[n, f, :6], expected[n, f, 6] = agent.answer_write(video[n, f]), 1.0
-    assert len(inputs) == 4  # before any glimpse, then after each of the 3
+    assert len(inputs) == 3  # after each of the 3 glimpses
     assert torch.allclose(last, expected, atol=1e-6)
     assert agent.answer_write[1].weight.grad is None
 
@@ -212,14 +180,14 @@ def trained_parts(loss: torch.Tensor, agent: torch.nn.Module) -> set[str]:
     return {n.split(".")[0] for n, p in agent.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
 
 
-@pytest.mark.parametrize(("memory", "gain"), [(0, False), (4, False), (4, True)])
+@pytest.mark.parametrize(("memory", "answer_parts"), [(0, False), (4, False), (4, True)])
 @pytest.mark.parametrize("mode", ["features", "frames"])
-def test_each_loss_trains_only_its_part(mode, memory, gain):
-    """With `gain` also every option that feeds the answer to the policy (map_gain, halt_on_answer) and the
-    answer's own map: REINFORCE still reaches only the policy, the classification loss only the answer."""
+def test_each_loss_trains_only_its_part(mode, memory, answer_parts):
+    """With `answer_parts` also the halt that reads the answer (halt_on_answer) and the answer's own map:
+    REINFORCE still reaches only the policy, the classification loss only the answer."""
     torch.manual_seed(0)
     kw = {"feature_dim": 6} if mode == "features" else {"glimpse_size": 4, "scales": 1}
-    options = {"map_gain": gain, "halt_on_answer": gain, "answer_memory": 3 * gain}
+    options = {"halt_on_answer": answer_parts, "answer_memory": 3 * answer_parts}
     agent = coin_flip_halts(VideoGlimpseAgent(3, num_frames=8, max_glimpses=3, hidden=8, memory=memory, **options,
                                               **kw))  # fmt: skip
     video = torch.randn(16, 8, 6) if mode == "features" else torch.randn(16, 8, 3, 16, 16)
@@ -230,7 +198,7 @@ def test_each_loss_trains_only_its_part(mode, memory, gain):
     policy |= {"remember", "scan"} if memory else set()  # the timeline map is the frame policy's own
     assert trained_parts(-(out.log_probs * (reward - out.baselines.detach()) * out.mask).sum(), agent) == policy
     assert trained_parts(((out.baselines - reward) ** 2).sum(), agent) == {"baseline"}
-    answer = {"what", "where", "core", "classifier"} | ({"answer_write", "answer_scan"} if gain else set())
+    answer = {"what", "where", "core", "classifier"} | ({"answer_write", "answer_scan"} if answer_parts else set())
     assert trained_parts(out.step_logits.sum(), agent) == answer
 
 
