@@ -104,13 +104,13 @@ class RecurrentAttentionModel(nn.Module):
     """RAM for images. `std` is the location policy's fixed standard deviation (0.05-0.17 works).
     `core`: "rnn" (the paper's ReLU RNN for classification) or "lstm". `locations`: "policy" (learned)
     or "random" (every glimpse uniformly anywhere, in training and at test; nothing for REINFORCE).
-    `encoder`: "mlp" (the paper's glimpse network) or "conv" (two 3x3 conv layers over the patch, its
-    scales stacked as channels, as later RAM work did). `start`: where the first glimpse looks while
-    training, "random" (the paper) or "centre" (as at test time). `context`: the location layer also reads
-    a coarse view of the whole image (area-averaged to glimpse_size x glimpse_size, one ReLU layer), and
-    the policy chooses the first glimpse from it too, as the context network of Ba, Mnih, Kavukcuoglu
-    ("Multiple Object Recognition with Visual Attention", ICLR 2015) does; the view is trained by
-    REINFORCE only (the classifier never reads it)."""
+    `encoder`: "mlp" (the paper's glimpse network), "conv" (two 3x3 conv layers over the patch, its
+    scales stacked as channels, as later RAM work did) or "conv3" (three, for large glimpses). `start`:
+    where the first glimpse looks while training, "random" (the paper) or "centre" (as at test time).
+    `context`: the location layer also reads a coarse view of the whole image (area-averaged to
+    glimpse_size x glimpse_size, one ReLU layer), and the policy chooses the first glimpse from it too, as
+    the context network of Ba, Mnih, Kavukcuoglu ("Multiple Object Recognition with Visual Attention",
+    ICLR 2015) does; the view is trained by REINFORCE only (the classifier never reads it)."""
 
     def __init__(
         self,
@@ -132,8 +132,11 @@ class RecurrentAttentionModel(nn.Module):
         super().__init__()
         if core not in ("rnn", "lstm") or locations not in ("policy", "random"):
             raise ValueError(f"core must be rnn or lstm, locations policy or random; got {core!r}, {locations!r}")
-        if encoder not in ("mlp", "conv") or start not in ("random", "centre"):
-            raise ValueError(f"encoder must be mlp or conv, start random or centre; got {encoder!r}, {start!r}")
+        if encoder not in ("mlp", "conv", "conv3") or start not in ("random", "centre"):
+            raise ValueError(f"encoder must be mlp, conv or conv3, start random or centre; got {encoder!r}, {start!r}")
+        smallest = {"mlp": 1, "conv": 4, "conv3": 8}[encoder]  # one pixel left after the pools
+        if glimpse_size < smallest:
+            raise ValueError(f"a {encoder} glimpse network needs glimpse_size >= {smallest}, got {glimpse_size}")
         self.random_locations, self.random_start = locations == "random", start == "random"
         self.glimpse_size, self.scales, self.scale_factor = glimpse_size, scales, scale_factor
         self.glimpses, self.hidden, self.std = glimpses, hidden, std
@@ -141,12 +144,15 @@ class RecurrentAttentionModel(nn.Module):
         if encoder == "mlp":
             self.what = nn.Sequential(nn.Flatten(1), nn.Linear(retina_dim, 128), nn.ReLU())  # (B, 128)
         else:
-            side = glimpse_size // 4  # after two 2x2 pools
+            # conv3: a third block shrinks the FC layer 4-5x for a large glimpse (28x28: 3,136 -> 576 inputs)
+            blocks = 3 if encoder == "conv3" else 2
+            side = glimpse_size // 2**blocks  # after each block's 2x2 pool
             self.what = nn.Sequential(
                 Rearrange("b k c h w -> b (k c) h w"),  # scales are aligned: stack them as channels
                 nn.Conv2d(scales * in_channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 32, g/2, g/2)
-                nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(1),  # (B, 64 (g/4)^2)
-                nn.Linear(64 * side * side, 128), nn.ReLU(),  # (B, 128)
+                nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 64, g/4, g/4)
+                *([nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)] if blocks == 3 else []),  # g/8
+                nn.Flatten(1), nn.Linear(64 * side * side, 128), nn.ReLU(),  # (B, 128)
             )  # fmt: skip
         self.where = nn.Sequential(nn.Linear(2, 128), nn.ReLU())
         self.what_out, self.where_out = nn.Linear(128, hidden), nn.Linear(128, hidden)

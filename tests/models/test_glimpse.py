@@ -205,6 +205,23 @@ def test_conv_glimpse_network_and_centre_start():
         RecurrentAttentionModel(3, encoder="vit")
 
 
+def test_conv3_glimpse_network_has_a_smaller_fc_layer_and_trains():
+    """conv3 adds a third conv block: for a 28x28 glimpse its FC layer reads 64 x 3 x 3 inputs, not 64 x 7 x 7."""
+    torch.manual_seed(0)
+    images = torch.rand(2, 1, 60, 60)
+    conv = RecurrentAttentionModel(3, glimpse_size=28, scales=2, glimpses=2, hidden=16, encoder="conv")
+    conv3 = RecurrentAttentionModel(3, glimpse_size=28, scales=2, glimpses=2, hidden=16, encoder="conv3")
+    fc = [m for m in conv3.what if isinstance(m, torch.nn.Linear)][0]
+    assert fc.in_features == 64 * 3 * 3
+    assert sum(p.numel() for p in conv3.parameters()) < sum(p.numel() for p in conv.parameters()) - 250_000
+    out = conv3(images)
+    assert out.logits.shape == (2, 3) and torch.isfinite(out.logits).all()
+    ram_loss(out, torch.zeros(2, dtype=torch.long))["loss"].backward()
+    assert all(m.weight.grad.abs().sum() > 0 for m in conv3.what if isinstance(m, torch.nn.Conv2d))
+    with pytest.raises(ValueError, match="glimpse_size >= 8"):
+        RecurrentAttentionModel(3, glimpse_size=6, encoder="conv3")
+
+
 def test_context_view_chooses_the_first_glimpse_and_trains_only_by_reinforce():
     """With `context=True` the policy reads a coarse view of the whole image (Ba et al. 2015) and picks
     every place, the first one too; only REINFORCE reaches the view's layer."""
