@@ -17,6 +17,8 @@ Writes glimpse.json and glimpse.md to --out.
 
     .venv/bin/python scripts/bench_glimpse.py             # the full table (about an hour, one thread)
     .venv/bin/python scripts/bench_glimpse.py --quick     # smoke run (a few seconds)
+    .venv/bin/python scripts/bench_glimpse.py --seeds 1 --out /tmp/s1   # one seed; later, the seeds as one table:
+    .venv/bin/python scripts/bench_glimpse.py --merge /tmp/s0/glimpse.json /tmp/s1/glimpse.json --out docs/bench
 """
 
 from __future__ import annotations
@@ -423,20 +425,6 @@ LABELS = {"ram-4": "RAM, 4 glimpses", "ram-6": "RAM, 6 glimpses", "ram-8": "RAM,
           "ram-8-random": "RAM, 8 glimpses at random places", "cnn": "CNN, 2 conv + 2 FC"}  # fmt: skip
 
 
-# How the settings were chosen: validation pilots before the run (seed 0; 2,000 canvases from the last 5,000
-# training images, never trained on; 12,000 fresh canvases per epoch; MC-10 error / one episode). Measured
-# by `--eval val` runs of this script on 2026-11-23 with other jobs on the machine; kept here as text.
-
-
-# Where the learned policy looks: scripts/glimpse_where.py, run beside the benchmark on 2026-11-23.
-
-
-# The whole-canvas view: validation pilots of 2026-11-24 (bench_glimpse.py --eval val, seed 0 unless said).
-
-
-# Measured by `--eval val` runs of this script after the 2026-11-24 table; kept here as text.
-
-
 def policy_lr(cfg: dict) -> str:
     """The location layer's own lr in the header, when it has one (older reports have none)."""
     return "" if cfg.get("policy_lr") is None else f" (RAM's location layer at {cfg['policy_lr']})"
@@ -639,6 +627,45 @@ def run(cfg: BenchConfig, out: Path, *, command: str, log: Callable[[str], None]
     return report
 
 
+# What may differ between the parts of one merged table: which rows and seeds each part ran, and how it was timed.
+MERGE_FREE = ("rows", "seeds", "threads", "retina_repeats")
+
+
+def merge(reports: list[dict]) -> dict:
+    """One report from runs made apart (rows or seeds split across processes or sessions): the runs pooled,
+    the summary and checks computed again. Every setting that decides the numbers must agree, and no
+    (task, row, seed) may appear twice; the retina timings are the first report's."""
+    first = reports[0]["config"]
+    for other in reports[1:]:
+        cfg = other["config"]
+        differ = sorted(k for k in {*first, *cfg} if k not in MERGE_FREE and first.get(k) != cfg.get(k))
+        if differ:
+            raise ValueError(f"cannot merge reports whose settings differ: {', '.join(differ)}")
+    runs = [RunResult(**r) for rep in reports for r in rep["runs"]]
+    keys = [(r.task, r.row, r.seed) for r in runs]
+    if len(set(keys)) != len(keys):
+        raise ValueError(
+            f"a (task, row, seed) appears in more than one report: {sorted(k for k in keys if keys.count(k) > 1)}"
+        )
+    rows = {r.row for r in runs}
+    cfg = BenchConfig(**{
+        **first,
+        "rows": [r for r in ROWS if r in rows],
+        "seeds": sorted({r.seed for r in runs}),
+        "tasks": [t for t in TASKS if any(r.task == t for r in runs)],
+    })  # fmt: skip
+    summary = summarize(runs, cfg)
+    report = {**reports[0], "config": asdict(cfg), "summary": summary, "checks": checks(summary)}
+    report.update(
+        runs=[asdict(r) for r in runs],
+        date=max(rep["date"] for rep in reports),
+        command=" ; ".join(rep["command"] for rep in reports) + " (merged with --merge)",
+        seconds=sum(rep["seconds"] for rep in reports),
+        load=[min(rep["load"][0] for rep in reports), max(rep["load"][1] for rep in reports)],
+    )
+    return report
+
+
 def _load() -> float:
     try:
         return float(Path("/proc/loadavg").read_text().split()[0])
@@ -666,6 +693,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--context", action=argparse.BooleanOptionalAction, help=f"default: {d.context}")
     p.add_argument("--seeds", nargs="+", type=int, help=f"default: {d.seeds}")
     p.add_argument("--root", help=f"folder with the Fashion-MNIST IDX files (default: {d.root})")
+    p.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
+                   help="pool the runs of several glimpse.json (rows or seeds run apart) into --out")  # fmt: skip
     p.add_argument("--render", type=Path, help="only rewrite the Markdown next to this glimpse.json")
     p.add_argument("--retina-from", type=Path, help="keep the retina timings of this glimpse.json (no timing run)")
     p.add_argument("--retina-only", action="store_true", help="only measure the retina again, into --out/glimpse.json")
@@ -678,6 +707,12 @@ def main(argv: list[str] | None = None) -> dict:
     if args.render is not None:  # the table again from saved figures, e.g. after a wording change
         report = json.loads(args.render.read_text())
         write_atomic(args.render.with_suffix(".md"), to_markdown(report))
+        return report
+    if args.merge:  # runs made apart (one seed or row per process or session) into one table
+        report = merge([json.loads(p.read_text()) for p in args.merge])
+        write_atomic(args.out / "glimpse.json", json.dumps(report, indent=2) + "\n")
+        write_atomic(args.out / "glimpse.md", to_markdown(report))
+        print(f"merged {len(args.merge)} reports into {args.out / 'glimpse.md'}")
         return report
     if args.retina_only:  # the speed row again (e.g. on a quieter machine), the training figures kept
         path = args.out / "glimpse.json"

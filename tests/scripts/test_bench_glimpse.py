@@ -4,6 +4,7 @@ retina agrees with the vectorised one."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -118,3 +119,51 @@ def test_the_default_policy_reads_the_whole_canvas_view_at_its_own_lr():
     out = ram(torch.rand(4, 1, 60, 60))
     assert out.log_probs.shape == (4, 8)  # every glimpse chosen, the first one from the view
     assert bench.count(bench.build("ram-8-random", cfg)) == bench.count(ram)
+
+
+RETINA = json.loads((Path(__file__).parents[2] / "docs/bench/glimpse.json").read_text())["retina"]  # a real timing
+
+
+def part(seed: int, errors: dict[str, float], **cfg) -> dict:
+    """A report of one seed, as a run of the script writes it (no training: the errors are given)."""
+    config = bench.asdict(bench.BenchConfig(seeds=[seed], rows=list(errors), **cfg))
+    runs = [
+        bench.asdict(bench.RunResult(row, "cluttered", seed, 1000, e, e + 1, [1.0], 2.0, 0.5))
+        for row, e in errors.items()
+    ]
+    return {"date": f"2026-11-2{seed}T00:00:00", "machine": "m", "torch": "t", "command": f"run {seed}",
+            "config": config, "retina": RETINA, "runs": runs, "seconds": 60.0,
+            "load": [0.5 + seed, 1.0 + seed]}  # fmt: skip
+
+
+def test_merge_pools_seeds_run_apart_and_recomputes_the_verdicts(tmp_path):
+    parts = [
+        part(0, {"ram-8": 20.0, "cnn": 22.0}),
+        part(1, {"cnn": 21.0, "ram-8": 24.0}),
+        part(2, {"ram-8": 19.0, "cnn": 25.0}),
+    ]
+    merged = bench.merge(parts)
+    assert merged["config"]["seeds"] == [0, 1, 2] and merged["config"]["rows"] == ["ram-8", "cnn"]
+    by = {r["row"]: r for r in merged["summary"]}
+    assert by["ram-8"]["errors"] == [20.0, 24.0, 19.0] and by["cnn"]["errors"] == [22.0, 21.0, 25.0]
+    verdict = merged["checks"]["cluttered: ram_beats_cnn"]
+    assert (
+        verdict["holds"] and verdict["seeds"] == 2 and verdict["n"] == 3 and verdict["margin"] == pytest.approx(5 / 3)
+    )
+    assert merged["seconds"] == 180.0 and merged["load"] == [0.5, 3.0] and "run 0 ; run 1 ; run 2" in merged["command"]
+
+    with pytest.raises(ValueError, match="settings differ: epochs"):
+        bench.merge([parts[0], part(1, {"cnn": 21.0}, epochs=41)])
+    with pytest.raises(ValueError, match="more than one report"):
+        bench.merge([parts[0], part(0, {"cnn": 21.0})])
+
+    paths = []
+    for i, p in enumerate(parts):
+        paths.append(tmp_path / f"p{i}.json")
+        paths[-1].write_text(json.dumps(p))
+    bench.main(["--merge", *map(str, paths), "--out", str(tmp_path / "all")])
+    saved = json.loads((tmp_path / "all" / "glimpse.json").read_text())
+    assert (
+        saved["summary"] == merged["summary"]
+        and "| 20.00, 24.00, 19.00 |" in (tmp_path / "all" / "glimpse.md").read_text()
+    )
