@@ -31,6 +31,7 @@ import shlex
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -622,9 +623,14 @@ def run(cfg: BenchConfig, out: Path, *, command: str, log: Callable[[str], None]
         report["retina_runs"] = retina_from["retina_runs"]
     report["seconds"] = time.perf_counter() - start
     report["load"] = [load_start, _load()]
-    write_atomic(out / "glimpse.json", json.dumps(report, indent=2) + "\n")
-    write_atomic(out / "glimpse.md", to_markdown(report))
+    save(report, out / "glimpse.json")
     return report
+
+
+def save(report: dict, path: Path) -> None:
+    """The report's JSON at `path` and its Markdown beside it, each written atomically."""
+    write_atomic(path, json.dumps(report, indent=2) + "\n")
+    write_atomic(path.with_suffix(".md"), to_markdown(report))
 
 
 # What may differ between the parts of one merged table: which rows and seeds each part ran, and how it was timed.
@@ -642,11 +648,9 @@ def merge(reports: list[dict]) -> dict:
         if differ:
             raise ValueError(f"cannot merge reports whose settings differ: {', '.join(differ)}")
     runs = [RunResult(**r) for rep in reports for r in rep["runs"]]
-    keys = [(r.task, r.row, r.seed) for r in runs]
-    if len(set(keys)) != len(keys):
-        raise ValueError(
-            f"a (task, row, seed) appears in more than one report: {sorted(k for k in keys if keys.count(k) > 1)}"
-        )
+    twice = sorted(k for k, n in Counter((r.task, r.row, r.seed) for r in runs).items() if n > 1)
+    if twice:
+        raise ValueError(f"a (task, row, seed) appears in more than one report: {twice}")
     rows = {r.row for r in runs}
     cfg = BenchConfig(**{
         **first,
@@ -710,8 +714,7 @@ def main(argv: list[str] | None = None) -> dict:
         return report
     if args.merge:  # runs made apart (one seed or row per process or session) into one table
         report = merge([json.loads(p.read_text()) for p in args.merge])
-        write_atomic(args.out / "glimpse.json", json.dumps(report, indent=2) + "\n")
-        write_atomic(args.out / "glimpse.md", to_markdown(report))
+        save(report, args.out / "glimpse.json")
         print(f"merged {len(args.merge)} reports into {args.out / 'glimpse.md'}")
         return report
     if args.retina_only:  # the speed row again (e.g. on a quieter machine), the training figures kept
@@ -726,8 +729,7 @@ def main(argv: list[str] | None = None) -> dict:
         report["retina_runs"] = [*runs, report["retina"]]
         report["retina"].update(command=shlex.join(["python", "scripts/bench_glimpse.py", *argv]), load=_load(),
                                 date=dt.datetime.now().astimezone().isoformat(timespec="seconds"))  # fmt: skip
-        write_atomic(path, json.dumps(report, indent=2) + "\n")
-        write_atomic(path.with_suffix(".md"), to_markdown(report))
+        save(report, path)
         return report
     values = dict(QUICK) if args.quick else {}
     values.update({k: v for k, v in vars(args).items() if v is not None and k in BenchConfig.__dataclass_fields__})
