@@ -692,7 +692,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for key, typ in keys:
         p.add_argument(f"--{key.replace('_', '-')}", type=typ, help=f"default: {getattr(d, key)}")
     p.add_argument("--core", choices=["rnn", "lstm"], help=f"default: {d.core}")
-    p.add_argument("--encoder", choices=["mlp", "conv", "conv3"], help=f"RAM glimpse network (default: {d.encoder})")
+    p.add_argument("--encoder", choices=["mlp", "conv", "conv3", "towers"], help=f"RAM glimpse network (default: {d.encoder})")
     p.add_argument("--start", choices=["random", "centre"], help=f"first glimpse in training (default: {d.start})")
     p.add_argument("--context", action=argparse.BooleanOptionalAction, help=f"default: {d.context}")
     p.add_argument("--seeds", nargs="+", type=int, help=f"default: {d.seeds}")

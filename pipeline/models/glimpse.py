@@ -105,7 +105,9 @@ class RecurrentAttentionModel(nn.Module):
     `core`: "rnn" (the paper's ReLU RNN for classification) or "lstm". `locations`: "policy" (learned)
     or "random" (every glimpse uniformly anywhere, in training and at test; nothing for REINFORCE).
     `encoder`: "mlp" (the paper's glimpse network), "conv" (two 3x3 conv layers over the patch, its
-    scales stacked as channels, as later RAM work did) or "conv3" (three, for large glimpses). `start`:
+    scales stacked as channels, as later RAM work did), "conv3" (three, for large glimpses) or "towers"
+    (conv3's blocks applied to each scale on its own, their features concatenated before the FC layer,
+    as the paper concatenates its scales; the weights are shared across scales). `start`:
     where the first glimpse looks while training, "random" (the paper) or "centre" (as at test time).
     `context`: the location layer also reads a coarse view of the whole image (area-averaged to
     glimpse_size x glimpse_size, one ReLU layer), and the policy chooses the first glimpse from it too, as
@@ -132,9 +134,11 @@ class RecurrentAttentionModel(nn.Module):
         super().__init__()
         if core not in ("rnn", "lstm") or locations not in ("policy", "random"):
             raise ValueError(f"core must be rnn or lstm, locations policy or random; got {core!r}, {locations!r}")
-        if encoder not in ("mlp", "conv", "conv3") or start not in ("random", "centre"):
-            raise ValueError(f"encoder must be mlp, conv or conv3, start random or centre; got {encoder!r}, {start!r}")
-        smallest = {"mlp": 1, "conv": 4, "conv3": 8}[encoder]  # one pixel left after the pools
+        if encoder not in ("mlp", "conv", "conv3", "towers") or start not in ("random", "centre"):
+            raise ValueError(
+                f"encoder must be mlp, conv, conv3 or towers, start random or centre; got {encoder!r}, {start!r}"
+            )
+        smallest = {"mlp": 1, "conv": 4, "conv3": 8, "towers": 8}[encoder]  # one pixel left after the pools
         if glimpse_size < smallest:
             raise ValueError(f"a {encoder} glimpse network needs glimpse_size >= {smallest}, got {glimpse_size}")
         self.random_locations, self.random_start = locations == "random", start == "random"
@@ -145,14 +149,18 @@ class RecurrentAttentionModel(nn.Module):
             self.what = nn.Sequential(nn.Flatten(1), nn.Linear(retina_dim, 128), nn.ReLU())  # (B, 128)
         else:
             # conv3: a third block shrinks the FC layer 4-5x for a large glimpse (28x28: 3,136 -> 576 inputs)
-            blocks = 3 if encoder == "conv3" else 2
+            blocks = 2 if encoder == "conv" else 3
             side = glimpse_size // 2**blocks  # after each block's 2x2 pool
+            towers = encoder == "towers"  # each scale its own image (k of them) rather than k stacked channels
+            stack, width = (1, scales) if towers else (scales, 1)
             self.what = nn.Sequential(
-                Rearrange("b k c h w -> b (k c) h w"),  # scales are aligned: stack them as channels
-                nn.Conv2d(scales * in_channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 32, g/2, g/2)
-                nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 64, g/4, g/4)
+                Rearrange("b k c h w -> (b k) c h w") if towers else Rearrange("b k c h w -> b (k c) h w"),
+                nn.Conv2d(stack * in_channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B', 32, g/2, g/2)
+                nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B', 64, g/4, g/4)
                 *([nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)] if blocks == 3 else []),  # g/8
-                nn.Flatten(1), nn.Linear(64 * side * side, 128), nn.ReLU(),  # (B, 128)
+                nn.Flatten(1),  # (B', 64 * side * side); B' = B * k for towers, B otherwise
+                Rearrange("(b k) f -> b (k f)", k=scales) if towers else nn.Identity(),  # (B, width * 64 * side^2)
+                nn.Linear(width * 64 * side * side, 128), nn.ReLU(),  # (B, 128)
             )  # fmt: skip
         self.where = nn.Sequential(nn.Linear(2, 128), nn.ReLU())
         self.what_out, self.where_out = nn.Linear(128, hidden), nn.Linear(128, hidden)

@@ -222,6 +222,31 @@ def test_conv3_glimpse_network_has_a_smaller_fc_layer_and_trains():
         RecurrentAttentionModel(3, glimpse_size=6, encoder="conv3")
 
 
+def test_towers_glimpse_network_encodes_each_scale_on_its_own_with_shared_weights():
+    """towers: conv3's blocks see one scale at a time; scale j's features depend on scale j only."""
+    torch.manual_seed(0)
+    model = RecurrentAttentionModel(3, glimpse_size=16, scales=2, glimpses=2, hidden=16, encoder="towers")
+    conv3 = RecurrentAttentionModel(3, glimpse_size=16, scales=2, glimpses=2, hidden=16, encoder="conv3")
+    assert model.what[1].in_channels == 1 and conv3.what[1].in_channels == 2
+    fc = [m for m in model.what if isinstance(m, torch.nn.Linear)][0]
+    assert fc.in_features == 2 * 64 * 2 * 2
+    features = model.what[:-2]  # up to the concatenation: (B, k * 256)
+    patches = torch.rand(2, 2, 1, 16, 16)  # (B, k, C, g, g)
+    moved = patches.clone()
+    moved[:, 1] = torch.rand(2, 1, 16, 16)  # only the coarse scale changes
+    a, b = features(patches), features(moved)
+    assert a.shape == (2, 512)
+    assert torch.equal(a[:, :256], b[:, :256]) and not torch.equal(a[:, 256:], b[:, 256:])
+    swapped = features(patches.flip(1))  # one tower for both scales: swapping them swaps the halves
+    assert torch.allclose(swapped, torch.cat([a[:, 256:], a[:, :256]], 1))
+    out = model(torch.rand(2, 1, 60, 60))
+    assert out.logits.shape == (2, 3) and torch.isfinite(out.logits).all()
+    ram_loss(out, torch.zeros(2, dtype=torch.long))["loss"].backward()
+    assert all(m.weight.grad.abs().sum() > 0 for m in model.what if isinstance(m, torch.nn.Conv2d))
+    with pytest.raises(ValueError, match="glimpse_size >= 8"):
+        RecurrentAttentionModel(3, glimpse_size=6, encoder="towers")
+
+
 def test_context_view_chooses_the_first_glimpse_and_trains_only_by_reinforce():
     """With `context=True` the policy reads a coarse view of the whole image (Ba et al. 2015) and picks
     every place, the first one too; only REINFORCE reaches the view's layer."""
