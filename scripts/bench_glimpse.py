@@ -88,6 +88,7 @@ class BenchConfig:
     encoder: str = "mlp"
     start: str = "random"
     context: bool = True  # RAM's location layer also reads a coarse view of the whole canvas (Ba et al. 2015)
+    every_glimpse: bool = False  # RAM training: classification loss after every glimpse, not only the last
     episodes: int = 1  # RAM training: episodes per canvas, REINFORCE baseline = the others' mean reward
     cnn_width: int = 16
     mc_runs: int = 10
@@ -216,7 +217,10 @@ def train_eval(row: str, task: str, seed: int, train: Split, test: tuple[torch.T
             idx = order[b : b + cfg.batch_size]
             if is_ram:
                 m = cfg.episodes  # each canvas m times in a row: (B * m, 1, S, S)
-                parts = ram_loss(model(x[idx].repeat_interleave(m, 0)), y[idx].repeat_interleave(m, 0), m)
+                parts = ram_loss(
+                    model(x[idx].repeat_interleave(m, 0)), y[idx].repeat_interleave(m, 0), m,
+                    every_glimpse=cfg.every_glimpse,
+                )  # fmt: skip
                 loss, ce = parts["loss"], parts["classification"]
                 rewards.append(parts["reward"].item())
             else:
@@ -396,6 +400,7 @@ def summarize(runs: list[RunResult], cfg: BenchConfig) -> list[dict]:
                 "error_single_mean": statistics.fmean(single),
                 "error_single_std": statistics.stdev(single) if len(single) > 1 else 0.0,
                 "errors": err,
+                "seeds": [r.seed for r in rs],
                 "epoch_seconds": statistics.fmean(r.epoch_seconds for r in rs),
                 "paper_mnist": PAPER.get(task, {}).get(name),
                 "n": len(rs),
@@ -405,19 +410,23 @@ def summarize(runs: list[RunResult], cfg: BenchConfig) -> list[dict]:
 
 def checks(summary: list[dict]) -> dict[str, dict]:
     """What must hold, computed from the numbers: on each task RAM (8 glimpses) below the CNN, and the
-    learned policy below random locations; `paired` counts seeds where it held."""
+    learned policy below random locations; `seeds` counts the seeds both rows ran where it held, `n` how
+    many such seeds there are (pooled reports may hold a row on fewer seeds than another)."""
     out = {}
     by = {(r["task"], r["row"]): r for r in summary}
     for task in sorted({r["task"] for r in summary}):
         for key, a, b in (("ram_beats_cnn", "ram-8", "cnn"), ("learned_beats_random", "ram-8", "ram-8-random")):
             if (task, a) in by and (task, b) in by:
                 ra, rb = by[(task, a)], by[(task, b)]
+                # older reports have no "seeds": their rows all ran on the same ones, in order
+                sa, sb = (dict(zip(r.get("seeds", range(r["n"])), r["errors"], strict=True)) for r in (ra, rb))
+                both = sorted(sa.keys() & sb.keys())
                 out[f"{task}: {key}"] = {
                     "holds": ra["error_mean"] < rb["error_mean"],
                     "holds_single": ra["error_single_mean"] < rb["error_single_mean"],
                     "margin": rb["error_mean"] - ra["error_mean"],
-                    "seeds": sum(x < y for x, y in zip(ra["errors"], rb["errors"], strict=True)),
-                    "n": ra["n"],
+                    "seeds": sum(sa[k] < sb[k] for k in both),
+                    "n": len(both),
                 }
     return out
 
@@ -445,6 +454,8 @@ def where_from(cfg: dict) -> str:
         )
     if cfg.get("episodes", 1) > 1:
         text += f"; {cfg['episodes']} training episodes per canvas, REINFORCE baseline the others' mean reward"
+    if cfg.get("every_glimpse"):
+        text += "; trained with a classification loss after every glimpse"
     return text
 
 
@@ -635,15 +646,16 @@ def save(report: dict, path: Path) -> None:
 
 # What may differ between the parts of one merged table: which rows and seeds each part ran, and how it was timed.
 MERGE_FREE = ("rows", "seeds", "threads", "retina_repeats")
+ADDED_LATER = {"every_glimpse": False}  # settings older reports lack, at the value those reports trained with
 
 
 def merge(reports: list[dict]) -> dict:
     """One report from runs made apart (rows or seeds split across processes or sessions): the runs pooled,
     the summary and checks computed again. Every setting that decides the numbers must agree, and no
     (task, row, seed) may appear twice; the retina timings are the first report's."""
-    first = reports[0]["config"]
+    first = {**ADDED_LATER, **reports[0]["config"]}
     for other in reports[1:]:
-        cfg = other["config"]
+        cfg = {**ADDED_LATER, **other["config"]}
         differ = sorted(k for k in {*first, *cfg} if k not in MERGE_FREE and first.get(k) != cfg.get(k))
         if differ:
             raise ValueError(f"cannot merge reports whose settings differ: {', '.join(differ)}")
@@ -695,6 +707,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--encoder", choices=["mlp", "conv", "conv3", "towers"], help=f"RAM glimpse network (default: {d.encoder})")
     p.add_argument("--start", choices=["random", "centre"], help=f"first glimpse in training (default: {d.start})")
     p.add_argument("--context", action=argparse.BooleanOptionalAction, help=f"default: {d.context}")
+    p.add_argument("--every-glimpse", action=argparse.BooleanOptionalAction,
+                   help=f"RAM: classification loss after every glimpse (default: {d.every_glimpse})")  # fmt: skip
     p.add_argument("--seeds", nargs="+", type=int, help=f"default: {d.seeds}")
     p.add_argument("--root", help=f"folder with the Fashion-MNIST IDX files (default: {d.root})")
     p.add_argument("--merge", type=Path, nargs="+", metavar="JSON",

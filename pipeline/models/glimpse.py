@@ -98,6 +98,7 @@ class GlimpseOutput:
     log_probs: torch.Tensor  # (B, N) log-probability of each location the policy chose (N >= 1)
     baselines: torch.Tensor  # (B, N) expected reward in the state each choice was made
     locations: torch.Tensor  # (B, G, 2) where each of the G glimpses looked; N = G - 1 chosen by the policy
+    step_logits: torch.Tensor  # (B, G, K) the classifier's answer after each glimpse (the last is `logits`)
 
 
 class RecurrentAttentionModel(nn.Module):
@@ -189,7 +190,7 @@ class RecurrentAttentionModel(nn.Module):
         h = images.new_zeros(b, self.hidden)
         state = (h, h) if isinstance(self.core, nn.LSTMCell) else h
         levels = pyramid(images, self.scales, self.scale_factor)  # shared by every glimpse
-        log_probs, baselines, looked = [], [], []
+        log_probs, baselines, looked, answers = [], [], [], []
         context = None
         if self.context is not None and not self.random_locations:
             coarse = F.adaptive_avg_pool2d(images, self.glimpse_size)  # (B, C, g, g): the whole image
@@ -203,6 +204,7 @@ class RecurrentAttentionModel(nn.Module):
             looked.append(loc)
             state = self.core(self.glimpse(images, loc, levels), state)
             h = state[0] if isinstance(state, tuple) else state  # (B, hidden)
+            answers.append(self.classifier(h))  # (B, K)
             if step == self.glimpses - 1:
                 break  # a location chosen now would never be looked at
             if self.random_locations:
@@ -212,8 +214,9 @@ class RecurrentAttentionModel(nn.Module):
         if not log_probs:  # one glimpse or random places: nothing was chosen, so nothing for REINFORCE to train
             log_probs, baselines = [h.new_zeros(b)], [h.new_zeros(b)]
         return GlimpseOutput(
-            self.classifier(h), torch.stack(log_probs, 1), torch.stack(baselines, 1), torch.stack(looked, 1)
-        )
+            answers[-1], torch.stack(log_probs, 1), torch.stack(baselines, 1), torch.stack(looked, 1),
+            torch.stack(answers, 1),
+        )  # fmt: skip
 
     def _choose(
         self,
@@ -245,12 +248,21 @@ def monte_carlo_probs(model: RecurrentAttentionModel, images: torch.Tensor, runs
     return torch.stack([model(images, sample=True).logits.softmax(dim=1) for _ in range(runs)]).mean(dim=0)
 
 
-def ram_loss(out: GlimpseOutput, labels: torch.Tensor, episodes: int = 1) -> dict[str, torch.Tensor]:
+def ram_loss(
+    out: GlimpseOutput, labels: torch.Tensor, episodes: int = 1, *, every_glimpse: bool = False
+) -> dict[str, torch.Tensor]:
     """Hybrid loss of the paper: classification + baseline regression + REINFORCE (reward 1 if right).
     `episodes` > 1: the batch holds that many episodes of each image, one after another
     (`repeat_interleave`), and REINFORCE's baseline for an episode is the mean reward of the same image's
-    other episodes (leave-one-out), which removes how hard the image is from the policy's noise."""
+    other episodes (leave-one-out), which removes how hard the image is from the policy's noise.
+    `every_glimpse`: the classification term is the mean cross-entropy of the answers after every glimpse
+    (deep supervision; the paper scores only the last); the reward and the reported "classification"
+    stay the last answer's."""
     classification = F.cross_entropy(out.logits, labels)
+    trained = classification
+    if every_glimpse:
+        g = out.step_logits.shape[1]
+        trained = F.cross_entropy(out.step_logits.flatten(0, 1), labels.repeat_interleave(g))  # mean over B*G
     reward = (out.logits.detach().argmax(dim=1) == labels).float()[:, None].expand_as(out.baselines)  # (B, N)
     baseline = F.mse_loss(out.baselines, reward)
     if episodes > 1:
@@ -263,7 +275,7 @@ def ram_loss(out: GlimpseOutput, labels: torch.Tensor, episodes: int = 1) -> dic
         advantage = reward - out.baselines.detach()  # (B, N)
     reinforce = -(out.log_probs * advantage).sum(dim=1).mean()
     return {
-        "loss": classification + baseline + reinforce,
+        "loss": trained + baseline + reinforce,
         "classification": classification.detach(),
         "baseline": baseline.detach(),
         "reinforce": reinforce.detach(),

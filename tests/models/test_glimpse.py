@@ -68,6 +68,25 @@ def test_reinforce_trains_the_policy_not_the_core():
     assert model.core.weight_ih.grad.abs().sum() > 0
 
 
+def test_every_glimpse_loss_trains_each_answer_and_keeps_the_reward_of_the_last():
+    torch.manual_seed(0)
+    model = RecurrentAttentionModel(4, glimpse_size=4, glimpses=3, hidden=16)
+    out = model(torch.rand(8, 1, 12, 12))
+    labels = torch.randint(0, 4, (8,))
+    assert out.step_logits.shape == (8, 3, 4) and torch.equal(out.step_logits[:, -1], out.logits)
+    last, every = ram_loss(out, labels), ram_loss(out, labels, every_glimpse=True)
+    assert torch.equal(last["classification"], every["classification"])  # reported: the last answer's
+    assert torch.equal(last["reward"], every["reward"]) and torch.equal(last["reinforce"], every["reinforce"])
+    mean_ce = torch.stack([F.cross_entropy(out.step_logits[:, i], labels) for i in range(3)]).mean()
+    others = last["loss"] - last["classification"]
+    assert torch.allclose(every["loss"], mean_ce + others, atol=1e-6)
+    assert not torch.allclose(every["loss"], last["loss"])
+    # only the every-glimpse loss trains the first glimpse's answer to be right on its own
+    (grad_last,) = torch.autograd.grad(last["loss"], out.step_logits, retain_graph=True, allow_unused=True)
+    (grad_every,) = torch.autograd.grad(every["loss"], out.step_logits)
+    assert grad_last is None and grad_every[:, 0].abs().sum() > 0
+
+
 def translated_digits(n: int, canvas: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """scikit-learn's 8x8 digits (classes 0-3) at a random place on a `canvas` x `canvas` black image."""
     from sklearn.datasets import load_digits
@@ -277,7 +296,7 @@ def test_several_episodes_per_image_use_the_others_mean_reward_as_baseline():
     logits = torch.tensor([[5.0, 0], [5, 0], [0, 5], [5, 0], [5, 0], [0, 5]])  # (6, 2)
     labels = torch.tensor([0, 0, 0, 1, 1, 1])
     log_probs = torch.zeros(6, 2, requires_grad=True)  # (B, N)
-    out = GlimpseOutput(logits, log_probs, torch.full((6, 2), 0.9), torch.zeros(6, 3, 2))
+    out = GlimpseOutput(logits, log_probs, torch.full((6, 2), 0.9), torch.zeros(6, 3, 2), logits[:, None])
     ram_loss(out, labels, episodes=3)["loss"].backward()
     advantage = torch.tensor([1 - 0.5, 1 - 0.5, 0 - 1, 0 - 0.5, 0 - 0.5, 1 - 0])  # reward - the others' mean
     assert torch.allclose(log_probs.grad, -advantage[:, None].expand(6, 2) / 6)

@@ -156,6 +156,15 @@ def test_merge_pools_seeds_run_apart_and_recomputes_the_verdicts(tmp_path):
         bench.merge([parts[0], part(1, {"cnn": 21.0}, epochs=41)])
     with pytest.raises(ValueError, match="more than one report"):
         bench.merge([parts[0], part(0, {"cnn": 21.0})])
+    older = part(1, {"cnn": 21.0})
+    del older["config"]["every_glimpse"]  # written before the setting existed: it trained the last answer only
+    mixed = bench.merge([parts[0], older])  # RAM on seed 0 only, the CNN on 0 and 1: paired where both ran
+    assert mixed["config"]["every_glimpse"] is False
+    assert mixed["checks"]["cluttered: ram_beats_cnn"] | {"margin": 0} == {
+        "holds": True, "holds_single": True, "margin": 0, "seeds": 1, "n": 1
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="settings differ: every_glimpse"):
+        bench.merge([part(1, {"cnn": 21.0}, every_glimpse=True), older])
 
     paths = []
     for i, p in enumerate(parts):
