@@ -54,6 +54,7 @@ from bench_glimpse_notes import (  # noqa: E402  (the hand-written sections of t
     POLICY_STUDY,
     RETINA_NOTE,
     SIZE_STUDY,
+    TOWERS_STUDY,
     TUNING,
 )
 
@@ -588,6 +589,7 @@ def to_markdown(report: dict) -> str:
     lines += ["", "## The whole-canvas view (the default since 2026-11-24)", "", CONTEXT_STUDY]
     lines += ["", "## The conv glimpse network, the LSTM core and the CNN's plateau (validation)", "", ARCH_STUDY]
     lines += ["", "## Larger glimpses (validation, 2026-11-24, evening)", "", SIZE_STUDY]
+    lines += ["", "## Each scale through the conv layers on its own (validation, 2026-11-25)", "", TOWERS_STUDY]
     lines += ["", "## Where the learned policy looks (before the view)", "", DIAGNOSIS]
     lines += ["", "## Is the policy's learning signal right?", "", POLICY_STUDY]
     lines += ["", "## How the settings were chosen", "", TUNING]
