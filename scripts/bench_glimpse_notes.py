@@ -320,7 +320,8 @@ For comparison (section above): the 12x12 glimpse at 3 scales, same network, 40 
 block (64 channels, 2x2 max-pool) before the glimpse network's FC layer, so at 28x28 the FC layer reads
 64 x 3 x 3 values instead of 64 x 7 x 7: 437,085 parameters instead of 727,837, and the matched CNN shrinks
 with it (FC 268). The same protocol (seed 0, validation; `--encoder conv3 --core lstm --hidden 144
---glimpse-size 28 --scales 2` plus the options in the first column); two runs at a time, one thread each:
+--glimpse-size 28 --scales 2` plus the options in the first column); two runs at a time, one thread each;
+reports in `docs/bench/glimpse_pilots/conv3_*.json`:
 
 | options (seed 0) | params | epochs | validation error % (MC-10) | one episode % | loss, last epoch | s/epoch |
 |---|---:|---:|---:|---:|---:|---:|
