@@ -58,7 +58,7 @@ from bench_glimpse_notes import (  # noqa: E402  (the hand-written sections of t
     TUNING,
 )
 
-ROWS: tuple[str, ...] = ("ram-4", "ram-6", "ram-8", "ram-8-random", "cnn")
+ROWS: tuple[str, ...] = ("ram-4", "ram-4-random", "ram-6", "ram-8", "ram-8-random", "cnn")
 TASKS = {"cluttered": 4, "translated": 0}  # 8x8 clutter crops per canvas
 # The paper's MNIST test errors (%) on 60x60 canvases (Mnih et al. 2014, as summarised in REFERENCE.md).
 PAPER = {
@@ -410,13 +410,17 @@ def summarize(runs: list[RunResult], cfg: BenchConfig) -> list[dict]:
 
 
 def checks(summary: list[dict]) -> dict[str, dict]:
-    """What must hold, computed from the numbers: on each task RAM (8 glimpses) below the CNN, and the
-    learned policy below random locations; `seeds` counts the seeds both rows ran where it held, `n` how
-    many such seeds there are (pooled reports may hold a row on fewer seeds than another)."""
+    """What must hold, computed from the numbers: on each task every RAM row below the CNN
+    ("ram-N_beats_cnn"), and each learned policy below the same network at random places
+    ("ram-N_learned_beats_random"); `seeds` counts the seeds both rows ran where it held, `n` how many
+    such seeds there are (pooled reports may hold a row on fewer seeds than another)."""
     out = {}
     by = {(r["task"], r["row"]): r for r in summary}
+    learned = [r for r in ROWS if r.startswith("ram-") and not r.endswith("-random")]
+    pairs = [(f"{r}_beats_cnn", r, "cnn") for r in learned]
+    pairs += [(f"{r}_learned_beats_random", r, f"{r}-random") for r in learned]
     for task in sorted({r["task"] for r in summary}):
-        for key, a, b in (("ram_beats_cnn", "ram-8", "cnn"), ("learned_beats_random", "ram-8", "ram-8-random")):
+        for key, a, b in pairs:
             if (task, a) in by and (task, b) in by:
                 ra, rb = by[(task, a)], by[(task, b)]
                 # older reports have no "seeds": their rows all ran on the same ones, in order
@@ -433,7 +437,8 @@ def checks(summary: list[dict]) -> dict[str, dict]:
 
 
 LABELS = {"ram-4": "RAM, 4 glimpses", "ram-6": "RAM, 6 glimpses", "ram-8": "RAM, 8 glimpses",
-          "ram-8-random": "RAM, 8 glimpses at random places", "cnn": "CNN, 2 conv + 2 FC"}  # fmt: skip
+          "ram-8-random": "RAM, 8 glimpses at random places",
+          "ram-4-random": "RAM, 4 glimpses at random places", "cnn": "CNN, 2 conv + 2 FC"}  # fmt: skip
 
 
 def policy_lr(cfg: dict) -> str:

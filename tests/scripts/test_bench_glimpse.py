@@ -27,13 +27,19 @@ def test_checks_are_computed_from_the_errors():
     summary = [row("cluttered", "ram-8", [20.0, 22.0, 30.0]), row("cluttered", "cnn", [25.0, 25.0, 25.0]),
                row("cluttered", "ram-8-random", [19.0, 30.0, 31.0])]  # fmt: skip
     c = bench.checks(summary)
-    assert c["cluttered: ram_beats_cnn"]["holds"] and c["cluttered: ram_beats_cnn"]["seeds"] == 2
-    assert c["cluttered: ram_beats_cnn"]["margin"] == pytest.approx(1.0)
-    assert c["cluttered: learned_beats_random"]["holds"] and c["cluttered: learned_beats_random"]["seeds"] == 2
+    assert c["cluttered: ram-8_beats_cnn"]["holds"] and c["cluttered: ram-8_beats_cnn"]["seeds"] == 2
+    assert c["cluttered: ram-8_beats_cnn"]["margin"] == pytest.approx(1.0)
+    assert c["cluttered: ram-8_learned_beats_random"]["holds"] and c["cluttered: ram-8_learned_beats_random"]["seeds"] == 2
     summary[1] = row("cluttered", "cnn", [20.0, 20.0, 20.0])  # now the CNN is better
     c = bench.checks(summary)
-    assert not c["cluttered: ram_beats_cnn"]["holds"] and c["cluttered: ram_beats_cnn"]["seeds"] == 0
+    assert not c["cluttered: ram-8_beats_cnn"]["holds"] and c["cluttered: ram-8_beats_cnn"]["seeds"] == 0
     assert set(bench.checks(summary[:1])) == set()  # nothing to compare against: no verdict
+    summary += [row("cluttered", "ram-4", [21.0, 19.5, 21.0]), row("cluttered", "ram-4-random", [24.0, 18.0, 26.0])]
+    c = bench.checks(summary)  # every learned row against the CNN, and against its own random-places twin
+    assert set(c) == {f"cluttered: {k}" for k in ("ram-4_beats_cnn", "ram-8_beats_cnn",
+                                                   "ram-4_learned_beats_random", "ram-8_learned_beats_random")}
+    assert c["cluttered: ram-4_beats_cnn"]["seeds"] == 1 and not c["cluttered: ram-4_beats_cnn"]["holds"]
+    assert c["cluttered: ram-4_learned_beats_random"]["holds"] and c["cluttered: ram-4_learned_beats_random"]["seeds"] == 2
 
 
 def test_loop_retina_matches_vectorised_at_pixel_aligned_centres():
@@ -62,19 +68,20 @@ def test_tiny_run_writes_every_row(tmp_path):
     assert [r["row"] for r in saved["summary"]] == list(bench.ROWS)
     assert len(saved["runs"]) == len(bench.ROWS) * 2  # two seeds in the quick setting
     params = {r["row"]: r["params"] for r in saved["summary"]}
-    assert len({params[k] for k in ("ram-4", "ram-6", "ram-8", "ram-8-random")}) == 1
+    assert len({params[k] for k in ("ram-4", "ram-4-random", "ram-6", "ram-8", "ram-8-random")}) == 1
     assert abs(params["cnn"] - params["ram-8"]) < 0.02 * params["ram-8"]  # a CNN of about the same size
     for r in saved["summary"]:
         assert 0 <= r["error_mean"] <= 100 and r["epoch_seconds"] > 0 and r["n"] == 2
     err = {r["row"]: r["error_mean"] for r in saved["summary"]}
-    assert saved["checks"]["cluttered: ram_beats_cnn"]["holds"] == (err["ram-8"] < err["cnn"])
-    assert saved["checks"]["cluttered: learned_beats_random"]["holds"] == (err["ram-8"] < err["ram-8-random"])
+    assert saved["checks"]["cluttered: ram-8_beats_cnn"]["holds"] == (err["ram-8"] < err["cnn"])
+    assert saved["checks"]["cluttered: ram-8_learned_beats_random"]["holds"] == (err["ram-8"] < err["ram-8-random"])
+    assert saved["checks"]["cluttered: ram-4_learned_beats_random"]["holds"] == (err["ram-4"] < err["ram-4-random"])
     s = saved["retina"]
     assert s["max_abs_difference_aligned"] < 1e-4 and s["ms"]["vectorised"] > 0
     assert s["ratio_loop"] == pytest.approx(s["ms"]["loop"] / s["ms"]["vectorised"])
     for label in ("RAM, 8 glimpses", "CNN, 2 conv + 2 FC", "RAM, 8 glimpses at random places", "| 5.23 |", "| 7.83 |"):
         assert label in md
-    assert "python scripts/bench_glimpse.py --quick" in md and "ram_beats_cnn" in md
+    assert "python scripts/bench_glimpse.py --quick" in md and "ram-8_beats_cnn" in md
     assert "## The conv glimpse network, the LSTM core and the CNN's plateau (validation)" in md
     assert s["ratio_episode_loop"] == pytest.approx(s["ms"]["episode_loop"] / s["ms"]["episode_vectorised"])
     assert s["max_abs_difference_per_image"] < 1e-6  # the image-by-image loop computes the same patches
@@ -146,7 +153,7 @@ def test_merge_pools_seeds_run_apart_and_recomputes_the_verdicts(tmp_path):
     assert merged["config"]["seeds"] == [0, 1, 2] and merged["config"]["rows"] == ["ram-8", "cnn"]
     by = {r["row"]: r for r in merged["summary"]}
     assert by["ram-8"]["errors"] == [20.0, 24.0, 19.0] and by["cnn"]["errors"] == [22.0, 21.0, 25.0]
-    verdict = merged["checks"]["cluttered: ram_beats_cnn"]
+    verdict = merged["checks"]["cluttered: ram-8_beats_cnn"]
     assert (
         verdict["holds"] and verdict["seeds"] == 2 and verdict["n"] == 3 and verdict["margin"] == pytest.approx(5 / 3)
     )
@@ -160,7 +167,7 @@ def test_merge_pools_seeds_run_apart_and_recomputes_the_verdicts(tmp_path):
     del older["config"]["every_glimpse"]  # written before the setting existed: it trained the last answer only
     mixed = bench.merge([parts[0], older])  # RAM on seed 0 only, the CNN on 0 and 1: paired where both ran
     assert mixed["config"]["every_glimpse"] is False
-    assert mixed["checks"]["cluttered: ram_beats_cnn"] | {"margin": 0} == {
+    assert mixed["checks"]["cluttered: ram-8_beats_cnn"] | {"margin": 0} == {
         "holds": True, "holds_single": True, "margin": 0, "seeds": 1, "n": 1
     }  # fmt: skip
     with pytest.raises(ValueError, match="settings differ: every_glimpse"):
