@@ -78,6 +78,7 @@ def test_tiny_run_writes_every_row(tmp_path):
     assert saved["checks"]["cluttered: ram-4_learned_beats_random"]["holds"] == (err["ram-4"] < err["ram-4-random"])
     s = saved["retina"]
     assert s["max_abs_difference_aligned"] < 1e-4 and s["ms"]["vectorised"] > 0
+    assert (s["glimpse_size"], s["scales"]) == bench.RETINA == (12, 3) != (saved["config"]["glimpse_size"], 2)
     assert s["ratio_loop"] == pytest.approx(s["ms"]["loop"] / s["ms"]["vectorised"])
     for label in ("RAM, 8 glimpses", "CNN, 2 conv + 2 FC", "RAM, 8 glimpses at random places", "| 5.23 |", "| 7.83 |"):
         assert label in md
