@@ -17,7 +17,7 @@ episode. A second part times the vectorised retina (the paper's 12x12 at 3 scale
 crop loop at batch 64.
 Writes glimpse.json and glimpse.md to --out.
 
-    .venv/bin/python scripts/bench_glimpse.py             # the full table (about 9 core-hours a seed)
+    .venv/bin/python scripts/bench_glimpse.py             # the full table (about 10 core-hours a seed)
     .venv/bin/python scripts/bench_glimpse.py --seeds 0 --rows ram-4 cnn   # a part of it
     .venv/bin/python scripts/bench_glimpse.py --quick     # smoke run (a few seconds)
     .venv/bin/python scripts/bench_glimpse.py --seeds 1 --out /tmp/s1   # one seed; later, the seeds as one table:
