@@ -178,7 +178,9 @@ def test_two_processes_under_torchrun_give_the_records_of_one(checkpoint_and_vid
 
 
 @pytest.mark.timeout(600)
-def test_ray_engine_gives_the_records_of_the_local_engine_and_resumes(checkpoint_and_videos, bad_videos, tmp_path):
+def test_ray_engine_gives_the_records_of_the_local_engine_and_resumes(
+    checkpoint_and_videos, bad_videos, tmp_path, monkeypatch
+):
     """A local Ray instance with 2 CPUs: decoding actors and a model actor, the same records, a bad video
     as an error record inside the task, and a rerun that scores nothing twice."""
     ray = pytest.importorskip("ray")
@@ -190,6 +192,9 @@ def test_ray_engine_gives_the_records_of_the_local_engine_and_resumes(checkpoint
     shutil.copy(bad_videos["random_bytes"], d / "noise.mp4")
     local, remote = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
     assert score("--checkpoint", str(ckpt), str(d), "--out", str(local), "--all-scores") == 0
+    # Ray starts its workers at niceness 15: on a machine already busy (the CI beside other jobs) they
+    # starved until the other processes ended (a 600 s timeout); at 0 they share the cores fairly
+    monkeypatch.setenv("RAY_worker_niceness", "0")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         args = ["--checkpoint", str(ckpt), str(d), "--out", str(remote), "--all-scores", "--engine", "ray"]
