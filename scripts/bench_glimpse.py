@@ -664,7 +664,9 @@ def save(report: dict, path: Path) -> None:
 
 # What may differ between the parts of one merged table: which rows and seeds each part ran, and how it was timed.
 MERGE_FREE = ("rows", "seeds", "threads", "retina_repeats")
-ADDED_LATER = {"every_glimpse": False}  # settings older reports lack, at the value those reports trained with
+# settings older reports lack, at the value those reports trained with (before policy_lr existed the
+# location layer trained at ram_lr)
+ADDED_LATER = {"policy_lr": None, "every_glimpse": False}
 
 
 def merge(reports: list[dict]) -> dict:
@@ -752,8 +754,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.retina_only:  # the speed row again (e.g. on a quieter machine), the training figures kept
         path = args.out / "glimpse.json"
         report = json.loads(path.read_text())
-        # reports from before policy_lr existed trained the location layer at ram_lr: keep saying so
-        cfg = BenchConfig(**{"policy_lr": None, **report["config"], "retina_repeats": args.retina_repeats or 200})
+        cfg = BenchConfig(**{**ADDED_LATER, **report["config"], "retina_repeats": args.retina_repeats or 200})
         torch.set_num_threads(cfg.threads)
         # keep every measurement: on the shared machine they vary from run to run
         runs = report.get("retina_runs") or ([report["retina"]] if "command" in report["retina"] else [])
