@@ -69,6 +69,10 @@ PAPER = {
     "translated": {"ram-8": 1.84, "cnn": 2.31},
 }
 RETINA = (12, 3)  # the speed row's glimpse: 12x12 at 3 scales, the paper's cluttered 60x60 setting
+# consecutive calls per timing, as `timeit` repeats a statement: a single 0.2 ms call timed right after another
+# way's ~10 ms of work pays for the caches that work left cold (0.35 ms against 0.23 ms warm, 2026-11-25),
+# a cost a 64-call loop spreads over its calls; reports before then timed one call (`calls_per_timing` absent)
+RETINA_CALLS = 10
 VALIDATION = 5000  # the last training images: canvases for tuning (--eval val), never trained on
 
 
@@ -366,8 +370,9 @@ def retina_speed(cfg: BenchConfig, batch: int = 64, glimpses: int = 8) -> dict:
     for _ in range(cfg.retina_repeats):
         for name, (f, n) in ways.items():
             start = time.thread_time()  # CPU time of this thread: waiting for a shared core is left out
-            f()
-            times[name].append((time.thread_time() - start) / n)
+            for _ in range(RETINA_CALLS):
+                f()
+            times[name].append((time.thread_time() - start) / n / RETINA_CALLS)
     ms = {name: 1000 * statistics.median(v) for name, v in times.items()}
     return {
         "batch": batch,
@@ -375,6 +380,7 @@ def retina_speed(cfg: BenchConfig, batch: int = 64, glimpses: int = 8) -> dict:
         "scales": k,
         "glimpses_per_episode": glimpses,
         "repeats": cfg.retina_repeats,
+        "calls_per_timing": RETINA_CALLS,
         "max_abs_difference_aligned": agree.abs().max().item(),
         "ms": ms,
         "max_abs_difference_per_image": (retina_per_image(images, locs[0], g, k) - retina(images, locs[0], g, k))
@@ -529,7 +535,8 @@ def to_markdown(report: dict) -> str:
         f"{s.get('scales', cfg['scales'])} scales of {s.get('glimpse_size', cfg['glimpse_size'])}x"
         f"{s.get('glimpse_size', cfg['glimpse_size'])} at batch {s['batch']} from "
         f"{cfg['size']}x{cfg['size']} images, one torch thread, median CPU time of the thread over {s['repeats']} "
-        "interleaved repeats (wall time on the shared machine also counts waits for a core)"
+        f"interleaved repeats of {s.get('calls_per_timing', 1)} consecutive call(s) each (wall time on the shared "
+        "machine also counts waits for a core)"
         + (
             f" (measured on its own: `{s['command']}`, {s['date']}, load average {s['load']:.1f})"
             if "command" in s
@@ -590,17 +597,19 @@ def to_markdown(report: dict) -> str:
             + ", ".join(f"{r['load']:.1f}" for r in runs)
             + ").",
         ]
-        same = [r for r in runs if "ratio_per_image" in r]
-        if same:
-            lines += [
-                "",
-                f"The {len(same)} measurements with the image-by-image `retina` (the last {len(same)} above), loop / "
-                "vectorised: one glimpse "
-                + ", ".join(f"{r['ratio_per_image']:.1f}x" for r in same)
-                + f" (median {statistics.median(r['ratio_per_image'] for r in same):.1f}x); in an episode "
-                + ", ".join(f"{r['ratio_episode_per_image']:.1f}x" for r in same)
-                + f" (median {statistics.median(r['ratio_episode_per_image'] for r in same):.1f}x).",
-            ]
+        for calls in sorted({r.get("calls_per_timing", 1) for r in runs}):
+            same = [r for r in runs if "ratio_per_image" in r and r.get("calls_per_timing", 1) == calls]
+            if same:
+                lines += [
+                    "",
+                    f"The {len(same)} measurements with the image-by-image `retina` timed "
+                    + ("one call at a time" if calls == 1 else f"{calls} consecutive calls at a time")
+                    + ", loop / vectorised: one glimpse "
+                    + ", ".join(f"{r['ratio_per_image']:.1f}x" for r in same)
+                    + f" (median {statistics.median(r['ratio_per_image'] for r in same):.1f}x); in an episode "
+                    + ", ".join(f"{r['ratio_episode_per_image']:.1f}x" for r in same)
+                    + f" (median {statistics.median(r['ratio_episode_per_image'] for r in same):.1f}x).",
+                ]
     lines += ["", RETINA_NOTE]
     lines += ["", "## The whole-canvas view (the default since 2026-11-24)", "", CONTEXT_STUDY]
     lines += ["", "## The conv glimpse network, the LSTM core and the CNN's plateau (validation)", "", ARCH_STUDY]
@@ -724,7 +733,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for key, typ in keys:
         p.add_argument(f"--{key.replace('_', '-')}", type=typ, help=f"default: {getattr(d, key)}")
     p.add_argument("--core", choices=["rnn", "lstm"], help=f"default: {d.core}")
-    p.add_argument("--encoder", choices=["mlp", "conv", "conv3", "towers"], help=f"RAM glimpse network (default: {d.encoder})")
+    p.add_argument(
+        "--encoder", choices=["mlp", "conv", "conv3", "towers"], help=f"RAM glimpse network (default: {d.encoder})"
+    )
     p.add_argument("--start", choices=["random", "centre"], help=f"first glimpse in training (default: {d.start})")
     p.add_argument("--context", action=argparse.BooleanOptionalAction, help=f"default: {d.context}")
     p.add_argument("--every-glimpse", action=argparse.BooleanOptionalAction,

@@ -29,17 +29,23 @@ def test_checks_are_computed_from_the_errors():
     c = bench.checks(summary)
     assert c["cluttered: ram-8_beats_cnn"]["holds"] and c["cluttered: ram-8_beats_cnn"]["seeds"] == 2
     assert c["cluttered: ram-8_beats_cnn"]["margin"] == pytest.approx(1.0)
-    assert c["cluttered: ram-8_learned_beats_random"]["holds"] and c["cluttered: ram-8_learned_beats_random"]["seeds"] == 2
+    assert (
+        c["cluttered: ram-8_learned_beats_random"]["holds"] and c["cluttered: ram-8_learned_beats_random"]["seeds"] == 2
+    )
     summary[1] = row("cluttered", "cnn", [20.0, 20.0, 20.0])  # now the CNN is better
     c = bench.checks(summary)
     assert not c["cluttered: ram-8_beats_cnn"]["holds"] and c["cluttered: ram-8_beats_cnn"]["seeds"] == 0
     assert set(bench.checks(summary[:1])) == set()  # nothing to compare against: no verdict
     summary += [row("cluttered", "ram-4", [21.0, 19.5, 21.0]), row("cluttered", "ram-4-random", [24.0, 18.0, 26.0])]
     c = bench.checks(summary)  # every learned row against the CNN, and against its own random-places twin
-    assert set(c) == {f"cluttered: {k}" for k in ("ram-4_beats_cnn", "ram-8_beats_cnn",
-                                                   "ram-4_learned_beats_random", "ram-8_learned_beats_random")}
+    assert set(c) == {
+        f"cluttered: {k}"
+        for k in ("ram-4_beats_cnn", "ram-8_beats_cnn", "ram-4_learned_beats_random", "ram-8_learned_beats_random")
+    }
     assert c["cluttered: ram-4_beats_cnn"]["seeds"] == 1 and not c["cluttered: ram-4_beats_cnn"]["holds"]
-    assert c["cluttered: ram-4_learned_beats_random"]["holds"] and c["cluttered: ram-4_learned_beats_random"]["seeds"] == 2
+    assert (
+        c["cluttered: ram-4_learned_beats_random"]["holds"] and c["cluttered: ram-4_learned_beats_random"]["seeds"] == 2
+    )
 
 
 def test_loop_retina_matches_vectorised_at_pixel_aligned_centres():
@@ -97,6 +103,7 @@ def test_tiny_run_writes_every_row(tmp_path):
     saved = json.loads((tmp_path / "glimpse.json").read_text())
     assert saved["summary"] == report["summary"] and saved["retina"]["repeats"] == 2
     assert "--retina-only" in saved["retina"]["command"] and again["retina"] == saved["retina"]
+    assert saved["retina"]["calls_per_timing"] == bench.RETINA_CALLS > 1  # timed warm, as timeit does
     kept = bench.main(["--quick", "--rows", "ram-4", "--seeds", "0", "--out", str(tmp_path / "k"),
                        "--retina-from", str(tmp_path / "glimpse.json")])  # fmt: skip
     assert kept["retina"] == saved["retina"] and kept["retina_runs"] == saved["retina_runs"]  # not timed again
@@ -184,3 +191,17 @@ def test_merge_pools_seeds_run_apart_and_recomputes_the_verdicts(tmp_path):
         saved["summary"] == merged["summary"]
         and "| 20.00, 24.00, 19.00 |" in (tmp_path / "all" / "glimpse.md").read_text()
     )
+
+
+def test_retina_medians_keep_single_call_and_repeated_call_timings_apart():
+    """Timings of one cold call (reports before 2026-11-25) and of repeated calls measure different things:
+    the report lists them apart, each with its own median."""
+    report = bench.merge([part(0, {"ram-8": 20.0, "cnn": 22.0})])  # with its summary and checks
+    old = {k: v for k, v in RETINA.items() if k != "calls_per_timing"} | {"ratio_per_image": 9.0}
+    new = old | {"calls_per_timing": 10}
+    report["retina_runs"] = [old, old | {"ratio_per_image": 9.6}, new | {"ratio_per_image": 14.0}]
+    md = bench.to_markdown(report)
+    assert "The 2 measurements with the image-by-image `retina` timed one call at a time" in md
+    assert "one glimpse 9.0x, 9.6x (median 9.3x)" in md
+    assert "The 1 measurements with the image-by-image `retina` timed 10 consecutive calls at a time" in md
+    assert "one glimpse 14.0x (median 14.0x)" in md
