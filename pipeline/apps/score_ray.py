@@ -112,7 +112,13 @@ def score_with_ray(
         raise ConfigError("--engine ray needs Ray: pip install 'video-attention-pipeline[ray]'") from e
     if not ray.is_initialized():
         # RAY_ADDRESS (set by `ray job submit`, or by hand) joins a cluster; otherwise a local instance.
-        ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False)
+        address = os.environ.get("RAY_ADDRESS")
+        if address is None:
+            # Ray starts its workers at niceness 15, to yield to its own services; in our own instance they do
+            # all the work, and on a machine busy with other jobs they starved until those ended (a CI run
+            # waited 9 minutes at 0/1 blocks). At 0 they share the cores like the local engine's workers.
+            os.environ.setdefault("RAY_worker_niceness", "0")
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
     if not paths:
         return
     import torch

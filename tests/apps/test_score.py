@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -262,3 +263,28 @@ def test_ray_starts_as_many_decoding_actors_as_fit_beside_the_model(monkeypatch)
     assert decode_actors(1, 4) == 1  # at least one
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 64.0})
     assert decode_actors(32, 1) == 32  # a cluster: as many as asked
+
+
+@pytest.mark.parametrize(
+    ("address", "set_by_user", "want"), [(None, None, "0"), (None, "7", "7"), ("ray://head:10001", None, None)]
+)
+def test_a_local_ray_instance_runs_its_workers_at_normal_priority(monkeypatch, address, set_by_user, want):
+    """Ray's workers default to niceness 15 and starved beside other jobs; `vap score` starts its own local
+    instance with them at 0, unless the user chose a niceness, and leaves a cluster's settings alone."""
+    ray = pytest.importorskip("ray")
+    from pipeline.apps.score_ray import score_with_ray
+
+    for name, value in (("RAY_ADDRESS", address), ("RAY_worker_niceness", set_by_user)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    seen = {}
+
+    def init(**kwargs):
+        seen.update(kwargs, niceness=os.environ.get("RAY_worker_niceness"))  # noqa: SIM112 (Ray's spelling)
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", init)
+    assert list(score_with_ray([], decode=None, checkpoint=Path("m.pt"), scorer_args={}, timeout=1.0, decoders=1)) == []
+    assert seen["address"] == address and seen["niceness"] == want
