@@ -343,3 +343,25 @@ def test_the_context_view_lets_reinforce_aim_the_first_glimpse():
     (accuracy 1.0 for seeds 0-2 at 300 steps); without it the one glimpse cannot be aimed (chance)."""
     assert min(_corner_toy(True, seed) for seed in (0, 1)) > 0.9
     assert _corner_toy(False, 0) < 0.65
+
+
+@pytest.mark.parametrize("encoder", ["conv", "conv3", "towers"])
+def test_conv_glimpse_networks_run_channels_last_with_the_same_answers(encoder, tmp_path):
+    """The conv layers' weights are channels-last (the CPU's NCHW max-pool is several times slower); the
+    answers are those of the same weights in the default layout, and a saved state loads back."""
+    torch.manual_seed(0)
+    model = RecurrentAttentionModel(3, glimpse_size=16, scales=2, glimpses=2, hidden=16, encoder=encoder).eval()
+    convs = [m for m in model.what if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(m.weight.is_contiguous(memory_format=torch.channels_last) for m in convs)
+    assert not all(m.weight.is_contiguous() for m in convs)  # really the other layout
+    plain = RecurrentAttentionModel(3, glimpse_size=16, scales=2, glimpses=2, hidden=16, encoder=encoder).eval()
+    plain.what.to(memory_format=torch.contiguous_format)
+    plain.load_state_dict(model.state_dict())
+    assert all(m.weight.is_contiguous() for m in plain.what if isinstance(m, torch.nn.Conv2d))
+    images = torch.rand(4, 1, 40, 40)
+    want, got = plain(images, sample=False), model(images, sample=False)
+    assert torch.allclose(got.logits, want.logits, atol=1e-5) and torch.allclose(got.locations, want.locations)
+    torch.save(model.state_dict(), tmp_path / "m.pt")
+    again = RecurrentAttentionModel(3, glimpse_size=16, scales=2, glimpses=2, hidden=16, encoder=encoder).eval()
+    again.load_state_dict(torch.load(tmp_path / "m.pt", weights_only=True))
+    assert torch.equal(again(images, sample=False).logits, got.logits)
