@@ -100,6 +100,9 @@ class BenchConfig:
     start: str = "random"
     context: bool = True  # RAM's location layer also reads a coarse view of the whole canvas (Ba et al. 2015)
     every_glimpse: bool = False  # RAM training: classification loss after every glimpse, not only the last
+    # "bf16": training forward passes under CPU autocast to bfloat16 (weights, optimiser and scoring stay float32),
+    # every row alike; 1.6-1.7x faster training steps on a CPU with AVX512-BF16 (towers RAM-4 242 -> 145 ms)
+    precision: str = "32"
     episodes: int = 1  # RAM training: episodes per canvas, REINFORCE baseline = the others' mean reward
     cnn_width: int = 16
     mc_runs: int = 10
@@ -230,16 +233,10 @@ def train_eval(row: str, task: str, seed: int, train: Split, test: tuple[torch.T
         start, losses, rewards = time.perf_counter(), [], []
         for b in range(0, cfg.train, cfg.batch_size):
             idx = order[b : b + cfg.batch_size]
-            if is_ram:
-                m = cfg.episodes  # each canvas m times in a row: (B * m, 1, S, S)
-                parts = ram_loss(
-                    model(x[idx].repeat_interleave(m, 0)), y[idx].repeat_interleave(m, 0), m,
-                    every_glimpse=cfg.every_glimpse,
-                )  # fmt: skip
-                loss, ce = parts["loss"], parts["classification"]
-                rewards.append(parts["reward"].item())
-            else:
-                loss = ce = F.cross_entropy(model(x[idx]), y[idx])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+                loss, ce, reward = step_loss(model, x[idx], y[idx], cfg)
+            if reward is not None:
+                rewards.append(reward)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -254,6 +251,18 @@ def train_eval(row: str, task: str, seed: int, train: Split, test: tuple[torch.T
     return RunResult(row=row, task=task, seed=seed, params=count(model), error=error, error_single=single,
                      epoch_losses=epoch_losses, epoch_seconds=train_seconds / epochs,
                      reward=statistics.fmean(rewards) if rewards else float("nan"))  # fmt: skip
+
+
+def step_loss(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: BenchConfig
+) -> tuple[torch.Tensor, torch.Tensor, float | None]:
+    """One batch's (loss to minimise, classification loss, RAM's mean reward or None for the CNN)."""
+    if not isinstance(model, RecurrentAttentionModel):
+        loss = F.cross_entropy(model(x), y)
+        return loss, loss, None
+    m = cfg.episodes  # each canvas m times in a row: (B * m, 1, S, S)
+    parts = ram_loss(model(x.repeat_interleave(m, 0)), y.repeat_interleave(m, 0), m, every_glimpse=cfg.every_glimpse)
+    return parts["loss"], parts["classification"], parts["reward"].item()
 
 
 def param_groups(model: nn.Module, policy_lr: float | None) -> list[dict]:
@@ -483,6 +492,9 @@ def where_from(cfg: dict) -> str:
     return text
 
 
+BF16_NOTE = "; training forward passes under bfloat16 autocast (scoring in float32)"
+
+
 def to_markdown(report: dict) -> str:
     cfg = report["config"]
     n = len(cfg["seeds"])
@@ -502,7 +514,9 @@ def to_markdown(report: dict) -> str:
         f"same for every row); {cfg['test']:,} {'test' if cfg['eval'] == 'test' else 'validation'} canvases "
         f"per seed from the {'test split' if cfg['eval'] == 'test' else 'last 5,000 training images'}; "
         f"batch {cfg['batch_size']}, Adam with cosine decay; RAM rows {cfg['epochs']} epochs at lr "
-        f"{cfg['ram_lr']}{policy_lr(cfg)}, the CNN {cfg['cnn_epochs']} epochs at lr {cfg['cnn_lr']}; {n} seed(s) "
+        f"{cfg['ram_lr']}{policy_lr(cfg)}, the CNN {cfg['cnn_epochs']} epochs at lr {cfg['cnn_lr']}"
+        f"{BF16_NOTE if cfg.get('precision') == 'bf16' else ''}"
+        f"; {n} seed(s) "
         f"({', '.join(map(str, cfg['seeds']))}), each with its own initialisation and canvases.",
         f"- RAM: {cfg['glimpse_size']}x{cfg['glimpse_size']} glimpses at {cfg['scales']} scales (x2 each), "
         f"{cfg['encoder']} glimpse network, {cfg['core']} core of {cfg['hidden']}, location std {cfg['std']}, "
@@ -632,8 +646,11 @@ def run(cfg: BenchConfig, out: Path, *, command: str, log: Callable[[str], None]
         retina_from: dict | None = None) -> dict:  # fmt: skip
     """Train and score every row; `retina_from`: an earlier report whose retina timings are kept (not timed again)."""
     unknown = [r for r in cfg.rows if r not in ROWS] + [t for t in cfg.tasks if t not in TASKS]
-    if unknown or cfg.eval not in ("test", "val"):
-        raise ValueError(f"unknown rows/tasks {unknown} or eval {cfg.eval!r}; rows: {ROWS}, tasks: {list(TASKS)}")
+    if unknown or cfg.eval not in ("test", "val") or cfg.precision not in ("32", "bf16"):
+        raise ValueError(
+            f"unknown rows/tasks {unknown}, eval {cfg.eval!r} or precision {cfg.precision!r}; "
+            f"rows: {ROWS}, tasks: {list(TASKS)}"
+        )
     torch.set_num_threads(cfg.threads)
     load_start = _load()
     start = time.perf_counter()
@@ -678,7 +695,7 @@ def save(report: dict, path: Path) -> None:
 MERGE_FREE = ("rows", "seeds", "threads", "retina_repeats")
 # settings older reports lack, at the value those reports trained with (before policy_lr existed the
 # location layer trained at ram_lr)
-ADDED_LATER = {"policy_lr": None, "every_glimpse": False}
+ADDED_LATER = {"policy_lr": None, "every_glimpse": False, "precision": "32"}
 
 
 def merge(reports: list[dict]) -> dict:
@@ -743,6 +760,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--context", action=argparse.BooleanOptionalAction, help=f"default: {d.context}")
     p.add_argument("--every-glimpse", action=argparse.BooleanOptionalAction,
                    help=f"RAM: classification loss after every glimpse (default: {d.every_glimpse})")  # fmt: skip
+    p.add_argument("--precision", choices=["32", "bf16"],
+                   help=f"training forward passes: float32 or bfloat16 autocast (default: {d.precision})")  # fmt: skip
     p.add_argument("--seeds", nargs="+", type=int, help=f"default: {d.seeds}")
     p.add_argument("--root", help=f"folder with the Fashion-MNIST IDX files (default: {d.root})")
     p.add_argument("--merge", type=Path, nargs="+", metavar="JSON",

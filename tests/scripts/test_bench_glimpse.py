@@ -205,3 +205,26 @@ def test_retina_medians_keep_single_call_and_repeated_call_timings_apart():
     assert "one glimpse 9.0x, 9.6x (median 9.3x)" in md
     assert "The 1 measurements with the image-by-image `retina` timed 10 consecutive calls at a time" in md
     assert "one glimpse 14.0x (median 14.0x)" in md
+
+
+def test_bf16_trains_under_autocast_every_row_alike_and_scores_in_float32(tmp_path, monkeypatch):
+    """--precision bf16: the training forward passes run in bfloat16 (RAM and CNN alike), the report says
+    so, scoring stays float32, and reports of different precision do not merge."""
+    seen = []
+    step_loss = bench.step_loss
+
+    def spy(model, x, y, cfg):
+        seen.append((type(model).__name__, torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
+        return step_loss(model, x, y, cfg)
+
+    monkeypatch.setattr(bench, "step_loss", spy)
+    report = bench.main(["--quick", "--rows", "ram-4", "cnn", "--seeds", "0", "--precision", "bf16",
+                         "--out", str(tmp_path)])  # fmt: skip
+    assert {name for name, *_ in seen} == {"RecurrentAttentionModel", "SmallCNN"}
+    assert all(on and dtype == torch.bfloat16 for _, on, dtype in seen)
+    assert report["config"]["precision"] == "bf16" and bench.BF16_NOTE in (tmp_path / "glimpse.md").read_text()
+    assert all(0 <= r["error_mean"] <= 100 for r in report["summary"])
+    with pytest.raises(ValueError, match="settings differ: precision"):
+        bench.merge([part(0, {"cnn": 22.0}), part(1, {"cnn": 21.0}, precision="bf16")])
+    with pytest.raises(ValueError, match="precision '16'"):
+        bench.run(bench.BenchConfig(precision="16"), tmp_path, command="x")
