@@ -4,6 +4,7 @@ retina agrees with the vectorised one."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,17 @@ def test_bf16_trains_under_autocast_every_row_alike_and_scores_in_float32(tmp_pa
         bench.merge([part(0, {"cnn": 22.0}), part(1, {"cnn": 21.0}, precision="bf16")])
     with pytest.raises(ValueError, match="precision '16'"):
         bench.run(bench.BenchConfig(precision="16"), tmp_path, command="x")
+
+
+def test_learning_rate_warms_up_linearly_then_decays_to_zero():
+    """One epoch of linear warm-up (without it the conv ReLUs died in the first 50 steps), then cosine decay;
+    no warm-up is the cosine alone, as reports before it trained."""
+    f = bench.lr_factor(1000, 100)
+    assert f(0) == pytest.approx(0.01, rel=1e-3) and f(49) == pytest.approx(0.5, rel=1e-2)
+    ramp = [f(s) for s in range(100)]
+    assert ramp == sorted(ramp) and f(99) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.099)))
+    assert [f(s) for s in range(100, 1001, 100)] == sorted([f(s) for s in range(100, 1001, 100)], reverse=True)
+    assert f(1000) == pytest.approx(0.0, abs=1e-12)
+    plain = bench.lr_factor(1000, 0)
+    assert plain(0) == 1.0 and plain(500) == pytest.approx(0.5)
+    assert bench.BenchConfig().warmup_epochs == 1 and bench.ADDED_LATER["warmup_epochs"] == 0
