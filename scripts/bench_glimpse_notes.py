@@ -179,7 +179,19 @@ On this CPU one bilinear read costs about 3 ns and a torch call 5-10 us; three s
 64 are 27,648 reads, so about 0.1 ms per glimpse is the floor of a bilinear retina, and 10x against the
 integer-crop loop (1.2-1.6 ms when its memory is reused) is out of reach for one glimpse. Against the
 same extraction image by image (the first loop row, added then) the batched retina was 11x for one
-glimpse and 13x in an episode in that run; the measurements listed above it are the benchmark's own."""
+glimpse and 13x in an episode in that run; the measurements listed above it are the benchmark's own.
+
+**Timed one call at a time, or ten (2026-11-25).** Until then each timing was a single call made right
+after another way's calls, and the vectorised retina's one 0.2 ms call paid for the caches the loop
+before it (3-13 ms of other work) had left cold; the loops' 64 calls are warm after their first image
+either way. In a quiet run that morning (load 0.7, the same command into a copy of the report, so not
+listed above) one call cost 0.347 ms; timed as 10 consecutive calls, as `timeit` does, 0.229 ms (under
+load 2.4) and 0.220 ms (the run above). So the ratio for one glimpse from raw images depends on the
+method: 9.5-9.8x timed cold, 14.9x warm; per glimpse of an episode it is above 10x either way (12.3x
+median cold, 14.4x warm). Inside RAM the retina runs between the glimpse network's conv layers, which
+also evict the caches, so the cold figure is the more cautious one for a single glimpse; an episode
+builds the pyramid once, and that is the figure RAM's forward pass sees. Since 2026-11-25 the script
+times 10 calls per timing (`calls_per_timing` in the JSON)."""
 
 CONTEXT_STUDY = """\
 Since 2026-11-24 the location layer also reads a coarse view of the whole canvas: the 60x60 canvas
@@ -383,3 +395,50 @@ plus the options in the first column), two runs at a time, one thread each; each
   glimpses have found the garment, which pulls the core's state away from what the last answer needs.
 - Still to run: RAM-4 at 120 epochs against the CNN's 13.82%, the CNN at 200 epochs (its plateau), then
   the 3-seed test table at the budgets validation picks."""
+
+WARMUP_STUDY = """\
+Three changes to how the rows train, the same for RAM and the CNN (2026-11-25):
+
+- **Channels-last conv weights** (`pipeline/models/glimpse.py`, the CNN in the script). On this CPU the
+  max-pool over NCHW maps was a quarter of a RAM training step, 17.8 ms against 2.1 ms channels-last for a
+  (128, 32, 28, 28) map, one thread. A towers RAM-4 epoch went from 59.5 s to 42.7 s and a CNN epoch from
+  15.7-17.9 s to 12.0 s (two runs at a time each, so upper bounds). The answers are those of the same
+  weights in the default layout (tested to 1e-5).
+- **One epoch of linear learning-rate warm-up** before the cosine decay (`--warmup-epochs`, default 1). A
+  RAM-4 run with channels-last weights and no warm-up sat at loss 2.04-2.2 for 18 epochs, where the same
+  seed had reached 0.60 in session 12 (a run stopped at epoch 24; the two differ only in float rounding).
+  `scripts/glimpse_dead_relu.py` shows why (logs in `docs/bench/glimpse_pilots/dead_relu_*.log`): Adam at lr
+  3e-3 moves every weight by about the lr per step, and within 47 steps 95% of the third conv block's
+  channels output 0 for the whole batch (100% by step 94; 85-97% of the FC layer's units), so no gradient
+  reaches them again and the glimpse network goes blind. The same seed in the default layout lost 92-95% of
+  them and went on with the few left. With the warm-up 9-30% of that block is dead at the same steps, the
+  chosen glimpses stay nearer the centre (mean absolute coordinate 0.16-0.30 against 0.69-0.87, where the
+  canvas edge is 1), and the loss is 1.29 after two epochs against 2.17. Every earlier pilot on this page
+  trained without it.
+- **`--precision bf16`**: the training forward passes under CPU bfloat16 autocast (weights, optimiser and
+  scoring in float32); this CPU has AVX512-BF16. A RAM-4 epoch takes 30.7 s against 42.7 s in float32.
+
+The same validation protocol as above (seed 0, towers, 28x28 at 2 scales, LSTM 144; reports in
+`docs/bench/glimpse_pilots/`):
+
+| run | precision | warm-up | epochs | validation error % (MC-10) | one episode % | loss, last epoch | s/epoch |
+|---|---|---:|---:|---:|---:|---:|---:|
+| RAM-4, session 12 (`towers_ram4_80.json`) | float32, NCHW | - | 80 | 13.84 | 15.52 | 0.383 | 59.5 |
+| RAM-4, channels-last (stopped at epoch 18) | float32 | - | 120 | - | - | 2.04 | 46 |
+| RAM-4 (`towers_ram4_80_warmup.json`) | float32 | 1 epoch | 80 | **10.56** | 11.46 | 0.283 | 42.7 |
+| RAM-4 (`towers_ram4_80_warmup_bf16.json`) | bf16 | 1 epoch | 80 | **10.98** | 11.96 | 0.289 | 30.7 |
+| CNN, session 12 (`towers_cnn_80.json`, `_120`) | float32, NCHW | - | 80 / 120 | 15.04 / 13.82 | - | 0.404 / 0.354 \
+| 17.9 / 15.7 |
+| CNN (`towers_cnn_200.json`) | float32 | - | 200 | **11.82** | - | 0.315 | 12.0 |
+| CNN (`towers_cnn_120_warmup_bf16.json`) | bf16 | 1 epoch | 120 | **11.88** | - | 0.307 | 7.3 |
+
+- The warm-up is worth 3.3 points to RAM-4 at 80 epochs (13.84% to 10.56%): the largest gain of any change
+  on this page. RAM-4 at 80 epochs now beats the CNN of its size at 200 (11.82%).
+- The CNN was still improving at 200 epochs (15.04%, 13.82%, 11.82% at 80, 120, 200), so its plateau is
+  further out; a CNN epoch costs about a quarter of a RAM-4 epoch.
+- bfloat16 costs RAM-4 0.42 points on this seed (10.98% against 10.56%), within the spread of one seed on
+  5,000 canvases (a binomial standard error of 0.44 points alone), for 1.4x faster epochs.
+- The CNN gains from the same changes: 11.88% at 120 epochs against 13.82% before (bf16 and the warm-up
+  together; not separated). RAM-4 at 80 epochs still leads it by 0.9 points in bf16 (10.98% against 11.88%).
+- Rule fixed before these runs: adopt bf16 for the test table if RAM-4 and the CNN each land within 0.6
+  points of their float32 figure or better. Both did, so the default is now `--precision bf16`."""

@@ -3,7 +3,7 @@ A diagnostic beside scripts/bench_glimpse.py.
 
 Trains the benchmark's RAM (its defaults: towers glimpse network, 4 glimpses here) on the benchmark's
 canvases with its optimiser and schedule, and every 47 steps prints the classification loss and reward
-of the last 47 steps, the mean distance of the chosen glimpses from the centre (half-canvas units), and
+of the last 47 steps, the mean absolute coordinate of the chosen glimpses (0 the centre, 1 the edge), and
 for each ReLU of the glimpse network the share of its channels (units for the FC layer) that output 0 for
 the whole batch: "dead", as no gradient reaches them again. The figures in docs/bench/glimpse.md ("Faster
 training and a warm-up") come from:

@@ -204,7 +204,7 @@ def test_retina_medians_keep_single_call_and_repeated_call_timings_apart():
     md = bench.to_markdown(report)
     assert "The 2 measurements with the image-by-image `retina` timed one call at a time" in md
     assert "one glimpse 9.0x, 9.6x (median 9.3x)" in md
-    assert "The 1 measurements with the image-by-image `retina` timed 10 consecutive calls at a time" in md
+    assert "The 1 measurement with the image-by-image `retina` timed 10 consecutive calls at a time" in md
     assert "one glimpse 14.0x (median 14.0x)" in md
 
 
@@ -226,7 +226,7 @@ def test_bf16_trains_under_autocast_every_row_alike_and_scores_in_float32(tmp_pa
     assert report["config"]["precision"] == "bf16" and bench.BF16_NOTE in (tmp_path / "glimpse.md").read_text()
     assert all(0 <= r["error_mean"] <= 100 for r in report["summary"])
     with pytest.raises(ValueError, match="settings differ: precision"):
-        bench.merge([part(0, {"cnn": 22.0}), part(1, {"cnn": 21.0}, precision="bf16")])
+        bench.merge([part(0, {"cnn": 22.0}), part(1, {"cnn": 21.0}, precision="32")])
     with pytest.raises(ValueError, match="precision '16'"):
         bench.run(bench.BenchConfig(precision="16"), tmp_path, command="x")
 
@@ -243,3 +243,4 @@ def test_learning_rate_warms_up_linearly_then_decays_to_zero():
     plain = bench.lr_factor(1000, 0)
     assert plain(0) == 1.0 and plain(500) == pytest.approx(0.5)
     assert bench.BenchConfig().warmup_epochs == 1 and bench.ADDED_LATER["warmup_epochs"] == 0
+    assert bench.BenchConfig().precision == "bf16" and bench.ADDED_LATER["precision"] == "32"
