@@ -222,10 +222,8 @@ def train_eval(row: str, task: str, seed: int, train: Split, test: tuple[torch.T
     torch.manual_seed(seed)
     model = build(row, cfg)
     is_ram = isinstance(model, RecurrentAttentionModel)
-    lr, epochs = (cfg.ram_lr, cfg.epochs) if is_ram else (cfg.cnn_lr, cfg.cnn_epochs)
-    opt = torch.optim.Adam(param_groups(model, cfg.policy_lr if is_ram else None), lr=lr)
-    per_epoch = math.ceil(cfg.train / cfg.batch_size)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(per_epoch * epochs, per_epoch * cfg.warmup_epochs))
+    epochs = cfg.epochs if is_ram else cfg.cnn_epochs
+    opt, sched = optimiser(model, cfg)
     gen = torch.Generator().manual_seed(seed)
     epoch_losses, train_seconds, rewards = [], 0.0, []
     for epoch in range(epochs):
@@ -253,6 +251,15 @@ def train_eval(row: str, task: str, seed: int, train: Split, test: tuple[torch.T
     return RunResult(row=row, task=task, seed=seed, params=count(model), error=error, error_single=single,
                      epoch_losses=epoch_losses, epoch_seconds=train_seconds / epochs,
                      reward=statistics.fmean(rewards) if rewards else float("nan"))  # fmt: skip
+
+
+def optimiser(model: nn.Module, cfg: BenchConfig) -> tuple[torch.optim.Adam, torch.optim.lr_scheduler.LambdaLR]:
+    """Adam at the row's lr (RAM's location layer at `policy_lr`) and its per-step schedule over the row's epochs."""
+    is_ram = isinstance(model, RecurrentAttentionModel)
+    lr, epochs = (cfg.ram_lr, cfg.epochs) if is_ram else (cfg.cnn_lr, cfg.cnn_epochs)
+    opt = torch.optim.Adam(param_groups(model, cfg.policy_lr if is_ram else None), lr=lr)
+    per_epoch = math.ceil(cfg.train / cfg.batch_size)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(per_epoch * epochs, per_epoch * cfg.warmup_epochs))
 
 
 def lr_factor(steps: int, warmup: int) -> Callable[[int], float]:

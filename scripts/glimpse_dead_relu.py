@@ -16,7 +16,6 @@ training and a warm-up") come from:
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import sys
 from pathlib import Path
@@ -52,11 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     model = bench.build("ram-4", cfg)
     if args.nchw:
         model.what.to(memory_format=torch.contiguous_format)
-    opt = torch.optim.Adam(bench.param_groups(model, cfg.policy_lr), lr=cfg.ram_lr)
-    per_epoch = math.ceil(cfg.train / cfg.batch_size)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, bench.lr_factor(per_epoch * cfg.epochs, per_epoch * cfg.warmup_epochs)
-    )
+    opt, sched = bench.optimiser(model, cfg)
     relus = {i: m for i, m in enumerate(model.what) if isinstance(m, torch.nn.ReLU)}
     outputs: dict[int, torch.Tensor] = {}
     for i, m in relus.items():
