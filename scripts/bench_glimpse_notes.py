@@ -284,10 +284,10 @@ What they show:
   at the same size (25.3%); both learn faster per canvas (training loss at epoch 10: 1.03 and 0.99; the MLP and RNN
   of the table at the top, seed 0: 1.30 at epoch 9). They
   cost about 2.4x the MLP's time per epoch (13 s against 5.5 s).
-- With more epochs the best RAM of about 300,000 parameters (conv glimpse network, LSTM 144) gains 4.9
-  points: 25.30% at 40 epochs, 20.42% at 80 (loss 1.01, 0.84, 0.69, 0.61, 0.56 at epochs 10, 20, 40, 60,
-  70; 0.58 at 80). The CNN too: 22.94% at 30 epochs, 20.02% at 40, 18.42% at 50 (loss 0.532, 0.497,
-  0.485 at epochs 30, 40, 50), so 50 epochs are still not its plateau; the benchmark's default is now 50.
+- With more epochs the best RAM of about 300,000 parameters (conv glimpse network, LSTM 144) gains 4.9 points:
+  25.30% at 40 epochs, 20.42% at 80 (loss 1.01, 0.84, 0.69, 0.61, 0.56 at epochs 10, 20, 40, 60, 70; 0.58 at
+  80). The CNN too: 22.94% at 30 epochs, 20.02% at 40, 18.42% at 50 (loss 0.532, 0.497, 0.485 at epochs 30,
+  40, 50), so 50 epochs are still not its plateau; the benchmark's default became 50 (120 since, below).
 - A larger RAM is better at 40 epochs (LSTM 256: 23.18%), but the CNN matched to its 708,000 parameters (a
   wider FC layer) gains more: 18.58%. Growing both does not close the gap (4.6 points at 708,000
   parameters; 5.3 at about 300,000 and 40 epochs each).
@@ -353,11 +353,11 @@ reports in `docs/bench/glimpse_pilots/conv3_*.json`:
 - The CNN is nowhere near its plateau on fresh canvases: 16.30% at 80 epochs, 14.30% at 120 (loss 0.436 ->
   0.384), 2.0 points for 40 more epochs (RAM-4 conv3 gained 1.3 from 40 to 80). A RAM-4 epoch costs
   about 1.9x a CNN epoch (RAM-8: 3.7x), so at equal compute the CNN's lead is larger still.
-- A prototype (not yet in the code) that passes each scale through the same three conv blocks on its own and
-  concatenates the two 64 x 3 x 3 maps before the FC layer (510,525 parameters; two torch threads,
-  36.2 s/epoch) reached 17.58% at 40 epochs (one episode 18.64%, last loss 0.477): 1.0 point better than
-  the stacked scales (18.58%) and as good as stacked RAM-8 at 80 epochs. Its 80-epoch run and its matched CNN
-  are next.
+- A prototype (now `--encoder towers`, next section) that passes each scale through the same three conv blocks
+  on its own and concatenates the two 64 x 3 x 3 maps before the FC layer (510,525 parameters; two torch
+  threads, 36.2 s/epoch) reached 17.58% at 40 epochs (one episode 18.64%, last loss 0.477): 1.0 point better
+  than the stacked scales (18.58%) and as good as stacked RAM-8 at 80 epochs. Its 80-epoch run and its matched
+  CNN are in the next section.
 - So on Fashion-MNIST the paper's result still does not hold at any size or budget tried here. Not yet
   tried: giving each scale its own pass through the conv layers in the code (they are now stacked as channels,
   which mixes pixels of different places), a classification loss after every glimpse, and RAM-4 at 120
@@ -393,8 +393,8 @@ plus the options in the first column), two runs at a time, one thread each; each
   against 17.58% at 40 epochs, and its last-answer loss stays higher all along (0.633 at the end against
   0.477). A likely reason, not tested further: the early answers are trained to be right before the
   glimpses have found the garment, which pulls the core's state away from what the last answer needs.
-- Still to run: RAM-4 at 120 epochs against the CNN's 13.82%, the CNN at 200 epochs (its plateau), then
-  the 3-seed test table at the budgets validation picks."""
+- Next were RAM-4 at 120 epochs and the CNN at 200; the next section runs them, with the changes that
+  RAM-4 at 120 needed (without a learning-rate warm-up it stalled)."""
 
 WARMUP_STUDY = """\
 Three changes to how the rows train, the same for RAM and the CNN (2026-11-25):
@@ -442,8 +442,8 @@ The same validation protocol as above (seed 0, towers, 28x28 at 2 scales, LSTM 1
 - bfloat16 costs RAM-4 0.42 points on this seed (10.98% against 10.56%), within the spread of one seed on
   5,000 canvases (a binomial standard error of 0.44 points alone), for 1.4x faster epochs.
 - The CNN gains from the same changes: 11.88% at 120 epochs against 13.82% before (bf16 and the warm-up
-  together; not separated). RAM-4 at 80 epochs leads it at 120 epochs (10.98% against 11.88%), but the CNN
-  at 200 and 300 epochs (10.36%, 9.80%, still improving) beats RAM-4 at 80; RAM's longer budgets with the
-  warm-up are not run yet, so no verdict.
+  together; not separated). RAM-4 at 80 epochs leads it at 120 epochs (10.98% against 11.88%), but the CNN at
+  200 and 300 epochs (10.36%, 9.80%; one seed, the last step within its spread) beats RAM-4 at 80; RAM's
+  longer budgets with the warm-up are not run yet, so no verdict.
 - Rule fixed before these runs: adopt bf16 for the test table if RAM-4 and the CNN each land within 0.6
   points of their float32 figure or better. Both did, so the default is now `--precision bf16`."""
