@@ -22,6 +22,7 @@ Writes glimpse.json and glimpse.md to --out.
     .venv/bin/python scripts/bench_glimpse.py --quick     # smoke run (a few seconds)
     .venv/bin/python scripts/bench_glimpse.py --seeds 1 --out /tmp/s1   # one seed; later, the seeds as one table:
     .venv/bin/python scripts/bench_glimpse.py --merge /tmp/s0/glimpse.json /tmp/s1/glimpse.json --out docs/bench
+    .venv/bin/python scripts/bench_glimpse.py --seeds 2 --out /tmp/s2 --resume /tmp/s2/state  # killed? run it again
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from pipeline.machine import describe_machine
 from pipeline.models.glimpse import RecurrentAttentionModel, monte_carlo_probs, pyramid, ram_loss, retina
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_glimpse_resume as resumable  # noqa: E402  (--resume: training state saved each epoch)
 from bench_glimpse_notes import (  # noqa: E402  (the hand-written sections of the report)
     ARCH_STUDY,
     CONTEXT_STUDY,
@@ -217,16 +219,29 @@ class RunResult:
 
 
 def train_eval(row: str, task: str, seed: int, train: Split, test: tuple[torch.Tensor, torch.Tensor],
-               cfg: BenchConfig, log: Callable[[str], None]) -> RunResult:  # fmt: skip
-    """Train one row from scratch on fresh canvases each epoch (the same ones for every row), then score it."""
+               cfg: BenchConfig, log: Callable[[str], None], resume: Path | None = None) -> RunResult:  # fmt: skip
+    """Train one row from scratch on fresh canvases each epoch (the same ones for every row), then score it.
+    With `resume`, each epoch's state is saved there and a run cut short goes on from it (bench_glimpse_resume)."""
+    key = resumable.settings_key(asdict(cfg))
+    state_file, done_file = resumable.paths(resume, task, row, seed) if resume is not None else (None, None)
+    if done_file is not None and done_file.exists():
+        done = json.loads(done_file.read_text())
+        resumable.check(done_file, done["settings"], key)
+        log(f"  {task} {row} seed {seed}: finished before, read from {done_file}")
+        return RunResult(**done["result"])
     torch.manual_seed(seed)
     model = build(row, cfg)
     is_ram = isinstance(model, RecurrentAttentionModel)
     epochs = cfg.epochs if is_ram else cfg.cnn_epochs
     opt, sched = optimiser(model, cfg)
     gen = torch.Generator().manual_seed(seed)
-    epoch_losses, train_seconds, rewards = [], 0.0, []
-    for epoch in range(epochs):
+    epoch_losses, train_seconds, rewards, first = [], 0.0, [], 0
+    if state_file is not None and (state := resumable.load_state(state_file, key)) is not None:
+        resumable.restore(state, model=model, opt=opt, sched=sched, gen=gen)
+        epoch_losses, train_seconds, rewards, first = (state["epoch_losses"], state["train_seconds"],
+                                                       state["rewards"], state["epoch"])  # fmt: skip
+        log(f"  {task} {row} seed {seed}: resumed after epoch {first} from {state_file}")
+    for epoch in range(first, epochs):
         x, y = canvases(train, cfg.train, task, 1000 * seed + epoch, cfg)
         order = torch.randperm(cfg.train, generator=gen)
         model.train()
@@ -245,12 +260,18 @@ def train_eval(row: str, task: str, seed: int, train: Split, test: tuple[torch.T
         train_seconds += time.perf_counter() - start
         epoch_losses.append(statistics.fmean(losses))
         log(f"  {task} {row} seed {seed} epoch {epoch + 1}/{epochs}: loss {epoch_losses[-1]:.3f}")
+        if state_file is not None:
+            resumable.save_state(state_file, key, epoch=epoch + 1, model=model, opt=opt, sched=sched, gen=gen,
+                                 epoch_losses=epoch_losses, train_seconds=train_seconds, rewards=rewards)  # fmt: skip
     model.eval()
     error = errors(model, *test, runs=cfg.mc_runs if is_ram else 1)
     single = errors(model, *test, runs=1) if is_ram else error
-    return RunResult(row=row, task=task, seed=seed, params=count(model), error=error, error_single=single,
-                     epoch_losses=epoch_losses, epoch_seconds=train_seconds / epochs,
-                     reward=statistics.fmean(rewards) if rewards else float("nan"))  # fmt: skip
+    result = RunResult(row=row, task=task, seed=seed, params=count(model), error=error, error_single=single,
+                       epoch_losses=epoch_losses, epoch_seconds=train_seconds / epochs,
+                       reward=statistics.fmean(rewards) if rewards else float("nan"))  # fmt: skip
+    if done_file is not None:
+        write_atomic(done_file, json.dumps({"settings": key, "result": asdict(result)}) + "\n")
+    return result
 
 
 def optimiser(model: nn.Module, cfg: BenchConfig) -> tuple[torch.optim.Adam, torch.optim.lr_scheduler.LambdaLR]:
@@ -671,8 +692,9 @@ def _held(ratio: float) -> str:
 
 
 def run(cfg: BenchConfig, out: Path, *, command: str, log: Callable[[str], None] = print,
-        retina_from: dict | None = None) -> dict:  # fmt: skip
-    """Train and score every row; `retina_from`: an earlier report whose retina timings are kept (not timed again)."""
+        retina_from: dict | None = None, resume: Path | None = None) -> dict:  # fmt: skip
+    """Train and score every row; `retina_from`: an earlier report whose retina timings are kept (not timed again);
+    `resume`: a folder where each run's state is saved every epoch and from which a run cut short goes on."""
     unknown = [r for r in cfg.rows if r not in ROWS] + [t for t in cfg.tasks if t not in TASKS]
     if unknown or cfg.eval not in ("test", "val") or cfg.precision not in ("32", "bf16"):
         raise ValueError(
@@ -689,7 +711,7 @@ def run(cfg: BenchConfig, out: Path, *, command: str, log: Callable[[str], None]
         for seed in cfg.seeds:
             test = canvases(evaluation, cfg.test, task, 10_000 + seed, cfg)
             for row in cfg.rows:
-                r = train_eval(row, task, seed, train, test, cfg, log)
+                r = train_eval(row, task, seed, train, test, cfg, log, resume)
                 runs.append(r)
                 log(f"{task} {row:>12} seed {seed}: error {r.error:.2f}% (one episode {r.error_single:.2f}%), "
                     f"{r.epoch_seconds:.1f} s/epoch, {r.params:,} params")  # fmt: skip
@@ -794,6 +816,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--root", help=f"folder with the Fashion-MNIST IDX files (default: {d.root})")
     p.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
                    help="pool the runs of several glimpse.json (rows or seeds run apart) into --out")  # fmt: skip
+    p.add_argument("--resume", type=Path, metavar="DIR",
+                   help="save each run's state here every epoch; the same command again goes on")  # fmt: skip
     p.add_argument("--render", type=Path, help="only rewrite the Markdown next to this glimpse.json")
     p.add_argument("--retina-from", type=Path, help="keep the retina timings of this glimpse.json (no timing run)")
     p.add_argument("--retina-only", action="store_true", help="only measure the retina again, into --out/glimpse.json")
@@ -830,7 +854,8 @@ def main(argv: list[str] | None = None) -> dict:
     cfg = BenchConfig(**values)
     command = shlex.join(["python", "scripts/bench_glimpse.py", *argv])
     kept = json.loads(args.retina_from.read_text()) if args.retina_from is not None else None
-    report = run(cfg, args.out, command=command, log=lambda m: print(m, file=sys.stderr, flush=True), retina_from=kept)
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    report = run(cfg, args.out, command=command, log=log, retina_from=kept, resume=args.resume)
     print(f"wrote {args.out / 'glimpse.md'} and .json in {report['seconds'] / 60:.1f} min")
     return report
 

@@ -244,3 +244,47 @@ def test_learning_rate_warms_up_linearly_then_decays_to_zero():
     assert plain(0) == 1.0 and plain(500) == pytest.approx(0.5)
     assert bench.BenchConfig().warmup_epochs == 1 and bench.ADDED_LATER["warmup_epochs"] == 0
     assert bench.BenchConfig().precision == "bf16" and bench.ADDED_LATER["precision"] == "32"
+
+
+class Killed(Exception):
+    """Stands for the end of a session between two epochs."""
+
+
+@pytest.mark.skipif(not HAVE_DATA, reason="needs Debian's dataset-fashion-mnist")
+@pytest.mark.parametrize("row", ["ram-4", "cnn"])
+def test_resume_goes_on_after_a_kill_and_ends_where_an_uninterrupted_run_ends(tmp_path, row):
+    """--resume: a run killed after epoch 2 of 3 and started again continues from its saved state (RNGs,
+    Adam, schedule) and gives the same losses and error as one that never stopped; a finished run is read
+    back, not trained again; a state saved with other settings is refused."""
+    cfg = bench.BenchConfig(**{**bench.QUICK, "epochs": 3, "cnn_epochs": 3, "train": 128, "test": 64})
+    train, evaluation = bench.load_splits(cfg)
+    test = bench.canvases(evaluation, cfg.test, "cluttered", 10_000, cfg)
+    whole = bench.train_eval(row, "cluttered", 0, train, test, cfg, log=lambda m: None)
+
+    def kill_at_epoch_3(message: str) -> None:
+        if "epoch 3/3" in message:
+            raise Killed
+
+    with pytest.raises(Killed):
+        bench.train_eval(row, "cluttered", 0, train, test, cfg, log=kill_at_epoch_3, resume=tmp_path)
+    state, done = tmp_path / f"cluttered_{row}_seed0.pt", tmp_path / f"cluttered_{row}_seed0.done.json"
+    assert state.exists() and not done.exists()
+    assert torch.load(state, weights_only=True)["epoch"] == 2  # epoch 3 was trained but not saved
+    lines: list[str] = []
+    resumed = bench.train_eval(row, "cluttered", 0, train, test, cfg, log=lines.append, resume=tmp_path)
+    assert "resumed after epoch 2" in lines[0] and sum("epoch 3/3" in m for m in lines) == 1
+    assert not any("epoch 1/3" in m or "epoch 2/3" in m for m in lines)  # epochs 1-2 not trained again
+    assert resumed.epoch_losses == whole.epoch_losses and len(resumed.epoch_losses) == 3
+    assert (resumed.error, resumed.error_single) == (whole.error, whole.error_single)
+    assert done.exists()
+    lines.clear()
+    again = bench.train_eval(row, "cluttered", 0, train, test, cfg, log=lines.append, resume=tmp_path)
+    assert json.dumps(bench.asdict(again)) == json.dumps(bench.asdict(resumed))  # (the CNN's reward is NaN)
+    assert len(lines) == 1 and "finished before" in lines[0]
+    other = bench.BenchConfig(**{**bench.asdict(cfg), "ram_lr": 1e-4, "cnn_lr": 1e-4})
+    with pytest.raises(ValueError, match=r"seed0\.done\.json: saved with other settings \(cnn_lr, ram_lr\)"):
+        bench.train_eval(row, "cluttered", 0, train, test, other, log=lines.append, resume=tmp_path)
+    done.unlink()
+    with pytest.raises(ValueError, match=r"seed0\.pt: saved with other settings"):
+        bench.train_eval(row, "cluttered", 0, train, test, other, log=lines.append, resume=tmp_path)
+    assert bench.parse_args(["--resume", "x"]).resume == Path("x")
