@@ -586,10 +586,11 @@ def to_markdown(report: dict) -> str:
         )
     lines += ["", "## What held", ""]
     for key, c in report["checks"].items():
+        ram = LABELS[key.split(": ")[1].split("_")[0]]  # "cluttered: ram-4_beats_cnn" -> RAM, 4 glimpses
         lines.append(
-            f"- {key}: **{'yes' if c['holds'] else 'NO'}** (the other row's error minus RAM 8's: "
-            f"{c['margin']:+.2f} points; RAM 8 lower in "
-            f"{c['seeds']}/{c['n']} seeds; with one episode: {'yes' if c['holds_single'] else 'no'})"
+            f"- {key}: **{'yes' if c['holds'] else 'NO'}** ({ram}: {abs(c['margin']):.2f} points "
+            f"{'below' if c['margin'] > 0 else 'above'} the other row, lower on {c['seeds']}/{c['n']} seeds; "
+            f"with one episode: {'yes' if c['holds_single'] else 'no'})"
         )
     s = report["retina"]
     lines += [

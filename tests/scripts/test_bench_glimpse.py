@@ -90,6 +90,10 @@ def test_tiny_run_writes_every_row(tmp_path):
     for label in ("RAM, 8 glimpses", "CNN, 2 conv + 2 FC", "RAM, 8 glimpses at random places", "| 5.23 |", "| 7.83 |"):
         assert label in md
     assert "python scripts/bench_glimpse.py --quick" in md and "ram-8_beats_cnn" in md
+    c4 = saved["checks"]["cluttered: ram-4_beats_cnn"]  # each verdict names its own row, not RAM 8
+    side = "below" if c4["margin"] > 0 else "above"
+    verdict = "yes" if c4["holds"] else "NO"
+    assert f"ram-4_beats_cnn: **{verdict}** (RAM, 4 glimpses: {abs(c4['margin']):.2f} points {side}" in md
     assert "## The conv glimpse network, the LSTM core and the CNN's plateau (validation)" in md
     assert s["ratio_episode_loop"] == pytest.approx(s["ms"]["episode_loop"] / s["ms"]["episode_vectorised"])
     assert s["max_abs_difference_per_image"] < 1e-6  # the image-by-image loop computes the same patches
