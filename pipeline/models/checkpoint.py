@@ -117,8 +117,10 @@ def _agent(ckpt: dict[str, Any], meta: CheckpointMeta, path: str | os.PathLike[s
     agent = meta.extra.get("agent")
     if not is_agent(meta) or not isinstance(agent, dict):
         raise ConfigError(f"{path}: not a glimpse-agent checkpoint (no agent record); load it with load_model")
-    features = build_classifier(meta.model, mean=meta.preprocessing["mean"], std=meta.preprocessing["std"])
-    model = GlimpseVideoModel(features, AGENTS.build(agent["name"], **agent["args"]))
+    mean, std = meta.preprocessing["mean"], meta.preprocessing["std"]
+    pixels = agent["args"].get("feature_dim") is None  # an agent over pixels has no classifier to rebuild
+    features = None if pixels else build_classifier(meta.model, mean=mean, std=std)
+    model = GlimpseVideoModel(features, AGENTS.build(agent["name"], **agent["args"]), mean=mean, std=std)
     _load_weights(model, ckpt, path)
     return model.eval()
 

@@ -25,7 +25,6 @@ from einops.layers.torch import Rearrange
 from torch import nn
 from torch.distributions import Normal
 
-
 _QUARTER = torch.tensor(0.25)  # a CPU scalar tensor: usable with tensors of any dtype on any device
 
 

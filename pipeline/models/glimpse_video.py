@@ -21,6 +21,8 @@ and the classification loss trains the core (as in RAM).
 
     GlimpseVideoModel: frozen per-frame encoder (a trained VideoClassifier's backbone) + agent; it encodes
     only the frames the agent asks for, so a video costs `viewed` frames through the backbone, not T.
+    Without a classifier (`features=None`) the agent looks at the pixels instead: each chosen frame is
+    normalised and the retina takes its patches where the policy points (frame and place, as RAM).
 """
 
 from __future__ import annotations
@@ -34,13 +36,15 @@ from einops.layers.torch import Rearrange
 from torch import nn
 from torch.distributions import Bernoulli, Categorical, Normal
 
+from pipeline.data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize
 from pipeline.models.glimpse import retina
 from pipeline.models.video_classifier import VideoClassifier
 from pipeline.registry import Registry
 
 AGENTS: Registry[type[nn.Module]] = Registry("agent")
 
-Encoder = Callable[[torch.Tensor], torch.Tensor]  # frames (B, C, H, W) -> features (B, D)
+# frames (B, C, H, W) -> features (B, D), or (pixel mode) -> the normalised frames (B, C, H, W) the retina reads
+Encoder = Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass
@@ -155,20 +159,23 @@ class VideoGlimpseAgent(nn.Module):
         alive: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """What one glimpse sees, at frame (B,) and loc (B, 2): of (B, T, D) features, of (B, T, C, H, W)
-        frames through `encoder` (features mode: only the episodes still `alive` are encoded), or the
-        retina's patches of raw frames."""
+        frames through `encoder` (only the episodes still `alive` are read), or the retina's patches of
+        raw frames (after `encoder`, when given: the normalisation of pixel mode)."""
         rows = torch.arange(video.shape[0], device=video.device)
-        if encoder is not None:
-            take = torch.ones_like(frame, dtype=torch.bool) if alive is None else alive
-            seen = torch.zeros(len(frame), self.what[1].in_features, device=video.device)  # (B, D)
-            if bool(take.any()):
-                # only the live episodes' frames are read: `video` may decode on request (vap score)
-                seen[take] = encoder(video[rows[take], frame[take]]).float()  # (A, D): halted ones cost nothing
-            return seen
-        picked = video[rows, frame]  # (B, D) or (B, C, H, W)
-        if self.features_mode:
-            return picked
-        return retina(picked.float(), loc, self.glimpse_size, self.scales).flatten(1)  # (B, k*C*g*g)
+        if encoder is None:
+            picked = video[rows, frame]  # (B, D) or (B, C, H, W)
+            return picked if self.features_mode else self.patches(picked.float(), loc)
+        take = torch.ones_like(frame, dtype=torch.bool) if alive is None else alive
+        seen = torch.zeros(len(frame), self.what[1].in_features, device=video.device)  # (B, D)
+        if bool(take.any()):
+            # only the live episodes' frames are read: `video` may decode on request (vap score)
+            x = encoder(video[rows[take], frame[take]]).float()  # (A, D) or (A, C, H, W): halted ones cost nothing
+            seen[take] = x if self.features_mode else self.patches(x, loc[take])
+        return seen
+
+    def patches(self, frames: torch.Tensor, loc: torch.Tensor) -> torch.Tensor:
+        """The retina's `scales` patches of (B, C, H, W) frames at loc (B, 2), flattened: (B, k*C*g*g)."""
+        return retina(frames, loc, self.glimpse_size, self.scales).flatten(1)
 
     def forward(
         self, video: torch.Tensor, *, sample: bool | None = None, encoder: Encoder | None = None
@@ -292,20 +299,37 @@ class GlimpseVideoModel(nn.Module):
     """A frozen per-frame encoder (a trained classifier) and an agent that decides which frames it encodes.
 
     video (B, T, C, H, W) uint8 -> the agent picks frame f_k -> classifier.frame_features(frame) (B, D)
-    -> agent core -> ... -> EpisodeOutput. Only the frames looked at go through the backbone."""
+    -> agent core -> ... -> EpisodeOutput. Only the frames looked at go through the backbone.
+    `features=None` (pixel mode; the agent built without `feature_dim`): the picked frame is normalised
+    with `mean`/`std` and the agent's retina reads it where its policy points, so nothing is pretrained."""
 
-    def __init__(self, features: VideoClassifier, agent: VideoGlimpseAgent) -> None:
+    def __init__(
+        self,
+        features: VideoClassifier | None,
+        agent: VideoGlimpseAgent,
+        *,
+        mean: tuple[float, ...] = IMAGENET_MEAN,
+        std: tuple[float, ...] = IMAGENET_STD,
+    ) -> None:
         super().__init__()
-        self.features = features.eval().requires_grad_(False)  # frozen: the agent learns where to look
+        if (features is None) == agent.features_mode:
+            raise ValueError("a glimpse agent over features needs the classifier that makes them (features=...); "
+                             "one over pixels (built without feature_dim) takes features=None")  # fmt: skip
+        self.features = None if features is None else features.eval().requires_grad_(False)  # frozen
         self.agent = agent
+        self.mean, self.std = tuple(mean), tuple(std)
 
     def train(self, mode: bool = True) -> GlimpseVideoModel:
         super().train(mode)
-        self.features.eval()  # batch norm statistics stay the classifier's
+        if self.features is not None:
+            self.features.eval()  # batch norm statistics stay the classifier's
         return self
 
     def encode(self, frames: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) frames -> (B, D) features of the frozen classifier's backbone; no gradient."""
+        """(B, C, H, W) frames -> (B, D) features of the frozen classifier's backbone, no gradient; in pixel
+        mode the normalised frames (B, C, H, W) for the agent's retina."""
+        if self.features is None:
+            return normalize(frames, self.mean, self.std) if frames.dtype == torch.uint8 else frames.float()
         with torch.no_grad():
             return self.features.frame_features(frames[:, None])[:, 0]  # (B, D)
 

@@ -196,5 +196,8 @@ class GlimpseTrajectories(L.Callback):
             pred = names[int(out.logits[b].argmax())]
             titles.append(f"{batch.video_id[b]}\ntrue {true}\npredicted {pred}")
             looked.append(out.frames[b, : int(out.viewed[b])].tolist())
-        path = glimpse_trajectories([v.cpu() for v in video], looked, titles, out_dir / "glimpses.png")
+        where = {}  # pixel mode: each glimpse's finest patch where it was taken; features: the whole frame
+        if not model.agent.features_mode:
+            where = {"locations": list(out.locations.cpu()), "box": model.agent.glimpse_size / video.shape[-1]}
+        path = glimpse_trajectories([v.cpu() for v in video], looked, titles, out_dir / "glimpses.png", **where)
         send_images(trainer, {"glimpses": [path]})

@@ -8,18 +8,23 @@ right answer less `glimpse_cost` per glimpse). Logs the accuracy, frames viewed 
 share of the clip), reward, baseline, frame-policy and halting entropies. Validation and test take
 the most likely decisions (no sampling).
 
-The checkpoint stands alone (`load_agent`): its `vap` record holds the classifier's architecture and the
-agent's arguments, and its weights both networks; `features_from` is not needed to rebuild it.
+`looks_at: pixels` needs no classifier: the agent picks a frame and a place in it, and RAM's retina reads
+the normalised pixels there (Mnih et al. 2014 in time and space); everything it sees it learns itself.
+
+The checkpoint stands alone (`load_agent`): its `vap` record holds the classifier's architecture (pixel
+mode: none) and the agent's arguments, and its weights both networks; `features_from` is not needed to
+rebuild it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 import torch
 
 from pipeline.data.dataset import VideoBatch
+from pipeline.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from pipeline.errors import ConfigError
 from pipeline.models.checkpoint import MODEL_KEYS, build_classifier, checkpoint_record, load_model
 from pipeline.models.glimpse_video import GlimpseVideoModel, VideoGlimpseAgent, episode_loss
@@ -30,7 +35,8 @@ AGENT_NAME = "video_glimpse"
 
 
 class GlimpseTask(L.LightningModule):
-    """Trains a `VideoGlimpseAgent` over the frozen per-frame features of a classifier's backbone."""
+    """Trains a `VideoGlimpseAgent` over the frozen per-frame features of a classifier's backbone, or over
+    the pixels themselves (`looks_at: pixels`)."""
 
     def __init__(
         self,
@@ -56,8 +62,14 @@ class GlimpseTask(L.LightningModule):
         memory_kernel: int = 9,
         halt_on_answer: bool = False,
         answer_memory: int = 0,
+        looks_at: Literal["features", "pixels"] = "features",
+        glimpse_size: int = 8,
+        scales: int = 2,
     ) -> None:
-        """`features_from`: a classification checkpoint whose backbone gives the per-frame features; or
+        """`looks_at`: "features" (a frozen classifier's per-frame features; the policy picks frames) or
+        "pixels" (no classifier: the policy picks a frame and a place, where the retina takes `scales`
+        patches of `glimpse_size` pixels, each twice the side of the one before). `features_from`: a
+        classification checkpoint whose backbone gives the per-frame features; or
         `features`: its architecture record (kept in this task's checkpoint, so that `--ckpt_path` needs
         no file but the checkpoint); or `backbone` with pretrained `weights`. `num_frames`: frames per clip
         (linked from the data's sampler), the candidates the agent chooses among. `halt_threshold`: in
@@ -74,16 +86,28 @@ class GlimpseTask(L.LightningModule):
             raise ConfigError(f"model.class_names has {len(class_names)} names for {num_classes} classes")
         self.save_hyperparameters()
         self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
-        classifier, record = self._features(features_from, features, backbone, weights)
-        self.hparams["features"] = record  # so the checkpoint rebuilds the classifier without its file
+        if looks_at not in ("features", "pixels"):
+            raise ConfigError(f"model.looks_at must be 'features' or 'pixels', got {looks_at!r}")
         self.agent_args = {
-            "num_classes": num_classes, "num_frames": num_frames,
-            "feature_dim": GlimpseVideoModel.feature_dim(classifier), "max_glimpses": max_glimpses,
+            "num_classes": num_classes, "num_frames": num_frames, "max_glimpses": max_glimpses,
             "min_glimpses": min_glimpses, "hidden": hidden, "std": std, "dropout": dropout,
             "halt_threshold": halt_threshold, "memory": memory, "memory_kernel": memory_kernel,
             "halt_on_answer": halt_on_answer, "answer_memory": answer_memory,
         }  # fmt: skip
-        self.model = GlimpseVideoModel(classifier, VideoGlimpseAgent(**self.agent_args))
+        if looks_at == "pixels":
+            if features_from is not None or weights is not None:
+                raise ConfigError("model.features_from and model.weights are for looks_at: features; an agent "
+                                  "that looks at the pixels learns everything it sees itself")  # fmt: skip
+            classifier = None
+            record = {"model": {k: None for k in MODEL_KEYS} | {"num_classes": num_classes},
+                      "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}  # fmt: skip
+            self.agent_args |= {"glimpse_size": glimpse_size, "scales": scales}
+        else:
+            classifier, record = self._features(features_from, features, backbone, weights)
+            self.agent_args["feature_dim"] = GlimpseVideoModel.feature_dim(classifier)
+        self.hparams["features"] = record  # so the checkpoint rebuilds the classifier without its file
+        self.model = GlimpseVideoModel(classifier, VideoGlimpseAgent(**self.agent_args), mean=tuple(record["mean"]),
+                                       std=tuple(record["std"]))  # fmt: skip
 
     @staticmethod
     def _features(

@@ -91,7 +91,7 @@ def fake_ssv2(root: Path) -> None:
 FAKES = {"ucf101": fake_ucf101, "hmdb51": fake_hmdb51, "kinetics400": fake_kinetics, "ssv2": fake_ssv2}
 
 
-GLIMPSE = {"moving_digits_glimpse": None, "ucf101_glimpse_r50": "ucf101"}
+GLIMPSE = {"moving_digits_glimpse": None, "moving_digits_glimpse_pixels": None, "ucf101_glimpse_r50": "ucf101"}
 
 
 def test_every_config_is_covered():
@@ -172,8 +172,9 @@ def test_glimpse_config_builds_the_agent_and_runs_an_episode(config, tmp_path, m
     else:
         FAKES[GLIMPSE[config]](tmp_path)
         overrides += ["--data.size", "32"]
-    features = tiny_classifier(tmp_path / "classifier.ckpt", 6)
-    cli = build(CONFIGS / f"{config}.yaml", [*overrides, "--model.features_from", str(features)])
+    if not config.endswith("_pixels"):  # the agent over pixels needs no classifier
+        overrides += ["--model.features_from", str(tiny_classifier(tmp_path / "classifier.ckpt", 6))]
+    cli = build(CONFIGS / f"{config}.yaml", overrides)
     dm, model = cli.datamodule, cli.model
     assert type(model).__name__ == "GlimpseTask" and model.hparams.num_classes == dm.num_classes
     assert model.class_names == dm.class_names and model.hparams.num_frames == dm.clip_len
@@ -185,6 +186,9 @@ def test_glimpse_config_builds_the_agent_and_runs_an_episode(config, tmp_path, m
         out = model(batch.video)
     assert out.logits.shape == (2, dm.num_classes)
     assert int(out.viewed.min()) >= 2 and int(out.viewed.max()) <= model.hparams.max_glimpses < dm.clip_len
+    pixels = model.hparams.looks_at == "pixels"
+    assert (model.model.features is None) == pixels == config.endswith("_pixels")
+    assert bool((out.locations != 0).any()) == pixels  # a place in the frame only when it looks at pixels
     best = [cb for cb in cli.trainer.callbacks if type(cb).__name__ == "ModelCheckpoint"]
     assert best and best[0].monitor == "val/reward"
 

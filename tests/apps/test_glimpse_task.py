@@ -9,6 +9,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from einops import rearrange
 from torch.utils.data import DataLoader
 
 from pipeline.cli import main
@@ -144,3 +145,51 @@ def test_vap_train_and_test_a_glimpse_agent_from_its_config(in_tmp, capsys):
     assert meta.extra["agent"]["args"]["memory"] == 16 and model.agent.memory == 16  # the config's timeline map
     assert main(["test", *common, "--ckpt_path", str(last)]) == 0
     assert "test/top1" in capsys.readouterr().out
+
+
+def test_an_agent_over_pixels_trains_without_a_classifier_and_its_checkpoint_stands_alone(tmp_path):
+    """`looks_at: pixels`: no classifier; the policy picks a frame and a place, the retina reads it there."""
+    torch.manual_seed(0)
+    task = GlimpseTask(num_classes=3, class_names=["x", "y", "z"], num_frames=6, looks_at="pixels", glimpse_size=8,
+                       scales=2, max_glimpses=3, hidden=16, memory=4, memory_kernel=3)  # fmt: skip
+    assert task.model.features is None and task.model.agent.what[1].in_features == 2 * 3 * 8 * 8
+    before = {k: v.clone() for k, v in task.model.agent.state_dict().items()}
+    trainer = fit(task, 5, tmp_path)
+    moved = {k.split(".")[0] for k, v in task.model.agent.state_dict().items() if not torch.equal(v, before[k])}
+    assert {"what", "core", "classifier", "loc", "when_abs"} <= moved  # the place policy learns too
+    assert all(torch.isfinite(trainer.callback_metrics[k]) for k in ("train/reward", "val/top1", "val/viewed"))
+
+    path = tmp_path / "pixels.ckpt"
+    trainer.save_checkpoint(path)
+    model, meta = load_agent(path)  # torch.load(weights_only=True); nothing else to read
+    assert model.features is None and meta.extra["agent"]["args"]["glimpse_size"] == 8
+    assert "feature_dim" not in meta.extra["agent"]["args"] and meta.model["backbone"] is None
+    video = batches(1)[0].video
+    task.eval()
+    with torch.no_grad():
+        expected, got = task(video), model(video)
+    assert torch.equal(expected.logits, got.logits) and torch.equal(expected.locations, got.locations)
+    assert got.locations.abs().max() <= 1 and bool((got.locations != 0).any())  # somewhere in the frame
+    # the frames are normalised as the record says before the retina reads them
+    manual = model.agent(model.encode(rearrange(video, "b t c h w -> (b t) c h w")).view(video.shape), sample=False)
+    assert torch.allclose(manual.logits, got.logits, atol=1e-5)
+    with pytest.raises(ConfigError, match="looks_at: features"):
+        GlimpseTask(num_classes=3, num_frames=6, looks_at="pixels", features_from=str(path))
+    with pytest.raises(ConfigError, match="looks_at"):
+        GlimpseTask(num_classes=3, num_frames=6, looks_at="pixel")
+
+
+def test_vap_train_an_agent_over_pixels_from_its_config(in_tmp, capsys):
+    """One command, no classifier first: configs/moving_digits_glimpse_pixels.yaml on a few made videos."""
+    md = in_tmp / "mds"
+    config = Path(__file__).resolve().parents[2] / "configs" / "moving_digits_glimpse_pixels.yaml"
+    assert main(["train", "--config", str(config), "--data.train", str(md / "train.txt"), "--data.val",
+                 str(md / "val.txt"), "--data.test", str(md / "test.txt"), "--data.make_args", json.dumps(TINY),
+                 "--data.batch_size", "6", "--data.num_workers", "0", "--trainer.enable_progress_bar", "false",
+                 "--trainer.log_every_n_steps", "1", "--trainer.max_epochs", "1"]) == 0  # fmt: skip
+    assert "best checkpoint:" in capsys.readouterr().out
+    run = in_tmp / "runs" / "csv" / "version_0"
+    assert "val/reward" in (run / "metrics.csv").read_text()
+    assert (run / "attention" / "epoch_00" / "glimpses.png").stat().st_size > 1000  # boxes where it looked
+    model, meta = load_agent(run / "checkpoints" / "last.ckpt")
+    assert model.features is None and meta.extra["agent"]["args"]["scales"] == 2 and model.agent.max_glimpses == 6

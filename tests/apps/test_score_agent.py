@@ -27,22 +27,22 @@ def quick_trainer(root: Path) -> L.Trainer:
                      default_root_dir=root)  # fmt: skip
 
 
+def data(md: Path) -> VideoDataModule:
+    return VideoDataModule(train=str(md / "train.txt"), val=str(md / "val.txt"), test=str(md / "test.txt"),
+                           make="moving-digits", make_args=TINY, size=32, batch_size=4, num_workers=0,
+                           sampler_args={"num_segments": 8})  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def agent_and_videos(tmp_path_factory) -> tuple[Path, list[Path]]:
     """A classifier, then an agent over its frozen features (8 positions, at most 3 glimpses), both tiny."""
     root = tmp_path_factory.mktemp("score_agent")
     md = root / "md"
-
-    def data() -> VideoDataModule:
-        return VideoDataModule(train=str(md / "train.txt"), val=str(md / "val.txt"), test=str(md / "test.txt"),
-                               make="moving-digits", make_args=TINY, size=32, batch_size=4, num_workers=0,
-                               sampler_args={"num_segments": 8})  # fmt: skip
-
     classifier = VideoClassificationTask(num_classes=6, backbone="tiny", weights=None, head="tsn")
     trainer = quick_trainer(root)
-    trainer.fit(classifier, datamodule=data())
+    trainer.fit(classifier, datamodule=data(md))
     trainer.save_checkpoint(root / "classifier.ckpt")
-    dm = data()
+    dm = data(md)
     dm.setup("fit")
     agent = GlimpseTask(num_classes=6, class_names=dm.class_names, num_frames=8, max_glimpses=3, hidden=16,
                         features_from=str(root / "classifier.ckpt"))  # fmt: skip
@@ -55,14 +55,33 @@ def agent_and_videos(tmp_path_factory) -> tuple[Path, list[Path]]:
     return ckpt, videos
 
 
-def test_records_are_the_agents_answers_from_the_frames_it_chose(agent_and_videos, tmp_path):
+@pytest.fixture(scope="module")
+def pixel_agent(agent_and_videos) -> Path:
+    """An agent over the pixels of the same videos (no classifier): it picks a frame and a place in it."""
+    root = agent_and_videos[0].parent
+    dm = data(root / "md")
+    dm.setup("fit")
+    agent = GlimpseTask(num_classes=6, class_names=dm.class_names, num_frames=8, max_glimpses=3, hidden=16,
+                        looks_at="pixels", glimpse_size=8, scales=2)  # fmt: skip
+    trainer = quick_trainer(root)
+    trainer.fit(agent, datamodule=dm)
+    ckpt = root / "pixel_agent.ckpt"
+    trainer.save_checkpoint(ckpt)
+    return ckpt
+
+
+@pytest.mark.parametrize("looks_at", ["features", "pixels"])
+def test_records_are_the_agents_answers_from_the_frames_it_chose(looks_at, agent_and_videos, request, tmp_path):
     ckpt, videos = agent_and_videos
+    if looks_at == "pixels":
+        ckpt = request.getfixturevalue("pixel_agent")
     out = tmp_path / "agent.jsonl"
     assert main(["score", "--checkpoint", str(ckpt), *map(str, videos), "--out", str(out), "--all-scores",
                  "--workers", "1", "--timeout", "60"]) == 0  # fmt: skip
     records = {r["path"]: r for r in read_journal(out)}
     assert set(records) == {str(v.resolve()) for v in videos}
     model, meta = load_agent(ckpt)
+    assert (model.features is None) == (looks_at == "pixels")
     sampler, transform = eval_pipeline(meta.preprocessing, clips=1)
     for path, rec in records.items():
         assert rec["status"] == "ok" and rec["backend"] == "pyav"
