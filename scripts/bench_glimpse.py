@@ -59,6 +59,7 @@ from bench_glimpse_notes import (  # noqa: E402  (the hand-written sections of t
     POLICY_STUDY,
     RETINA_NOTE,
     SIZE_STUDY,
+    TEST_NOTE,
     TOWERS_STUDY,
     TUNING,
     WARMUP_STUDY,
@@ -582,7 +583,7 @@ def to_markdown(report: dict) -> str:
         paper = "-" if r["paper_mnist"] is None else f"{r['paper_mnist']:.2f}"
         lines.append(
             f"| {r['task']} | {LABELS[r['row']]} | {r['params']:,} | {r['error_mean']:.2f} ± {r['error_std']:.2f} "
-            f"| {single} | {', '.join(f'{e:.2f}' for e in r['errors'])} | {r['epoch_seconds']:.1f} | {paper} |"
+            f"| {single} | {per_seed(r, cfg['seeds'])} | {r['epoch_seconds']:.1f} | {paper} |"
         )
     lines += ["", "## What held", ""]
     for key, c in report["checks"].items():
@@ -592,6 +593,7 @@ def to_markdown(report: dict) -> str:
             f"{'below' if c['margin'] > 0 else 'above'} the other row, lower on {c['seeds']}/{c['n']} seeds; "
             f"with one episode: {'yes' if c['holds_single'] else 'no'})"
         )
+    lines += ["", TEST_NOTE]
     s = report["retina"]
     lines += [
         "",
@@ -686,6 +688,15 @@ def to_markdown(report: dict) -> str:
     lines += ["", "## Is the policy's learning signal right?", "", POLICY_STUDY]
     lines += ["", "## How the settings were chosen", "", TUNING]
     return "\n".join(lines) + "\n"
+
+
+def per_seed(row: dict, seeds: list[int]) -> str:
+    """A row's errors by seed; when a pooled report holds the row on fewer seeds than the table, which."""
+    text = ", ".join(f"{e:.2f}" for e in row["errors"])
+    mine = row.get("seeds", seeds)  # older reports: every row on every seed
+    if list(mine) == list(seeds):
+        return text
+    return f"{text} (seed{'s' if len(mine) > 1 else ''} {', '.join(map(str, mine))})"
 
 
 def _held(ratio: float) -> str:

@@ -447,3 +447,21 @@ The same validation protocol as above (seed 0, towers, 28x28 at 2 scales, LSTM 1
   longer budgets with the warm-up are not run yet, so no verdict.
 - Rule fixed before these runs: adopt bf16 for the test table if RAM-4 and the CNN each land within 0.6
   points of their float32 figure or better. Both did, so the default is now `--precision bf16`."""
+
+TEST_NOTE = """\
+**How the table at the top was run (since 2026-12-05).** The settings are the best of the validation pilots
+below (seed 0 only): each scale through its own pass of the conv glimpse network ("towers"), 28x28 glimpses
+at 2 scales, an LSTM core of 144, the location layer reading the whole-canvas view at lr 1e-3, one epoch of
+learning-rate warm-up, bfloat16 autocast in training; RAM 80 epochs and the CNN of its size 120, so the CNN
+sees 1.5 times RAM's canvases. They were fixed before any test canvas was scored. Each (row, seed) ran as a
+process of its own (one torch thread, two at a time on the 2 cores, tests and other work beside them at
+times, so s/epoch are upper bounds), and the parts were pooled with `--merge`; each part's report is
+`docs/bench/glimpse_pilots/test_<row>_s<seed>.json`. A seed's test canvases are the same for every row.
+A row run on fewer seeds than the table says which.
+
+What the budgets leave open: 120 epochs are not the CNN's plateau. On validation (seed 0) it reached 11.88%
+at 120 epochs, 10.36% at 200 and 9.80% at 300, against RAM-4's 10.98% at 80 (next-but-one section). So the
+table compares RAM with a CNN of its size trained on 1.5 times its canvases; whether RAM also beats a CNN
+trained to its plateau needs RAM's longer budgets too, which are not run yet. The first table (2026-11-24:
+MLP glimpse network, 12x12 glimpses at 3 scales, 40 epochs; RAM lost to the CNN by 4.7 points) is kept in
+`docs/bench/glimpse_pilots/table_2026-11-24.json`."""
