@@ -764,7 +764,7 @@ def save(report: dict, path: Path) -> None:
 
 
 # What may differ between the parts of one merged table: which rows and seeds each part ran, and how it was timed.
-MERGE_FREE = ("rows", "seeds", "threads", "retina_repeats")
+MERGE_FREE = ("rows", "seeds", "tasks", "threads", "retina_repeats")
 # settings older reports lack, at the value those reports trained with (before policy_lr existed the
 # location layer trained at ram_lr)
 ADDED_LATER = {"policy_lr": None, "every_glimpse": False, "precision": "32", "warmup_epochs": 0}

@@ -144,11 +144,11 @@ def test_the_default_policy_reads_the_whole_canvas_view_at_its_own_lr():
 RETINA = json.loads((Path(__file__).parents[2] / "docs/bench/glimpse.json").read_text())["retina"]  # a real timing
 
 
-def part(seed: int, errors: dict[str, float], **cfg) -> dict:
+def part(seed: int, errors: dict[str, float], task: str = "cluttered", **cfg) -> dict:
     """A report of one seed, as a run of the script writes it (no training: the errors are given)."""
-    config = bench.asdict(bench.BenchConfig(seeds=[seed], rows=list(errors), **cfg))
+    config = bench.asdict(bench.BenchConfig(seeds=[seed], rows=list(errors), tasks=[task], **cfg))
     runs = [
-        bench.asdict(bench.RunResult(row, "cluttered", seed, 1000, e, e + 1, [1.0], 2.0, 0.5))
+        bench.asdict(bench.RunResult(row, task, seed, 1000, e, e + 1, [1.0], 2.0, 0.5))
         for row, e in errors.items()
     ]
     return {"date": f"2026-11-2{seed}T00:00:00", "machine": "m", "torch": "t", "command": f"run {seed}",
@@ -200,6 +200,22 @@ def test_merge_pools_seeds_run_apart_and_recomputes_the_verdicts(tmp_path):
         saved["summary"] == merged["summary"]
         and "| 20.00, 24.00, 19.00 |" in (tmp_path / "all" / "glimpse.md").read_text()
     )
+
+
+def test_merge_pools_tasks_run_apart_each_with_its_own_verdicts():
+    """The translated parts run as processes of their own, like the cluttered ones: one table, a verdict per task."""
+    cluttered = [part(s, {"ram-4": 10.0 + s, "cnn": 12.0}) for s in (0, 1)]
+    translated = [part(s, {"ram-4": 9.0, "cnn": 8.0 + s}, task="translated") for s in (0, 1)]
+    merged = bench.merge([*cluttered, *translated])
+    assert merged["config"]["tasks"] == ["cluttered", "translated"]
+    rows = {(r["task"], r["row"]): r["errors"] for r in merged["summary"]}
+    assert rows == {("cluttered", "ram-4"): [10.0, 11.0], ("cluttered", "cnn"): [12.0, 12.0],
+                    ("translated", "ram-4"): [9.0, 9.0], ("translated", "cnn"): [8.0, 9.0]}  # fmt: skip
+    assert merged["checks"]["cluttered: ram-4_beats_cnn"]["margin"] == pytest.approx(1.5)
+    assert merged["checks"]["translated: ram-4_beats_cnn"]["margin"] == pytest.approx(-0.5)
+    assert not merged["checks"]["translated: ram-4_beats_cnn"]["holds"]
+    md = bench.to_markdown(merged)
+    assert "| translated | RAM, 4 glimpses |" in md and "- translated: ram-4_beats_cnn: **NO**" in md
 
 
 def test_retina_medians_keep_single_call_and_repeated_call_timings_apart():
