@@ -148,8 +148,7 @@ def part(seed: int, errors: dict[str, float], task: str = "cluttered", **cfg) ->
     """A report of one seed, as a run of the script writes it (no training: the errors are given)."""
     config = bench.asdict(bench.BenchConfig(seeds=[seed], rows=list(errors), tasks=[task], **cfg))
     runs = [
-        bench.asdict(bench.RunResult(row, task, seed, 1000, e, e + 1, [1.0], 2.0, 0.5))
-        for row, e in errors.items()
+        bench.asdict(bench.RunResult(row, task, seed, 1000, e, e + 1, [1.0], 2.0, 0.5)) for row, e in errors.items()
     ]
     return {"date": f"2026-11-2{seed}T00:00:00", "machine": "m", "torch": "t", "command": f"run {seed}",
             "config": config, "retina": RETINA, "runs": runs, "seconds": 60.0,
