@@ -589,10 +589,10 @@ def to_markdown(report: dict) -> str:
         "|---|---|---:|---:|---:|---|---:|---:|",
     ]
     for r in report["summary"]:
-        single = "-" if r["row"] == "cnn" else f"{r['error_single_mean']:.2f} ± {r['error_single_std']:.2f}"
+        single = "-" if r["row"] == "cnn" else spread(r["error_single_mean"], r["error_single_std"], r["n"])
         paper = "-" if r["paper_mnist"] is None else f"{r['paper_mnist']:.2f}"
         lines.append(
-            f"| {r['task']} | {LABELS[r['row']]} | {r['params']:,} | {r['error_mean']:.2f} ± {r['error_std']:.2f} "
+            f"| {r['task']} | {LABELS[r['row']]} | {r['params']:,} | {spread(r['error_mean'], r['error_std'], r['n'])} "
             f"| {single} | {per_seed(r, cfg['seeds'])} | {r['epoch_seconds']:.1f} | {paper} |"
         )
     lines += ["", "## What held", ""]
@@ -698,6 +698,11 @@ def to_markdown(report: dict) -> str:
     lines += ["", "## Is the policy's learning signal right?", "", POLICY_STUDY]
     lines += ["", "## How the settings were chosen", "", TUNING]
     return "\n".join(lines) + "\n"
+
+
+def spread(mean: float, std: float, n: int) -> str:
+    """'mean ± std' over seeds; one seed has no spread to show (a 0.00 would read as a measured one)."""
+    return f"{mean:.2f} ± {std:.2f}" if n > 1 else f"{mean:.2f}"
 
 
 def per_seed(row: dict, seeds: list[int]) -> str:

@@ -179,6 +179,7 @@ def test_merge_pools_seeds_run_apart_and_recomputes_the_verdicts(tmp_path):
     del older["config"]["every_glimpse"]  # written before the setting existed: it trained the last answer only
     mixed = bench.merge([parts[0], older])  # RAM on seed 0 only, the CNN on 0 and 1: paired where both ran
     assert "| 20.00 (seed 0) |" in bench.to_markdown(mixed) and "| 22.00, 21.00 |" in bench.to_markdown(mixed)
+    assert "| 20.00 | 21.00 | 20.00 (seed 0) |" in bench.to_markdown(mixed)  # one seed: no "± 0.00" spread
     assert mixed["config"]["every_glimpse"] is False
     assert mixed["checks"]["cluttered: ram-8_beats_cnn"]["margin"] == 2.0  # seed 0 alone: 22 - 20, not 21.5 - 20
     apart = bench.merge([part(0, {"ram-8": 20.0}), part(1, {"cnn": 21.0})])  # no seed in common: no verdict
