@@ -768,7 +768,7 @@ def save(report: dict, path: Path) -> None:
     write_atomic(path.with_suffix(".md"), to_markdown(report))
 
 
-# What may differ between the parts of one merged table: which rows and seeds each part ran, and how it was timed.
+# What may differ between the parts of one merged table: the rows, seeds and tasks each part ran, and its timing.
 MERGE_FREE = ("rows", "seeds", "tasks", "threads", "retina_repeats")
 # settings older reports lack, at the value those reports trained with (before policy_lr existed the
 # location layer trained at ram_lr)
