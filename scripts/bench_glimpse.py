@@ -31,6 +31,7 @@ import argparse
 import datetime as dt
 import json
 import math
+import os
 import shlex
 import statistics
 import sys
@@ -554,6 +555,15 @@ def warmup(cfg: dict) -> str:
 BF16_NOTE = "; training forward passes under bfloat16 autocast (scoring in float32)"
 
 
+def command_line(report: dict) -> str:
+    """The command, or for a merged report the merging one and one part's (all of them are in the JSON)."""
+    parts = report.get("part_commands")
+    if not parts:
+        return f"- Command: `{report['command']}`"
+    return (f"- Commands: {len(parts)} parts, each a process of its own, for example `{parts[0]}` (every part's "
+            f"command is in the JSON's `part_commands`); pooled with `{report['command']}`")  # fmt: skip
+
+
 def to_markdown(report: dict) -> str:
     cfg = report["config"]
     n = len(cfg["seeds"])
@@ -564,8 +574,9 @@ def to_markdown(report: dict) -> str:
         "four 8x8 crops of other digits added (cluttered). Here the same with Fashion-MNIST garments "
         "(harder than digits, so errors run higher than the paper's).",
         "",
-        f"- Command: `{report['command']}`",
-        f"- Date: {report['date']}; wall time {report['seconds'] / 60:.1f} min",
+        command_line(report),
+        f"- Date: {report['date']}; wall time {report['seconds'] / 60:.1f} min"
+        f"{' summed over the parts' if report.get('part_commands') else ''}",
         f"- Machine: {report['machine']}; torch {report['torch']}, {cfg['threads']} thread(s). "
         f"Load average at the start {report['load'][0]:.1f}, at the end {report['load'][1]:.1f} "
         "(other jobs shared the 2 cores, so the times are upper bounds).",
@@ -775,10 +786,11 @@ MERGE_FREE = ("rows", "seeds", "tasks", "threads", "retina_repeats")
 ADDED_LATER = {"policy_lr": None, "every_glimpse": False, "precision": "32", "warmup_epochs": 0}
 
 
-def merge(reports: list[dict]) -> dict:
+def merge(reports: list[dict], command: str = "merged with --merge") -> dict:
     """One report from runs made apart (rows or seeds split across processes or sessions): the runs pooled,
     the summary and checks computed again. Every setting that decides the numbers must agree, and no
-    (task, row, seed) may appear twice; the retina timings are the first report's."""
+    (task, row, seed) may appear twice; the retina timings are the first report's. `command` is the one that
+    merged; each part's own command is kept in `part_commands`."""
     first = {**ADDED_LATER, **reports[0]["config"]}
     for other in reports[1:]:
         cfg = {**ADDED_LATER, **other["config"]}
@@ -801,11 +813,26 @@ def merge(reports: list[dict]) -> dict:
     report.update(
         runs=[asdict(r) for r in runs],
         date=max(rep["date"] for rep in reports),
-        command=" ; ".join(rep["command"] for rep in reports) + " (merged with --merge)",
+        command=command,
+        part_commands=[c for rep in reports for c in rep.get("part_commands", [rep["command"]])],
         seconds=sum(rep["seconds"] for rep in reports),
         load=[min(rep["load"][0] for rep in reports), max(rep["load"][1] for rep in reports)],
     )
     return report
+
+
+def as_globs(paths: list[Path]) -> str:
+    """The reports to merge as short as the shell can take them back: per folder, the files' common prefix and
+    `*`, where that pattern matches exactly those files; else the files one by one."""
+    words = []
+    for folder in sorted({p.parent for p in paths}):
+        names = sorted(p.name for p in paths if p.parent == folder)
+        pattern = os.path.commonprefix(names) + "*" + Path(names[0]).suffix
+        if len(names) > 1 and sorted(q.name for q in folder.glob(pattern)) == names:
+            words.append(shlex.quote(str(folder)) + "/" + pattern)  # the pattern itself stays unquoted
+        else:
+            words += [shlex.quote(str(folder / n)) for n in names]
+    return " ".join(words)
 
 
 def _load() -> float:
@@ -859,7 +886,8 @@ def main(argv: list[str] | None = None) -> dict:
         write_atomic(args.render.with_suffix(".md"), to_markdown(report))
         return report
     if args.merge:  # runs made apart (one seed or row per process or session) into one table
-        report = merge([json.loads(p.read_text()) for p in args.merge])
+        command = f"python scripts/bench_glimpse.py --merge {as_globs(args.merge)} --out {shlex.quote(str(args.out))}"
+        report = merge([json.loads(p.read_text()) for p in args.merge], command=command)
         save(report, args.out / "glimpse.json")
         print(f"merged {len(args.merge)} reports into {args.out / 'glimpse.md'}")
         return report

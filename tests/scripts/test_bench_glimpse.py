@@ -169,7 +169,11 @@ def test_merge_pools_seeds_run_apart_and_recomputes_the_verdicts(tmp_path):
     assert (
         verdict["holds"] and verdict["seeds"] == 2 and verdict["n"] == 3 and verdict["margin"] == pytest.approx(5 / 3)
     )
-    assert merged["seconds"] == 180.0 and merged["load"] == [0.5, 3.0] and "run 0 ; run 1 ; run 2" in merged["command"]
+    assert (
+        merged["seconds"] == 180.0
+        and merged["load"] == [0.5, 3.0]
+        and merged["part_commands"] == ["run 0", "run 1", "run 2"]
+    )
 
     with pytest.raises(ValueError, match="settings differ: epochs"):
         bench.merge([parts[0], part(1, {"cnn": 21.0}, epochs=41)])
@@ -196,10 +200,23 @@ def test_merge_pools_seeds_run_apart_and_recomputes_the_verdicts(tmp_path):
         paths[-1].write_text(json.dumps(p))
     bench.main(["--merge", *map(str, paths), "--out", str(tmp_path / "all")])
     saved = json.loads((tmp_path / "all" / "glimpse.json").read_text())
-    assert (
-        saved["summary"] == merged["summary"]
-        and "| 20.00, 24.00, 19.00 |" in (tmp_path / "all" / "glimpse.md").read_text()
-    )
+    md = (tmp_path / "all" / "glimpse.md").read_text()
+    assert saved["summary"] == merged["summary"] and "| 20.00, 24.00, 19.00 |" in md
+    # the merging command names the parts by a pattern that matches exactly them, each part's command is kept
+    assert saved["command"] == f"python scripts/bench_glimpse.py --merge {tmp_path}/p*.json --out {tmp_path}/all"
+    assert "- Commands: 3 parts, each a process of its own, for example `run 0`" in md
+    assert "wall time 3.0 min summed over the parts" in md
+    assert bench.merge([saved, part(3, {"cnn": 20.0})])["part_commands"] == ["run 0", "run 1", "run 2", "run 3"]
+
+
+def test_merge_command_names_parts_by_a_pattern_only_where_it_matches_no_other_file(tmp_path):
+    for name in ("test_a_s0.json", "test_a_s1.json", "test_b_s0.json", "pilot.json"):
+        (tmp_path / name).write_text("{}")
+    two = [tmp_path / "test_a_s0.json", tmp_path / "test_a_s1.json"]
+    assert bench.as_globs(two) == f"{tmp_path}/test_a_s*.json"
+    three = [*two, tmp_path / "test_b_s0.json"]
+    assert bench.as_globs(three) == f"{tmp_path}/test_*.json"
+    assert bench.as_globs([*two[:1], three[2]]) == f"{tmp_path}/test_a_s0.json {tmp_path}/test_b_s0.json"
 
 
 def test_merge_pools_tasks_run_apart_each_with_its_own_verdicts():
