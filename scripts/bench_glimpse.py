@@ -68,7 +68,7 @@ from bench_glimpse_notes import (  # noqa: E402  (the hand-written sections of t
 
 ROWS: tuple[str, ...] = ("ram-4", "ram-4-random", "ram-6", "ram-8", "ram-8-random", "cnn")
 TASKS = {"cluttered": 4, "translated": 0}  # 8x8 clutter crops per canvas
-# The paper's MNIST test errors (%) on 60x60 canvases (Mnih et al. 2014, as summarised in REFERENCE.md).
+# The paper's MNIST test errors (%) on 60x60 canvases (Mnih et al. 2014, 8 glimpses and its CNN baseline).
 PAPER = {
     "cluttered": {"ram-8": 5.23, "cnn": 7.83},
     "translated": {"ram-8": 1.84, "cnn": 2.31},

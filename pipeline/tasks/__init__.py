@@ -20,7 +20,7 @@ def _classification() -> type:
     return VideoClassificationTask
 
 
-@TASKS.register("glimpse", doc="RL glimpse agent: which frames of a clip to look at, over a frozen classifier")
+@TASKS.register("glimpse", doc="RL glimpse agent: which frames of a clip to look at (and where, on pixels)")
 def _glimpse() -> type:
     from pipeline.tasks.glimpse import GlimpseTask
 

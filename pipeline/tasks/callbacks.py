@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,24 @@ def snapshot_batch(trainer: L.Trainer, num_videos: int, every_n_epochs: int) -> 
     return batch, Path(log_dir) / "attention" / f"epoch_{trainer.current_epoch:02d}"
 
 
+def write_frames_viewed(trainer: L.Trainer, counts: torch.Tensor, path: Path) -> None:
+    """`counts[n]`: validation videos the agent looked at n frames of; as JSON (atomically) and to W&B."""
+    from pipeline.data.records import write_atomic
+
+    videos = int(counts.sum())
+    mean = round(float((counts * torch.arange(len(counts))).sum()) / videos, 4) if videos else None
+    record = {"videos": videos, "mean": mean, "histogram": {str(n): int(c) for n, c in enumerate(counts)}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(record, indent=1) + "\n")
+    for logger in trainer.loggers:
+        if type(logger).__name__ == "WandbLogger" and videos:
+            import wandb
+
+            table = wandb.Table(data=[[n, int(c)] for n, c in enumerate(counts)], columns=["frames viewed", "videos"])
+            chart = wandb.plot.bar(table, "frames viewed", "videos", title="frames viewed per validation video")
+            logger.log_metrics({"val/frames_viewed": chart}, step=trainer.global_step)
+
+
 def send_images(trainer: L.Trainer, images: dict[str, list[Path]]) -> None:
     """The pictures to W&B as `val/<key>`, when a WandbLogger is one of the loggers."""
     for logger in trainer.loggers:
@@ -164,11 +183,24 @@ def send_images(trainer: L.Trainer, images: dict[str, list[Path]]) -> None:
 class GlimpseTrajectories(L.Callback):
     """After each validation of a glimpse agent: where it looked in a few fixed validation clips (the frames
     looked at boxed and numbered in order, see `pipeline.viz.glimpse_trajectories`), saved as
-    `<log dir>/attention/epoch_NN/glimpses.png` and sent to W&B (`val/glimpses`) when it is a logger."""
+    `<log dir>/attention/epoch_NN/glimpses.png`, and how many frames each validation video took (all ranks
+    pooled) as `frames_viewed.json`; both go to W&B (`val/glimpses`, `val/frames_viewed`) when it is a logger."""
 
     def __init__(self, num_videos: int = 6, every_n_epochs: int = 1) -> None:
         self.num_videos = num_videos
         self.every_n_epochs = every_n_epochs
+        self.counts: torch.Tensor | None = None  # (max_glimpses + 1,) videos that viewed n frames
+
+    def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.counts = None
+
+    def on_validation_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                                batch_idx: int, dataloader_idx: int = 0) -> None:  # fmt: skip
+        if not isinstance(outputs, dict) or "viewed" not in outputs:
+            return
+        n = pl_module.model.agent.max_glimpses
+        counts = torch.bincount(outputs["viewed"].detach().long().cpu(), minlength=n + 1)  # (n + 1,)
+        self.counts = counts if self.counts is None else self.counts + counts
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         from pipeline.models.glimpse_video import GlimpseVideoModel
@@ -176,10 +208,14 @@ class GlimpseTrajectories(L.Callback):
         model = getattr(pl_module, "model", None)
         if not isinstance(model, GlimpseVideoModel):
             return
+        counts = self.counts if self.counts is not None else torch.zeros(model.agent.max_glimpses + 1, dtype=torch.long)
+        if trainer.world_size > 1:  # every rank takes part; a fixed length, so the shards stack
+            counts = pl_module.all_gather(counts.to(pl_module.device)).sum(0).cpu()
         got = snapshot_batch(trainer, self.num_videos, self.every_n_epochs)
         if got is None:
             return
         batch, out_dir = got
+        write_frames_viewed(trainer, counts, out_dir / "frames_viewed.json")
         from pipeline.viz import glimpse_trajectories
 
         video = batch.video.to(pl_module.device)

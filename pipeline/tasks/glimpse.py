@@ -5,7 +5,9 @@ picks frames one at a time and only those go through the frozen backbone of a tr
 (`features_from`: a `vap train` checkpoint; or `weights: imagenet` for pretrained features) ->
 `episode_loss` (answer cross-entropy + masked baseline regression + masked REINFORCE, reward 1 for the
 right answer less `glimpse_cost` per glimpse). Logs the accuracy, frames viewed per video (and their
-share of the clip), reward, baseline, frame-policy and halting entropies. Validation and test take
+share of the clip), reward, baseline, frame-policy and halting entropies. A frame once seen cannot be
+chosen again, so the frames viewed are also the step the agent halted at. (On pixels the place policy is a
+Gaussian of fixed std, whose entropy is a constant: not logged.) Validation and test take
 the most likely decisions (no sampling).
 
 `looks_at: pixels` needs no classifier: the agent picks a frame and a place in it, and RAM's retina reads
@@ -134,7 +136,8 @@ class GlimpseTask(L.LightningModule):
     def forward(self, video: torch.Tensor, *, sample: bool | None = None):
         return self.model(video, sample=sample)
 
-    def _step(self, batch: VideoBatch, stage: str) -> torch.Tensor | None:
+    def _step(self, batch: VideoBatch, stage: str) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The loss and the frames viewed per video (B,), after logging; None when nothing labeled decoded."""
         if batch.video.dim() == 6:
             raise ConfigError("the glimpse agent takes one clip per video: set data.test_clips: 1 and "
                               "data.test_three_crop: false")  # fmt: skip
@@ -157,16 +160,17 @@ class GlimpseTask(L.LightningModule):
         }  # fmt: skip
         self.log_dict({f"{stage}/{k}": v for k, v in logs.items()}, batch_size=len(labels),
                       prog_bar=stage == "val", sync_dist=stage != "train")  # fmt: skip
-        return parts["loss"]
+        return parts["loss"], out.viewed
 
     def training_step(self, batch: VideoBatch, batch_idx: int) -> torch.Tensor:
-        loss = self._step(batch, "train")
-        if loss is None:  # nothing labeled decoded: a zero loss still attached to the parameters (DDP)
+        got = self._step(batch, "train")
+        if got is None:  # nothing labeled decoded: a zero loss still attached to the parameters (DDP)
             return sum(p.sum() for p in self.model.agent.parameters()) * 0.0
-        return loss
+        return got[0]
 
-    def validation_step(self, batch: VideoBatch, batch_idx: int) -> None:
-        self._step(batch, "val")
+    def validation_step(self, batch: VideoBatch, batch_idx: int) -> dict[str, torch.Tensor] | None:
+        got = self._step(batch, "val")
+        return None if got is None else {"viewed": got[1]}  # per video, for GlimpseTrajectories' histogram
 
     def test_step(self, batch: VideoBatch, batch_idx: int) -> None:
         self._step(batch, "test")

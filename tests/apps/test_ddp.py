@@ -92,3 +92,18 @@ def test_two_process_training_survives_an_all_bad_batch(tmp_path):
     ckpt = torch.load(tmp_path / "runs" / "csv" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["global_step"] == 4  # 16 items / 2 ranks / 2 per batch: the all-bad step counted too
     assert "bad videos skipped" in done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_two_process_glimpse_agent_pools_frames_viewed_over_ranks(tmp_path):
+    """The glimpse agent under DDP (pixels: no classifier needed): the frames-viewed histogram counts every
+    validation video once, the 3 each rank saw pooled, not rank 0's alone."""
+    config = Path(__file__).resolve().parents[2] / "configs" / "moving_digits_glimpse_pixels.yaml"
+    vap(["train", "--config", str(config), "--data.train", "md/train.txt", "--data.val", "md/val.txt",
+         "--data.make_args", json.dumps(TINY), "--data.batch_size", "3", "--data.num_workers", "0",
+         "--trainer.enable_progress_bar", "false", "--trainer.accelerator", "cpu", "--trainer.max_epochs", "1",
+         "--trainer.devices", "2", "--trainer.strategy", "ddp"], tmp_path)  # fmt: skip
+    saved = json.loads((tmp_path / "runs" / "csv" / "version_0" / "attention" / "epoch_00" / "frames_viewed.json")
+                       .read_text())  # fmt: skip
+    assert saved["videos"] == TINY["num_val"] == sum(saved["histogram"].values())

@@ -135,9 +135,11 @@ def test_vap_train_and_test_a_glimpse_agent_from_its_config(in_tmp, capsys):
     for key in ("val/top1", "val/viewed", "train/reward", "train/policy_entropy", "train/halt_entropy"):
         assert key in rows, key
     assert (run / "attention" / "epoch_01" / "glimpses.png").stat().st_size > 1000
+    viewed = json.loads((run / "attention" / "epoch_01" / "frames_viewed.json").read_text())
+    assert viewed["videos"] == TINY["num_val"] and sum(viewed["histogram"].values()) == TINY["num_val"]
     assert not (run / "attention" / "epoch_01" / "timeline_0.png").exists()  # the classifier's pictures: not here
     records = next(next((in_tmp / "runs" / "wandb").glob("offline-run-*")).glob("run-*.wandb")).read_bytes()
-    assert b"val/glimpses" in records and b"val/viewed" in records
+    assert b"val/glimpses" in records and b"val/viewed" in records and b"val/frames_viewed" in records
     last = run / "checkpoints" / "last.ckpt"
     ckpt.unlink()  # vap test rebuilds the classifier from the agent's checkpoint alone
     model, meta = load_agent(last)

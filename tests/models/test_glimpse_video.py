@@ -204,6 +204,39 @@ def test_each_loss_trains_only_its_part(mode, memory, answer_parts):
     assert trained_parts(out.step_logits.sum(), agent) == answer
 
 
+def gradients(loss: torch.Tensor, agent: torch.nn.Module) -> dict[str, torch.Tensor]:
+    agent.zero_grad()
+    loss.backward(retain_graph=True)
+    return {n: torch.zeros_like(p) if p.grad is None else p.grad.clone() for n, p in agent.named_parameters()}
+
+
+@pytest.mark.parametrize("mode", ["features", "frames"])
+def test_episode_loss_sends_each_term_only_to_its_part(mode):
+    """Through `episode_loss` itself (no entropy bonus): the policy's gradient is REINFORCE's alone, the
+    baseline's the regression's alone (an undetached baseline in the advantage would add REINFORCE's), and the
+    answer's the cross-entropy's alone."""
+    torch.manual_seed(1)
+    kw = {"feature_dim": 6} if mode == "features" else {"glimpse_size": 4, "scales": 1}
+    agent = coin_flip_halts(VideoGlimpseAgent(3, num_frames=8, max_glimpses=3, hidden=8, memory=4, **kw))
+    video = torch.randn(16, 8, 6) if mode == "features" else torch.randn(16, 8, 3, 16, 16)
+    out, labels = agent(video), torch.randint(0, 3, (16,))
+    total = gradients(episode_loss(out, labels, glimpse_cost=0.1, entropy_weight=0.0)["loss"], agent)
+    m = out.mask
+    reward = ((out.logits.argmax(1) == labels).float() - 0.1 * out.viewed.float())[:, None]  # (B, 1)
+    terms = {
+        "policy": -(out.log_probs * (reward - out.baselines.detach()) * m).sum() / 16,
+        "baseline": ((out.baselines - reward) ** 2 * m).sum() / m.sum(),
+        "answer": torch.nn.functional.cross_entropy(out.step_logits.flatten(0, 1), labels.repeat_interleave(3),
+                                                    reduction="none").view_as(m).mul(m).sum() / m.sum(),
+    }  # fmt: skip
+    owner = {"baseline": "baseline", "what": "answer", "where": "answer", "core": "answer", "classifier": "answer"}
+    alone = {k: gradients(v, agent) for k, v in terms.items()}
+    for name, grad in total.items():
+        part = owner.get(name.split(".")[0], "policy")
+        assert grad.abs().sum() > 0 or alone[part][name].abs().sum() == 0, name
+        torch.testing.assert_close(grad, alone[part][name], msg=name)
+
+
 @pytest.mark.parametrize("mode", ["features", "frames"])
 def test_no_nan_over_many_seeds_even_with_extreme_inputs(mode):
     """Training steps at a high learning rate on huge and tiny inputs, 20 seeds: everything stays finite
