@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 from pipeline.data.annotations import Annotations, read_annotations
 from pipeline.data.dataset import FailureTracker, VideoBatch, VideoDataset, collate_videos
 from pipeline.data.epochs import EpochLoader, EpochSampler
+from pipeline.data.records import write_atomic
 from pipeline.data.samplers import ClipSampler, build_sampler
 from pipeline.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Compose, build_transforms, default_transforms
 from pipeline.errors import ConfigError
@@ -41,13 +42,6 @@ def wait_for(path: Path, *, timeout: float, poll: float = 1.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{path}: rank 0 did not finish making the data within {timeout:g} s")
         time.sleep(poll)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temp name in the same folder, then rename: readers see all of it or nothing."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def default_num_workers() -> int:
@@ -163,7 +157,7 @@ class VideoDataModule(L.LightningDataModule):
         with FileLock(str(out.parent / f".{out.name}.lock")):
             marker.unlink(missing_ok=True)  # from here until the maker returns the folder is not to be trusted
             DATA_MAKERS.build(self.make, out=out, seed=self.seed, progress=True, **(self.make_args or {}))
-            atomic_write_text(marker, "complete\n")
+            write_atomic(marker, "complete\n")  # readers see all of it or nothing
 
     def read(self, stage: str) -> Annotations | None:
         source = self.sources[stage]
