@@ -160,8 +160,7 @@ def write_frames_viewed(trainer: L.Trainer, counts: torch.Tensor, path: Path) ->
     videos = int(counts.sum())
     mean = round(float((counts * torch.arange(len(counts))).sum()) / videos, 4) if videos else None
     record = {"videos": videos, "mean": mean, "histogram": {str(n): int(c) for n, c in enumerate(counts)}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, json.dumps(record, indent=1) + "\n")
+    write_atomic(path, json.dumps(record, indent=1) + "\n")  # makes the folder too
     for logger in trainer.loggers:
         if type(logger).__name__ == "WandbLogger" and videos:
             import wandb
