@@ -249,6 +249,8 @@ def run(subcommand: str, argv: list[str]) -> int:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
         warnings.filterwarnings("ignore", message=".*Unable to serialize instance.*")  # logger objects in defaults
+        # Frozen parts (a frozen backbone's batch norm, the glimpse agent's classifier) stay in eval mode on purpose.
+        warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
         VapCLI(
             task_class(task),
             VideoDataModule,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -127,7 +128,11 @@ def test_vap_train_and_test_a_glimpse_agent_from_its_config(in_tmp, capsys):
         "--trainer.enable_progress_bar", "false", "--trainer.log_every_n_steps", "1",
     ]  # fmt: skip
     common[1] = str(Path(__file__).resolve().parents[2] / common[1])
-    assert main(["train", *common, "--model.features_from", str(ckpt), "--trainer.max_epochs", "2"]) == 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["train", *common, "--model.features_from", str(ckpt), "--trainer.max_epochs", "2"]) == 0
+    # the frozen classifier stays in eval mode on purpose: Lightning's warning about it is not shown
+    assert not [w for w in caught if "in eval mode" in str(w.message)]
     out = capsys.readouterr().out
     assert "best checkpoint:" in out and "val/reward" in out  # the checkpoint kept is the best reward's
     run = in_tmp / "runs" / "csv" / "version_0"
