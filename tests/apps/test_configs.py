@@ -193,6 +193,16 @@ def test_glimpse_config_builds_the_agent_and_runs_an_episode(config, tmp_path, m
     assert best and best[0].monitor == "val/reward"
 
 
+def test_the_glimpse_config_reads_the_data_its_classifier_was_trained_on():
+    """Step 2 writes out step 1's data config (to set its own batch): the videos must stay the same."""
+    import yaml
+
+    agent = yaml.safe_load((CONFIGS / "moving_digits_glimpse.yaml").read_text())["data"]
+    classifier = yaml.safe_load((CONFIGS / "data" / "moving_digits_sparse.yaml").read_text())
+    assert agent.pop("batch_size") == 64 and classifier.pop("batch_size") == 16
+    assert agent == classifier
+
+
 def test_a_glimpse_config_without_a_classifier_says_what_to_do(tmp_path, monkeypatch):
     from pipeline.errors import ConfigError
 
