@@ -187,7 +187,8 @@ class VapCLI(LightningCLI):
             return
         lines = []
         ckpt = trainer.checkpoint_callback
-        if ckpt is not None and getattr(ckpt, "best_model_path", ""):
+        # after fit only: `vap test --ckpt_path` restores the callback's path but not its score
+        if self.subcommand == "fit" and ckpt is not None and getattr(ckpt, "best_model_path", ""):
             score = float(ckpt.best_model_score or 0)
             lines.append(f"best checkpoint: {ckpt.best_model_path} ({ckpt.monitor} {score:.4f})")
             if ckpt.last_model_path:

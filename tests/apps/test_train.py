@@ -58,6 +58,7 @@ def test_train_resume_and_test(in_tmp, capsys):
     assert main(["train", *common(in_tmp), "--trainer.max_epochs", "2", "--ckpt_path", str(last)]) == 0
     resumed = torch.load(in_tmp / "runs" / "csv" / "version_1" / "checkpoints" / "last.ckpt", weights_only=True)
     assert resumed["epoch"] == 1 and resumed["global_step"] == 2 * steps
+    assert "best checkpoint:" in capsys.readouterr().out
 
     # test: clip- and video-level metrics, every test video counted once
     # (and --trainer.default_root_dir moves the loggers' output too)
@@ -65,6 +66,7 @@ def test_train_resume_and_test(in_tmp, capsys):
     assert main(["test", *common(in_tmp), *args]) == 0
     printed = capsys.readouterr().out
     assert "test/video_top1" in printed and "test/clip_top1" in printed
+    assert "best checkpoint" not in printed  # a test run keeps no checkpoint (it once printed a score of 0)
     tested = read_csv(in_tmp / "elsewhere" / "csv" / "version_0" / "metrics.csv")
     assert any(r.get("test/video_top1") for r in tested) and any(r.get("test/video_count") for r in tested)
     assert list((in_tmp / "elsewhere" / "wandb").glob("offline-run-*"))
