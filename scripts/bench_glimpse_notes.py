@@ -459,8 +459,10 @@ times, so s/epoch are upper bounds), and the parts were pooled with `--merge`; e
 `docs/bench/glimpse_pilots/test_<row>_s<seed>.json` (the translated task's `test_translated_<row>_s<seed>.json`).
 A seed's test canvases are the same for every row. A row run on fewer seeds than the table says which.
 
-More glimpses did not lower the error here: with the same 80 epochs, RAM with 6 and 8 glimpses stayed above
-RAM-4 on every seed both ran, though below the CNN. The settings were tuned on RAM-4 alone, and an episode of
+More glimpses did not lower the error here. On cluttered canvases, with the same 80 epochs, RAM with 6 and 8
+glimpses stayed above RAM-4 on every seed, though below the CNN. On translated ones the three are within their
+spread over seeds (RAM-4 9.08 ± 0.45%, RAM-6 9.06 ± 0.47%, RAM-8 9.31 ± 0.45%; RAM-6 and RAM-8 each above RAM-4
+on 2 of the 3 seeds), all below the CNN on every seed. The settings were tuned on RAM-4 alone, and an episode of
 8 glimpses trains on the same canvases with twice the steps to credit, so a longer budget may suit it better;
 not run.
 
