@@ -15,7 +15,7 @@ from pipeline import __version__
 from pipeline.errors import AnnotationError, ConfigError, VideoError
 
 # Subcommand modules, in the order `vap --help` lists them.
-APPS = ("train", "summarize", "score", "check", "data", "bench", "attention", "listing")
+APPS = ("train", "summarize", "score", "check", "data", "attention", "listing")
 
 
 def user_errors() -> tuple[type[BaseException], ...]:

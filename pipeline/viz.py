@@ -1,4 +1,4 @@
-"""Pictures of what the model attended to: heatmap overlays and spatial-transformer boxes.
+"""Floor 4, viz: pictures of what the model attended to: heatmap overlays and spatial-transformer boxes.
 
 Plotting is matplotlib's (colour maps, figure grids); what is drawn is the attention the layers
 recorded in their last forward pass (`AttentionMaps`), turned into one `(h, w)` map per layer.

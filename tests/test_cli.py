@@ -16,8 +16,9 @@ def test_help_lists_every_command(capsys):
         main(["--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    for command in ("train", "score", "summarize", "check", "data", "bench-data", "list"):
+    for command in ("train", "score", "summarize", "check", "data", "list"):
         assert f"    {command}" in out
+    assert "bench-data" not in out  # a benchmark, under scripts/bench/, not a command of the product
 
 
 def test_version(capsys):

@@ -70,7 +70,7 @@ def main_make(args: argparse.Namespace) -> int:
 def main_reencode(args: argparse.Namespace) -> int:
     from rich.progress import track
 
-    from pipeline.apps.check import collect_videos
+    from pipeline.data.discover import collect_videos
     from pipeline.data.reencode import reencode
     from pipeline.errors import VideoError
 

@@ -16,7 +16,7 @@ REGISTERING_MODULES = (
     "pipeline.data.moving_digits",
     "pipeline.layers",
     "pipeline.models",
-    "pipeline.models.summary.video",
+    "pipeline.inference.summarize.video",
     "pipeline.models.glimpse_video",
     "pipeline.tasks",
 )

@@ -93,7 +93,7 @@ class Annotations:
                 rel = r.path.as_posix()
             labels = r.label if isinstance(r.label, tuple) else (r.label,)
             line = f"{rel} {' '.join(str(k) for k in labels or (UNLABELED,))}"
-            if "\n" in rel or "\r" in rel or rel.startswith("#") or _split_list_line(line)[0] != rel:
+            if "\n" in rel or "\r" in rel or rel.startswith("#") or split_list_line(line)[0] != rel:
                 raise ValueError(f"{rel!r} cannot be written to a list file unambiguously")
             lines.append(line + "\n")
         path = Path(path)
@@ -167,7 +167,7 @@ def load_class_names(path: str | os.PathLike[str]) -> list[str]:
 _LIST_LINE = re.compile(r"(?P<path>.+?)(?P<labels>(?:\s+-?[0-9]+)+)\s*")
 
 
-def _split_list_line(line: str) -> tuple[str, list[int]]:
+def split_list_line(line: str) -> tuple[str, list[int]]:
     """`a b.mp4 3 7` -> (`a b.mp4`, [3, 7]): the trailing integers are labels, the rest is the path."""
     m = _LIST_LINE.fullmatch(line.strip())
     if m is None:
@@ -187,7 +187,7 @@ def read_list(source: Path, *, root: Path | None = None, class_names: list[str] 
     for n, line in enumerate(_lines(source), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        rel, labels = _split_list_line(line)
+        rel, labels = split_list_line(line)
         if not labels:
             last = line.split()[-1]
             reason = f"label {last!r} is not an integer" if len(line.split()) > 1 else "no label after the path"

@@ -45,6 +45,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pipeline.data.records import write_atomic
 from pipeline.data.writer import write_video
 from pipeline.registry import Registry
 
@@ -363,10 +364,8 @@ def _clear(out: Path, *, overwrite: bool) -> None:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    """Atomically (temp name + rename): a run killed while writing the manifest leaves the old one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1) + "\n")
-    os.replace(tmp, path)
+    """Atomically: a run killed while writing the manifest leaves the old one."""
+    write_atomic(path, json.dumps(obj, indent=1) + "\n")
 
 
 def _provenance(cfg: MovingDigitsConfig) -> str:

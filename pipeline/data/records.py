@@ -6,7 +6,9 @@ next, so a `kill -9` loses at most the line being written (reading the journal d
 every line it cost more than the scoring of a small video). Parquet has
 its footer at the end and a `ParquetWriter` killed before `close()` leaves an unreadable file
 (apache/arrow#42729), so Parquet is written only from finished records, to a temporary name, then
-renamed (`os.replace` is atomic on one file system). The same temp-and-rename serves small JSON files.
+renamed (`os.replace` is atomic on one file system). The same temp-and-rename serves every file a later
+run trusts: `atomic_path` for a writer that wants a file name (PyAV, h5py, torch.save, ffmpeg),
+`write_atomic` for bytes or text; nothing else in the package renames temp files.
 """
 
 from __future__ import annotations
@@ -14,22 +16,33 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
-    """Write `data` to `path` through a temporary file in the same folder, then rename it."""
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary name beside `path` to write to: renamed to `path` when the block ends, removed when it
+    raises. It keeps `path`'s suffix, for writers that choose the format by the name (muxers)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
+    """Write `data` to `path` through a temporary file in the same folder (synced), then rename it."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         f.write(data.encode("utf-8") if isinstance(data, str) else data)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+    return Path(path)
 
 
 def read_journal(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -91,10 +104,7 @@ def write_parquet(records: Iterable[dict[str, Any]], path: str | os.PathLike[str
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pylist(list(records))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
-    return path
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+    return Path(path)

@@ -8,13 +8,13 @@ runs its own threads), else PyAV in-process.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from fractions import Fraction
 from pathlib import Path
 
 from pipeline.data.backends.base import diagnose
+from pipeline.data.records import atomic_path
 from pipeline.errors import ConfigError, VideoError
 
 
@@ -40,12 +40,8 @@ def reencode(
     keep). The `ffmpeg` program is killed after `timeout` seconds.
     """
     dst = Path(dst)
-    partial = dst.with_name(f".{dst.stem}.partial{dst.suffix}")  # same suffix: the muxer is chosen by it
-    try:
+    with atomic_path(dst) as partial:  # same suffix: the muxer is chosen by it
         _reencode(src, partial, short_side=short_side, gop=gop, crf=crf, tool=tool, threads=threads, timeout=timeout)
-        os.replace(partial, dst)
-    finally:
-        partial.unlink(missing_ok=True)
     return dst
 
 

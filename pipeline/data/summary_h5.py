@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.data.records import atomic_path
 from pipeline.errors import AnnotationError, ConfigError
 
 REQUIRED = ("features", "gtscore", "user_summary", "change_points", "n_frame_per_seg", "n_frames", "picks")
@@ -148,8 +149,7 @@ def write_summary_h5(path: str | Path, videos: list[SummaryVideo], *, attrs: dic
     import h5py
 
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs.update(attrs or {})
         for v in videos:
             g = f.create_group(v.key)
@@ -164,5 +164,4 @@ def write_summary_h5(path: str | Path, videos: list[SummaryVideo], *, attrs: dic
                 g["video_name"] = np.bytes_(v.video_name)
             if v.user_scores is not None:
                 g["user_scores"] = np.asarray(v.user_scores, dtype=np.float32)
-    tmp.replace(path)
     return path

@@ -37,7 +37,7 @@ from torch import nn
 from torch.distributions import Bernoulli, Categorical, Normal
 
 from pipeline.data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize
-from pipeline.models.glimpse import retina
+from pipeline.models.retina import retina
 from pipeline.models.video_classifier import VideoClassifier
 from pipeline.registry import Registry
 

@@ -1,4 +1,6 @@
-"""LightningModules: what is trained and how it is measured.
+"""Floor 5, tasks: training, every loop that updates weights: the LightningModules (classification,
+the glimpse agent) with their metrics and callbacks, DR-DSN's REINFORCE loop (`dr_dsn`) and VASNet's
+(`summarization`). Imports the floors below; never inference or apps (tests/test_floors.py).
 
 `TASKS` names the tasks a config may choose (`task: glimpse`; `vap train --task glimpse`), so a config
 never names an import path. Each entry returns its class when called, importing Lightning only then.

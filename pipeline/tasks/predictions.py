@@ -9,13 +9,14 @@ Written to a temp name in the same folder and renamed, so a killed run never lea
 from __future__ import annotations
 
 import csv
+import io
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
+from pipeline.data.records import write_atomic
 from pipeline.tasks.metrics import VideoLevel, labeled
 
 
@@ -55,23 +56,13 @@ def write_predictions(
     *, multilabel: bool = False,
 ) -> Path:  # fmt: skip
     """Write the CSV atomically (temp file + rename) and return its path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     result = VideoLevel(result.scores.cpu(), result.clips.cpu(), result.labels.cpu(), result.failed.cpu())
     rows = prediction_rows(video_ids, result, class_names, multilabel=multilabel)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, fieldnames=["video_id", "clips", "label", "predicted", "score", "top5"])
-            w.writeheader()
-            w.writerows(rows)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    text = io.StringIO(newline="")
+    w = csv.DictWriter(text, fieldnames=["video_id", "clips", "label", "predicted", "score", "top5"])
+    w.writeheader()
+    w.writerows(rows)
+    return write_atomic(path, text.getvalue())
 
 
 def read_predictions(path: str | os.PathLike[str]) -> list[dict[str, str]]:

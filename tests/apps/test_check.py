@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from pipeline.apps.check import check_video, collect_videos
-from pipeline.apps.isolate import run_isolated
 from pipeline.cli import main
+from pipeline.data.check import check_video
+from pipeline.data.discover import collect_videos
+from pipeline.data.pool import run_isolated
 
 
 @pytest.fixture
@@ -97,7 +98,7 @@ def test_isolated_runner_kills_hangs_and_keeps_going():
 def test_isolated_pool_requeues_what_waited_behind_a_hang():
     """Two items per worker: the one queued behind a hung item is not lost when the worker is killed,
     and every item is answered exactly once."""
-    from pipeline.apps.isolate import IsolatedPool
+    from pipeline.data.pool import IsolatedPool
 
     with IsolatedPool(_sleepy, jobs=1, timeout=1.5, depth=2) as pool:
         outcomes = list(pool.map([30.0, 0.2, 0.3]))
@@ -137,7 +138,7 @@ def _consume_in_batches(outcomes, batch: int = 4, pause: float = 0.8) -> tuple[l
 
 
 def test_buffered_lets_the_workers_decode_while_the_consumer_computes():
-    from pipeline.apps.isolate import IsolatedPool, buffered
+    from pipeline.data.pool import IsolatedPool, buffered
 
     with IsolatedPool(_slow_big, jobs=1, timeout=30) as pool:
         list(pool.map([0]))  # the worker is started
@@ -148,7 +149,7 @@ def test_buffered_lets_the_workers_decode_while_the_consumer_computes():
 
 
 def test_buffered_raises_the_error_of_its_source_in_the_consumer():
-    from pipeline.apps.isolate import buffered
+    from pipeline.data.pool import buffered
 
     def broken():
         yield 1

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pipeline.apps.lightning_cli import CONFIGS, build
+from pipeline.apps.train.cli import CONFIGS, build
 from pipeline.data.writer import write_video
 
 REAL = {
@@ -214,7 +214,7 @@ def test_a_glimpse_config_without_a_classifier_says_what_to_do(tmp_path, monkeyp
 
 
 def test_the_task_key_names_a_registered_task_only(tmp_path, monkeypatch):
-    from pipeline.apps.lightning_cli import task_name
+    from pipeline.apps.train.cli import task_name
     from pipeline.errors import UnknownNameError
 
     monkeypatch.chdir(tmp_path)

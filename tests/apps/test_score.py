@@ -16,9 +16,9 @@ import pytest
 import torch
 from conftest import train_tiny_checkpoint
 
-from pipeline.apps.score import collect_inputs
 from pipeline.cli import main
 from pipeline.data.clips import decode_clips, eval_pipeline
+from pipeline.data.discover import collect_inputs
 from pipeline.data.records import Journal, read_journal
 from pipeline.models.checkpoint import load_model
 
@@ -217,7 +217,7 @@ def test_ray_engine_gives_the_records_of_the_local_engine_and_resumes(
 
 def test_shards_split_the_inputs_into_disjoint_parts(checkpoint_and_videos, tmp_path):
     """`--shard I/N` (a SLURM array task): the parts hold every video exactly once."""
-    from pipeline.apps.score import shard_of
+    from pipeline.inference.collection import shard_of
 
     assert shard_of(list("abcde"), "1/2") == ["b", "d"] and shard_of(list("abcde"), None) == list("abcde")
     with pytest.raises(ValueError, match="I must be in 0..N-1"):
@@ -254,7 +254,7 @@ def test_ray_starts_as_many_decoding_actors_as_fit_beside_the_model(monkeypatch)
     """On 2 CPUs, 2 decoders and a 1-CPU model actor asked for 3 CPUs and waited; a pool left to Ray's
     autoscaling stayed at 1. The pool is sized to the CPUs the model leaves: at most --workers, at least 1."""
     ray = pytest.importorskip("ray")
-    from pipeline.apps.score_ray import decode_actors
+    from pipeline.inference.ray import decode_actors
 
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0})
     assert decode_actors(2, 1) == 1  # this machine: the model's CPU and one decoder
@@ -272,7 +272,7 @@ def test_a_local_ray_instance_runs_its_workers_at_normal_priority(monkeypatch, a
     """Ray's workers default to niceness 15 and starved beside other jobs; `vap score` starts its own local
     instance with them at 0, unless the user chose a niceness, and leaves a cluster's settings alone."""
     ray = pytest.importorskip("ray")
-    from pipeline.apps.score_ray import score_with_ray
+    from pipeline.inference.ray import score_with_ray
 
     for name, value in (("RAY_ADDRESS", address), ("RAY_worker_niceness", set_by_user)):
         if value is None:
@@ -286,5 +286,5 @@ def test_a_local_ray_instance_runs_its_workers_at_normal_priority(monkeypatch, a
 
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", init)
-    assert list(score_with_ray([], decode=None, checkpoint=Path("m.pt"), scorer_args={}, timeout=1.0, decoders=1)) == []
+    assert list(score_with_ray([], None, timeout=1.0, decoders=1)) == []
     assert seen["address"] == address and seen["niceness"] == want

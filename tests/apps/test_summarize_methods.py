@@ -58,7 +58,7 @@ def _scenes(lengths: list[int], seed: int = 0) -> torch.Tensor:
 
 
 def test_attention_scores_are_the_checkpoints_attention(attention_ckpt, tmp_path, monkeypatch):
-    monkeypatch.setattr("pipeline.models.summary.video.default_backbone", tiny_backbone)
+    monkeypatch.setattr("pipeline.inference.summarize.video.default_backbone", tiny_backbone)
     ckpt, _ = attention_ckpt
     # 40 frames at 10 fps -> 8 sampled frames (2 fps) = exactly one clip of the checkpoint's 8 segments
     short = write_video(tmp_path / "short.mp4", _scenes([20, 20]), fps=10)
@@ -90,7 +90,7 @@ def test_attention_scores_are_the_checkpoints_attention(attention_ckpt, tmp_path
 
 
 def test_attention_and_supervised_errors(attention_ckpt, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("pipeline.models.summary.video.default_backbone", tiny_backbone)
+    monkeypatch.setattr("pipeline.inference.summarize.video.default_backbone", tiny_backbone)
     ckpt, avg = attention_ckpt
     video = write_video(tmp_path / "v.mp4", _scenes([20, 20]), fps=10)
     run = ["summarize", str(video), "--out", str(tmp_path / "o")]
@@ -110,7 +110,7 @@ def test_attention_and_supervised_errors(attention_ckpt, tmp_path, capsys, monke
 
 
 def test_features_then_train_then_supervised_on_own_videos(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("pipeline.models.summary.video.default_backbone", tiny_backbone)
+    monkeypatch.setattr("pipeline.inference.summarize.video.default_backbone", tiny_backbone)
     videos_dir = tmp_path / "videos"
     annotated = []
     for i in range(4):  # 60 frames at 30 fps, picks every 15th frame as in the ECCV16 files
@@ -127,7 +127,7 @@ def test_features_then_train_then_supervised_on_own_videos(tmp_path, capsys, mon
     assert main(["summarize", "features", str(google), str(videos_dir), "--out", str(own)]) == 0
     mine = read_summary_h5(own)
     backbone = tiny_backbone()
-    from pipeline.models.summary.video import frame_features
+    from pipeline.inference.summarize.video import frame_features
 
     with open_video(videos_dir / "clip 2.mp4") as v:
         expected = frame_features(v.get_frames([0, 15, 30, 45]), backbone).numpy()  # (4, 128)

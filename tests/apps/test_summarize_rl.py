@@ -11,9 +11,9 @@ import torch
 
 from pipeline.cli import main
 from pipeline.data.writer import write_video
+from pipeline.inference.summarize.video import video_features
 from pipeline.models.backbones import build_backbone
-from pipeline.models.summary.dr_dsn import dsn_scores, load_dsn
-from pipeline.models.summary.video import video_features
+from pipeline.models.summary.dsn import dsn_scores, load_dsn
 
 
 def _scenes(colors: list[tuple[int, int, int]], length: int = 20) -> torch.Tensor:
@@ -32,7 +32,7 @@ TINY = build_backbone("tiny").eval()  # one instance: training and applying see 
 
 @pytest.fixture()
 def folder(tmp_path, monkeypatch):
-    monkeypatch.setattr("pipeline.models.summary.video.default_backbone", lambda: TINY)
+    monkeypatch.setattr("pipeline.inference.summarize.video.default_backbone", lambda: TINY)
     root = tmp_path / "clips"
     write_video(root / "a.mp4", _scenes([(200, 30, 30), (30, 200, 30), (200, 30, 30)]), fps=10)
     write_video(root / "sub" / "b.mp4", _scenes([(30, 30, 200), (250, 250, 0)]), fps=10)

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.apps.summarize_train import checkpoint_scores
 from pipeline.cli import main
 from pipeline.data.summary_h5 import features_id, read_summary_h5
+from pipeline.inference.summarize.folds import checkpoint_scores
 from pipeline.models.summary import evaluate_dataset, knapsack
 from pipeline.models.summary.vasnet import load_vasnet
 from pipeline.tasks import summarization

@@ -29,7 +29,7 @@ def _scenes(colors: list[tuple[int, int, int]], lengths: list[int]) -> torch.Ten
 
 @pytest.fixture()
 def videos(tmp_path, monkeypatch):
-    monkeypatch.setattr("pipeline.models.summary.video.default_backbone", lambda: build_backbone("tiny").eval())
+    monkeypatch.setattr("pipeline.inference.summarize.video.default_backbone", lambda: build_backbone("tiny").eval())
     folder = tmp_path / "in"
     write_video(folder / "a.mp4", _scenes([(200, 30, 30), (30, 200, 30), (30, 30, 200)], [40, 20, 40]), fps=10)
     write_video(folder / "sub" / "b.mkv", _scenes([(90, 90, 90), (250, 250, 0)], [30, 30]), fps=10, lossless=True)
@@ -102,8 +102,8 @@ def test_shot_value_and_max_distance_reach_summary_json(videos):
 
 
 def test_negative_scores_are_lifted_before_sum_valued_shots(videos):
-    from pipeline.models.summary.summarizers import Summarizer
-    from pipeline.models.summary.video import summarize_video
+    from pipeline.inference.summarize.summarizers import Summarizer
+    from pipeline.inference.summarize.video import summarize_video
 
     class Negative(Summarizer):
         def score(self, features, encoded=None):
@@ -172,7 +172,7 @@ def test_summary_video_keeps_the_audio_of_the_selected_shots(tmp_path, monkeypat
     import av
     import numpy as np
 
-    monkeypatch.setattr("pipeline.models.summary.video.default_backbone", lambda: build_backbone("tiny").eval())
+    monkeypatch.setattr("pipeline.inference.summarize.video.default_backbone", lambda: build_backbone("tiny").eval())
     src = _write_with_audio(tmp_path / "talk.mp4", _scenes([(200, 30, 30), (30, 200, 30)], [50, 50]))
     assert main(["summarize", str(src), "--out", str(tmp_path / "out")]) == 0
     s = json.loads((tmp_path / "out" / "talk" / "summary.json").read_text())

@@ -91,7 +91,7 @@ def test_print_config_shows_the_default_experiment(in_tmp, capsys):
 
 
 def test_wandb_variables_set_by_the_user_win(tmp_path, monkeypatch):
-    from pipeline.apps.lightning_cli import default_loggers
+    from pipeline.apps.train.cli import default_loggers
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WANDB_DIR", str(tmp_path / "my_wandb"))

@@ -12,10 +12,10 @@ import pytest
 import torch
 from video_corpus import CASES, read_number
 
-from pipeline.apps.check import run_check
 from pipeline.data.annotations import VideoRecord
 from pipeline.data.backends import BACKENDS, open_video
 from pipeline.data.backends.probe import probe_video
+from pipeline.data.check import run_check
 from pipeline.data.dataset import VideoDataset, collate_videos
 from pipeline.data.samplers import TSNSampler
 from pipeline.errors import VideoError
@@ -154,7 +154,7 @@ def test_check_quarantines_exactly_the_bad_ones_whatever_the_order(corpus, bad_v
     paths = [*map(type(d), good), *map(type(d), bad)]
     verdicts = []
     for order in (paths, paths[::-1]):
-        results = {r.path: r for r in run_check(order, jobs=2, timeout=120, progress=False)}
+        results = {r.path: r for r in run_check(order, jobs=2, timeout=120)}
         verdicts.append({p: (r.ok, r.backend) for p, r in results.items()})
         assert {p for p, r in results.items() if not r.ok} == {str(p) for p in bad}
         served = {p.split("/")[-1]: r.backend for p, r in results.items() if r.ok}

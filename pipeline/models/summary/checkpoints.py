@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from pipeline.data.records import atomic_path
 from pipeline.errors import ConfigError
 
 NAMES = {"vasnet": "`vap summarize train` (supervised VASNet)", "dr_dsn": "`vap summarize train --method rl` (DR-DSN)"}
@@ -19,15 +20,9 @@ METHODS = {"vasnet": "supervised", "dr_dsn": "rl"}
 
 def save_summary_checkpoint(path: str | os.PathLike[str], record: dict[str, Any], **weights: Any) -> Path:
     """Write {"vap_summary": record, **weights} to a temp name in the same folder, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         torch.save({"vap_summary": record, **weights}, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return Path(path)
 
 
 def read_summary_checkpoint(path: str | os.PathLike[str], kind: str) -> tuple[dict[str, Any], dict[str, Any]]:

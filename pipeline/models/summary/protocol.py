@@ -12,11 +12,14 @@ The protocol values a shot by the MEAN of its scores; `shot_values(..., "sum")` 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.stats import kendalltau, rankdata, spearmanr
 
+from pipeline.errors import ConfigError
 from pipeline.models.summary.knapsack import knapsack
 
 
@@ -176,3 +179,13 @@ def random_fscore(
             ]
         )
     )
+
+
+def metric_from_name(path: str | os.PathLike[str]) -> str:
+    """TVSum takes the mean over users, SumMe the max; the file name says which dataset it is."""
+    name = Path(path).name.lower()
+    if "tvsum" in name:
+        return "avg"
+    if "summe" in name:
+        return "max"
+    raise ConfigError(f"{path}: cannot tell TVSum from SumMe by the file name; pass --metric avg or --metric max")

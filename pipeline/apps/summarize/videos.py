@@ -1,6 +1,6 @@
 """`vap summarize VIDEO|FOLDER ... --out DIR`: a summary of every video, no training data, no network.
 
-Thin: the work is `pipeline.models.summary.video.summarize_video` and `...summary.outputs`. Per video
+Thin: the work is `pipeline.inference.summarize.video.summarize_video` and `...summary.outputs`. Per video
 DIR/<name>/summary.json is written last, so a rerun skips finished videos; a video that fails prints
 one error line and the others go on.
 """
@@ -39,9 +39,9 @@ filled the budget with short repeated shots (docs/bench/summarize_proof.md).
 """
 
 
-def build_videos_parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    from pipeline.inference.summarize.video import SUMMARIZERS
     from pipeline.models.summary.protocol import SHOT_VALUES
-    from pipeline.models.summary.video import SUMMARIZERS
 
     p = argparse.ArgumentParser(
         prog="vap summarize",
@@ -79,7 +79,7 @@ def build_videos_parser() -> argparse.ArgumentParser:
 
 def output_dirs(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
     """(video, its output folder): DIR/<stem> for a file, DIR/<folder>/<relative path without suffix>."""
-    from pipeline.apps.check import collect_videos
+    from pipeline.data.discover import collect_videos
 
     jobs = []
     for src in inputs:
@@ -92,14 +92,14 @@ def output_dirs(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
     return jobs
 
 
-def main_videos(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from pipeline.errors import ConfigError
-    from pipeline.models.summary.outputs import DONE, write_outputs
-    from pipeline.models.summary.video import build_summarizer, default_backbone, features_id, summarize_video
+    from pipeline.inference.summarize.outputs import DONE, write_outputs
+    from pipeline.inference.summarize.video import build_summarizer, default_backbone, features_id, summarize_video
 
     if not 0 < args.ratio <= 1:
         raise ConfigError("--ratio must be in (0, 1]")

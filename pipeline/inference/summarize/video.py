@@ -22,10 +22,11 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 
 from pipeline.data.backends import VideoMeta, open_video
+from pipeline.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from pipeline.errors import ConfigError, VideoError
+from pipeline.inference.summarize.summarizers import SUMMARIZERS, Summarizer, build_summarizer
 from pipeline.models.summary.kts import kts
 from pipeline.models.summary.protocol import SHOT_VALUES, select_shots, shot_scores, shot_values
-from pipeline.models.summary.summarizers import SUMMARIZERS, Summarizer, build_summarizer
 
 __all__ = [
     "SUMMARIZERS",
@@ -38,8 +39,6 @@ __all__ = [
     "video_features",
 ]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 DEFAULT_FEATURES = "mobilenet_v2 imagenet"
 
 

@@ -10,16 +10,9 @@ import pytest
 import torch
 
 from pipeline.errors import ConfigError
-from pipeline.models.summary.dr_dsn import (
-    DRDSNConfig,
-    dr_dsn_reward,
-    dr_dsn_scores,
-    dsn_scores,
-    load_dsn,
-    save_dsn,
-    train_dsn,
-)
-from pipeline.models.summary.summarizers import build_summarizer
+from pipeline.inference.summarize.summarizers import build_summarizer
+from pipeline.models.summary.dsn import dr_dsn_reward, dsn_scores, load_dsn, save_dsn
+from pipeline.tasks.dr_dsn import DRDSNConfig, dr_dsn_scores, train_dsn
 
 X = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 0.0]])  # steps 0 and 2 point the same way
 
@@ -106,8 +99,8 @@ def test_the_rl_summarizer_applies_a_checkpoint_as_trained(tmp_path):
 
 
 def test_every_default_compares_all_pairs_and_a_paper_checkpoint_still_applies(tmp_path):
-    from pipeline.apps.summarize_rl import build_rl_train_parser
-    from pipeline.apps.summarize_videos import build_videos_parser
+    from pipeline.apps.summarize.rl import build_parser as build_rl_train_parser
+    from pipeline.apps.summarize.videos import build_parser as build_videos_parser
 
     assert DRDSNConfig().max_distance is None
     assert build_summarizer("rl").settings["max_distance"] is None

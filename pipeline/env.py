@@ -1,4 +1,5 @@
-"""What produced a benchmark report: the machine in one line, and the command and date, for its header."""
+"""Where a run ran: the machine in one line (a `vap score` run record keeps it), and the command and
+date of a benchmark report, for its header."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.models.summary import splice
-from pipeline.models.summary.splice import _cut
+from pipeline.inference.summarize import splice
+from pipeline.inference.summarize.splice import _cut
 
 # ---------------------------------------------------------------- cutting, by hand
 
@@ -88,10 +88,10 @@ def _summarize(src, out, monkeypatch):
     from pipeline.cli import main
     from pipeline.models.backbones import build_backbone
 
-    monkeypatch.setattr("pipeline.models.summary.video.default_backbone", lambda: build_backbone("tiny").eval())
+    monkeypatch.setattr("pipeline.inference.summarize.video.default_backbone", lambda: build_backbone("tiny").eval())
     # Any scores do here (the audio is what is tested): fixed ones instead of a second of DR-DSN training.
     scores = lambda features, cfg: torch.rand(len(features), generator=torch.Generator().manual_seed(1))  # noqa: E731
-    monkeypatch.setattr("pipeline.models.summary.dr_dsn.dr_dsn_scores", scores)
+    monkeypatch.setattr("pipeline.tasks.dr_dsn.dr_dsn_scores", scores)
     assert main(["summarize", str(src), "--out", str(out), "--ratio", "0.3"]) == 0
     folder = out / src.stem
     return json.loads((folder / "summary.json").read_text()), folder / "summary.mp4"
@@ -178,9 +178,9 @@ def test_undecodable_audio_leaves_the_video_and_says_so(tmp_path, monkeypatch):
 
 @needs_ffmpeg
 def test_a_failed_write_leaves_no_summary_mp4(tmp_path, monkeypatch):
+    from pipeline.inference.summarize.outputs import write_outputs
+    from pipeline.inference.summarize.video import summarize_video
     from pipeline.models.backbones import build_backbone
-    from pipeline.models.summary.outputs import write_outputs
-    from pipeline.models.summary.video import summarize_video
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt

@@ -1,11 +1,13 @@
 """`vap score --engine ray`: the same records from a Ray cluster (Ray Data), streamed into the same journal.
 
-paths -> `DecodeStage` actors on CPUs (each keeps an `IsolatedPool`, so a video that hangs its decoder is
-cut at the timeout and becomes an error record inside the task: Ray's `max_errored_blocks` would drop a
-whole block silently) -> `ModelStage` actors (a GPU each where there is one) -> one JSON record per video
-back to the driver, which appends it to the journal as the local engine does, so resuming works the same.
-Ray's own `read_videos` yields frames, not clips, so paths are read and decoded inside the tasks.
-The checkpoint and the videos must be reachable at the same paths from every node (a shared file system).
+paths -> `DecodeStage` actors on CPUs running the scorer's `prepare()` (each keeps an `IsolatedPool`, so
+a video that hangs its decoder is cut at the timeout and becomes an error record inside the task: Ray's
+`max_errored_blocks` would drop a whole block silently) -> a `ModelStage` actor running the scorer's
+`score` (on a GPU where there is one) -> one JSON record per video back to the driver, which appends it
+to the journal as the local engine does, so resuming works the same. Ray's own `read_videos` yields
+frames, not clips, so paths are read and decoded inside the tasks. The scorer, its model included,
+travels to the actors with the tasks: the checkpoint is read once, by the driver, and only the videos
+must be reachable at the same paths from every node (a shared file system).
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ import pickle
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pipeline.apps.isolate import IsolatedPool
 from pipeline.data.clips import FailedVideo
+from pipeline.data.pool import IsolatedPool
 from pipeline.errors import ConfigError
+from pipeline.inference.score import Scorer
 
 
 class DecodeStage:
@@ -40,25 +42,14 @@ class DecodeStage:
 
 
 class ModelStage:
-    """Scores decoded videos with the checkpoint, loaded once per actor."""
+    """Scores prepared videos with the scorer the driver built (its model moved to this actor's device)."""
 
-    def __init__(self, checkpoint: str, scorer_args: dict[str, Any], threads: int | None = None) -> None:
+    def __init__(self, scorer: Scorer, threads: int | None = None) -> None:
         import torch
 
         if threads:  # on the CPU: the cores reserved for this actor, so it does not compete with the decoders
             torch.set_num_threads(threads)
-
-        from pipeline.models.checkpoint import is_agent, load_any
-        from pipeline.tasks.agent_scoring import AgentScorer
-        from pipeline.tasks.scoring import VideoScorer
-
-        model, meta = load_any(checkpoint)
-        self.scorer: Any
-        if is_agent(meta):  # the agent ran in the decode stage: records only
-            self.scorer = AgentScorer(meta.class_names, **scorer_args)
-            return
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.scorer = VideoScorer(model, meta.class_names, multilabel=meta.multilabel, device=device, **scorer_args)
+        self.scorer = scorer.to("cuda" if torch.cuda.is_available() else "cpu")
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
         items = [pickle.loads(b) for b in batch["payload"]]
@@ -67,9 +58,9 @@ class ModelStage:
 
 def decode_actors(decoders: int, model_cpus: float) -> int:
     """How many decoding actors (one CPU each) fit beside the model actor's `model_cpus` in the Ray cluster:
-    at most `decoders`, at least 1. A pool asking for more CPUs than there are waits for them (on 2 CPUs,
-    2 decoders and the model took 73 s for what 1 decoder and the model did in 47 s), and a pool left to
-    Ray's autoscaling between 1 and `decoders` stayed at 1 actor for 300 videos."""
+    at most `decoders`, at least 1. A pool asking for more CPUs than there are waits for them and ends up
+    slower than a smaller one, and a pool left to Ray's autoscaling between 1 and `decoders` stayed at one
+    actor (docs/bench/score.md)."""
     import ray
 
     room = int(ray.cluster_resources().get("CPU", 1) - model_cpus)
@@ -90,10 +81,8 @@ def decoded_dataset(
 
 def score_with_ray(
     paths: list[str],
+    scorer: Scorer,
     *,
-    decode: Callable[[str], Any],
-    checkpoint: Path,
-    scorer_args: dict[str, Any],
     timeout: float,
     decoders: int,
     threads: int | None = None,
@@ -103,8 +92,8 @@ def score_with_ray(
     """Records (dicts) in completion order, streamed from a Ray Data pipeline.
 
     `decoders` CPU actors decode `decode_batch` videos per Ray task: with short videos a task's scheduling
-    costs as much as its decoding (16 videos per task, 16 per model call: end to end 150.6 videos/s against
-    130.8 with 4 and 8, median of 3, 100 -> 3000 small clips here). The model actor takes a GPU where there
+    costs as much as its decoding, so 16 videos per task and per model call did better than 4 and 8
+    (docs/bench/score.md). The model actor takes a GPU where there
     is one, otherwise `threads` CPUs (default 1), reserved so that decoding and the model do not share one."""
     try:
         import ray
@@ -115,8 +104,8 @@ def score_with_ray(
         address = os.environ.get("RAY_ADDRESS")
         if address is None:
             # Ray starts its workers at niceness 15, to yield to its own services; in our own instance they do
-            # all the work, and on a machine busy with other jobs they starved until those ended (a CI run
-            # waited 9 minutes at 0/1 blocks). At 0 they share the cores like the local engine's workers.
+            # all the work, and on a machine busy with other jobs they starved until those ended. At 0 they
+            # share the cores like the local engine's workers.
             os.environ.setdefault("RAY_worker_niceness", "0")
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     if not paths:
@@ -125,11 +114,11 @@ def score_with_ray(
 
     gpu = torch.cuda.is_available()
     model_resources = {"num_gpus": 1} if gpu else {"num_cpus": threads or 1}
-    model_args = {"checkpoint": str(checkpoint), "scorer_args": scorer_args, "threads": None if gpu else threads or 1}
+    model_args = {"scorer": scorer, "threads": None if gpu else threads or 1}
     actors = decode_actors(decoders, 0 if gpu else threads or 1)
     if actors < decoders:
         print(f"Ray: {actors} decoding actor(s), as many as the cluster's CPUs hold beside the model", file=sys.stderr)
-    ds = decoded_dataset(paths, decode=decode, timeout=timeout, actors=actors, decode_batch=decode_batch)
+    ds = decoded_dataset(paths, decode=scorer.prepare(), timeout=timeout, actors=actors, decode_batch=decode_batch)
     ds = ds.map_batches(ModelStage, fn_constructor_kwargs=model_args, batch_size=batch_videos, concurrency=1,
                         **model_resources)  # fmt: skip
     for row in ds.iter_rows():

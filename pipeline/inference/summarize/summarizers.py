@@ -79,7 +79,7 @@ class RLSummarizer(Summarizer):
         if checkpoint is None:
             self.settings = {"epochs": epochs, "max_distance": max_distance}
             return
-        from pipeline.models.summary.dr_dsn import load_dsn
+        from pipeline.models.summary.dsn import load_dsn
 
         if max_distance is not None:
             raise ConfigError("--max-distance sets per-video training; a --checkpoint policy was trained with its own")
@@ -103,7 +103,8 @@ class RLSummarizer(Summarizer):
             )
 
     def score(self, features: torch.Tensor, encoded: torch.Tensor | None = None) -> np.ndarray:
-        from pipeline.models.summary.dr_dsn import DRDSNConfig, dr_dsn_scores, dsn_scores
+        from pipeline.models.summary.dsn import dsn_scores
+        from pipeline.tasks.dr_dsn import DRDSNConfig, dr_dsn_scores
 
         if self.model is not None:
             return dsn_scores(self.model, features).numpy()
@@ -120,7 +121,7 @@ class AttentionSummarizer(Summarizer):
 
     def __init__(self, *, checkpoint: Path, seed: int = 0) -> None:
         super().__init__()
-        from pipeline.models.summary.attention import CheckpointAttention
+        from pipeline.inference.summarize.attention import CheckpointAttention
 
         self.model = CheckpointAttention.load(checkpoint)
         self.settings = {"checkpoint": str(checkpoint), **self.model.settings}

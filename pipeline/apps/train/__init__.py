@@ -10,7 +10,7 @@ import argparse
 
 
 def run(subcommand: str, argv: list[str]) -> int:
-    from pipeline.apps.lightning_cli import run as run_cli
+    from pipeline.apps.train.cli import run as run_cli
 
     return run_cli(subcommand, argv)
 

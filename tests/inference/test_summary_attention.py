@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from pipeline.inference.summarize.attention import CheckpointAttention, head_attention_problem
 from pipeline.models.heads.base import HeadOutput
-from pipeline.models.summary.attention import CheckpointAttention, head_attention_problem
 
 
 class ProportionalHead(torch.nn.Module):

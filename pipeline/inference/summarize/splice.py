@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.data.backends import open_video
-from pipeline.models.summary.video import VideoSummary
+from pipeline.data.records import atomic_path
+from pipeline.inference.summarize.video import VideoSummary
 
 AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
 
@@ -43,21 +44,21 @@ def write_summary_video(summary: VideoSummary, out: Path, *, backend: str = "aut
     if not summary.selected:
         return None
     final = out / "summary.mp4"
-    video_tmp = out / f".summary.mp4.{os.getpid()}.video.mp4"
-    muxed_tmp = out / f".summary.mp4.{os.getpid()}.tmp.mp4"
     fps = summary.fps if summary.fps > 0 else 25.0
-    try:
-        write_video(video_tmp, _selected_frames(summary, backend), fps=fps)
-        ranges = [(summary.shots[k][0] / fps, (summary.shots[k][1] + 1) / fps) for k in summary.selected]
+    with atomic_path(final) as muxed:
+        video_only = muxed.with_name(f"{muxed.stem}.video.mp4")  # scratch beside it, never an output
         try:
-            audio = mux_audio(video_tmp, summary.path, ranges, muxed_tmp)
-        except Exception as e:  # a broken audio track must not cost the user the summary
-            audio = "dropped: " + (" ".join(str(e).split()) or type(e).__name__)
-        summary.settings["summary_audio"] = audio
-        os.replace(muxed_tmp if audio.startswith("aac") else video_tmp, final)
-    finally:
-        video_tmp.unlink(missing_ok=True)
-        muxed_tmp.unlink(missing_ok=True)
+            write_video(video_only, _selected_frames(summary, backend), fps=fps)
+            ranges = [(summary.shots[k][0] / fps, (summary.shots[k][1] + 1) / fps) for k in summary.selected]
+            try:
+                audio = mux_audio(video_only, summary.path, ranges, muxed)
+            except Exception as e:  # a broken audio track must not cost the user the summary
+                audio = "dropped: " + (" ".join(str(e).split()) or type(e).__name__)
+            summary.settings["summary_audio"] = audio
+            if not audio.startswith("aac"):
+                os.replace(video_only, muxed)
+        finally:
+            video_only.unlink(missing_ok=True)
     return final
 
 

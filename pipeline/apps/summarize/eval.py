@@ -1,7 +1,8 @@
 """`vap summarize eval`: score a TVSum/SumMe h5 file's videos with the ECCV16 protocol, beside the
 random summarizer (Apostolidis et al. 2020) and rank correlation (Otani et al. 2019), per disjoint fold.
 
-Thin: reading is `pipeline.data.summary_h5`, the protocol is `pipeline.models.summary`.
+Thin: reading is `pipeline.data.summary_h5`, the protocol `pipeline.models.summary`, a checkpoint's
+fold scores `pipeline.inference.summarize.folds`.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -27,38 +26,7 @@ fold that held it out, on the folds recorded in the checkpoint (--splits and --s
 """
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "summarize",
-        help="video summaries (rl, attention, supervised); eval, train on TVSum/SumMe h5 files or videos (rl)",
-        description="Video summarization. Forms:\n"
-        "  vap summarize VIDEO|FOLDER ... --out DIR [--ratio R] [--method rl|attention|supervised --checkpoint CKPT]\n"
-        "  vap summarize eval DATASET.h5 --scores SCORES.json|--checkpoint CKPT [--splits K] [--out FILE.json]\n"
-        "  vap summarize train DATASET.h5 --out CKPT [--splits K] [--epochs N]\n"
-        "  vap summarize train --method rl VIDEO|FOLDER ... --out CKPT [--epochs N]\n"
-        "  vap summarize features DATASET.h5 VIDEO_DIR --out OWN.h5\n"
-        "Run `vap summarize videos|eval|train|features --help` for the options.\n\n"
-        "examples:\n"
-        "  vap summarize holiday.mp4 --out summaries\n"
-        "  vap summarize match.mp4 --out summaries --method attention --checkpoint runs/ucf/best.ckpt\n"
-        "  vap summarize train eccv16_dataset_tvsum_google_pool5.h5 --out tvsum_vasnet.pt\n"
-        "  vap summarize train --method rl holidays/ --out rl_policy.pt\n"
-        "  vap summarize holiday.mp4 --out summaries --method rl --checkpoint rl_policy.pt\n"
-        "  vap summarize eval eccv16_dataset_tvsum_google_pool5.h5 --checkpoint tvsum_vasnet.pt",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        # Every argument goes through untouched (no option prefix here), so options may come before the
-        # videos (`vap summarize --out DIR a.mp4`); the form's own parser reads them.
-        prefix_chars="\x00",
-        usage="vap summarize VIDEO|FOLDER ... --out DIR [options]  |  vap summarize eval|train|features DATASET.h5 ...",
-        add_help=False,
-    )
-    p.add_argument(
-        "rest", nargs="*", metavar="VIDEO|eval|train|features ...", help="videos, or a form and its arguments"
-    )
-    p.set_defaults(func=main, summarize_parser=p)
-
-
-def build_eval_parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="vap summarize eval",
         description="F-score of step scores on a TVSum/SumMe h5 file (ECCV16 layout): upsample to frames, "
@@ -90,38 +58,6 @@ def build_eval_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the folds and the random draws (default: %(default)s)")
     p.add_argument("--out", type=Path, default=None, help="write every number to this JSON file (atomically)")
     return p
-
-
-def main(args: argparse.Namespace) -> int:
-    if not args.rest or args.rest[0] in ("-h", "--help"):
-        args.summarize_parser.print_help()
-        return 0 if args.rest else 2
-    if args.rest[0] == "eval":
-        return main_eval(build_eval_parser().parse_args(args.rest[1:]))
-    if args.rest[0] in ("train", "features"):
-        from pipeline.apps import summarize_train
-
-        if args.rest[0] == "train" and summarize_train.train_method(args.rest[1:]) == "rl":
-            from pipeline.apps.summarize_rl import build_rl_train_parser, main_rl_train
-
-            return main_rl_train(build_rl_train_parser().parse_args(args.rest[1:]))
-        form = summarize_train.FORMS[args.rest[0]]
-        return form.main(form.build_parser().parse_args(args.rest[1:]))
-    if args.rest[0] == "videos":  # an explicit name for the default form, so that it has a --help
-        args.rest = args.rest[1:]
-    from pipeline.apps.summarize_videos import build_videos_parser, main_videos
-
-    return main_videos(build_videos_parser().parse_args(args.rest))
-
-
-def metric_from_name(path: Path) -> str:
-    """TVSum takes the mean over users, SumMe the max; the file name says which dataset it is."""
-    name = path.name.lower()
-    if "tvsum" in name:
-        return "avg"
-    if "summe" in name:
-        return "max"
-    raise ConfigError(f"{path}: cannot tell TVSum from SumMe by the file name; pass --metric avg or --metric max")
 
 
 def load_scores(path: Path, steps: dict[str, int], dataset: Path) -> dict:
@@ -160,20 +96,6 @@ def _more(keys: list[str]) -> str:
     return f" (and {len(keys) - 1} more)" if len(keys) > 1 else ""
 
 
-def write_json_atomic(path: Path, obj: object) -> None:
-    """Write to a temp file in the same folder, then rename: a killed run leaves the old file or none."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _finite(obj: object) -> object:
     """NaN -> None, so the JSON is standard."""
     if isinstance(obj, float):
@@ -185,17 +107,19 @@ def _finite(obj: object) -> object:
     return obj
 
 
-def main_eval(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from pipeline.data.records import write_atomic
     from pipeline.data.summary_h5 import kfold_splits, read_summary_h5
     from pipeline.models.summary import evaluate_dataset
+    from pipeline.models.summary.protocol import metric_from_name
 
     metric = args.metric or metric_from_name(args.dataset)
     if not 0 < args.ratio <= 1 or args.draws < 1:
         raise ConfigError("--ratio must be in (0, 1] and --draws >= 1")
     if args.checkpoint is not None:
-        from pipeline.apps.summarize_train import checkpoint_scores
+        from pipeline.inference.summarize.folds import checkpoint_scores
 
         videos = read_summary_h5(args.dataset)
         scores, splits = checkpoint_scores(args.checkpoint, videos, args.dataset)
@@ -217,7 +141,8 @@ def main_eval(args: argparse.Namespace) -> int:
                          "seed": args.seed, "shot_value": args.shot_value},
             **asdict(result),
         }  # fmt: skip
-        write_json_atomic(args.out, _finite(report))
+        # a killed run leaves the old file or none
+        write_atomic(args.out, json.dumps(_finite(report), indent=2, allow_nan=False) + "\n")
         print(f"wrote {args.out}")
     return 0
 

@@ -5,15 +5,14 @@ renamed, so its presence means the folder is complete (a rerun skips it)."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 from pipeline.data.backends import open_video
-from pipeline.models.summary.splice import write_summary_video
-from pipeline.models.summary.video import VideoSummary
+from pipeline.data.records import write_atomic
+from pipeline.inference.summarize.splice import write_summary_video
+from pipeline.inference.summarize.video import VideoSummary
 
 DONE = "summary.json"
 
@@ -81,15 +80,8 @@ def write_scores_plot(summary: VideoSummary, out: Path) -> Path:
 
 
 def write_summary_json(summary: VideoSummary, out: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{DONE}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(asdict(summary), f, indent=1)
-        os.replace(tmp, out / DONE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out / DONE
+    """out/summary.json, atomically: its presence marks the video done for a rerun."""
+    return write_atomic(out / DONE, json.dumps(asdict(summary), indent=1))
 
 
 def write_outputs(summary: VideoSummary, out: Path, *, backend: str = "auto", video: bool = True) -> None:

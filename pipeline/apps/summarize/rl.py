@@ -3,8 +3,8 @@ AAAI 2018) trained by REINFORCE on the diversity + representativeness reward ove
 videos, saved standalone; `vap summarize VIDEO --method rl --checkpoint POLICY.pt` applies it with one
 forward pass instead of training on each video.
 
-Thin: features are `pipeline.models.summary.video.video_features` (the ones `vap summarize` computes),
-training and the checkpoint `pipeline.models.summary.dr_dsn`.
+Thin: features are `pipeline.inference.summarize.video.video_features` (the ones `vap summarize` computes),
+training `pipeline.tasks.dr_dsn`, the checkpoint `pipeline.models.summary.dsn`.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ are. docs/summarize.md measures both.
 """
 
 
-def build_rl_train_parser() -> argparse.ArgumentParser:
-    from pipeline.models.summary.dr_dsn import DRDSNConfig
+def build_parser() -> argparse.ArgumentParser:
+    from pipeline.tasks.dr_dsn import DRDSNConfig
 
     d = DRDSNConfig()
     p = argparse.ArgumentParser(
@@ -62,12 +62,12 @@ def build_rl_train_parser() -> argparse.ArgumentParser:
 
 
 def video_inputs(inputs: list[Path]) -> list[Path]:
-    from pipeline.apps.check import VIDEO_EXTENSIONS
+    from pipeline.data.discover import videos_under
 
     videos = []
     for src in inputs:
         if src.is_dir():
-            videos += sorted(p for p in src.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file())
+            videos += videos_under(src)
         elif not src.exists():
             raise FileNotFoundError(f"{src}: no such file or folder")
         elif src.suffix.lower() in (".h5", ".hdf5"):
@@ -79,14 +79,15 @@ def video_inputs(inputs: list[Path]) -> list[Path]:
     return videos
 
 
-def main_rl_train(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     import torch
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from pipeline import __version__
-    from pipeline.models.summary.dr_dsn import DRDSNConfig, save_dsn, train_dsn
-    from pipeline.models.summary.video import default_backbone, features_id, video_features
+    from pipeline.inference.summarize.video import default_backbone, features_id, video_features
+    from pipeline.models.summary.dsn import save_dsn
+    from pipeline.tasks.dr_dsn import DRDSNConfig, train_dsn
 
     if args.epochs < 1 or args.sample_fps <= 0:
         raise ConfigError("--epochs must be >= 1 and --sample-fps > 0")

@@ -26,7 +26,7 @@ from typing import Any
 
 from lightning.pytorch.cli import LightningCLI
 
-from pipeline.apps.configs import configs_dir, resolve_config_args
+from pipeline.apps.train.configs import configs_dir, resolve_config_args
 from pipeline.data.datamodule import VideoDataModule
 from pipeline.errors import ConfigError
 from pipeline.tasks import TASKS, task_class

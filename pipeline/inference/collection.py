@@ -1,0 +1,237 @@
+"""Scoring a collection resumably: the run behind `vap score`, usable from Python.
+
+paths -> minus those already in the journal -> (under torchrun: every world-th to each rank) -> the
+scorer's `prepare` in worker processes, each video under a timeout (`run_isolated`: a hung decoder is
+killed), or a Ray Data pipeline -> the scorer's `score` -> one record per video appended to the journal
+and flushed -> at the end, the ranks' journals merged and Parquet written whole (temp name + rename).
+A run record beside the output (checkpoint hash, settings, input list hash) makes a rerun with other
+ones stop with a message instead of mixing two runs in one file.
+
+    run = ScoreRun(scorer, checkpoint, paths, out=Path("scores.jsonl"))
+    for record in run.records():   # dicts, as journaled
+        ...
+    summary = run.finish()
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pipeline.data.clips import FailedVideo
+from pipeline.data.pool import buffered, run_isolated
+from pipeline.data.records import Journal, read_journal, write_atomic, write_parquet
+from pipeline.errors import ConfigError
+from pipeline.inference.score import Scorer
+
+
+class RunMismatch(ConfigError):
+    """The output belongs to a run with another checkpoint, other settings or other inputs."""
+
+
+def shard_of(paths: list[str], shard: str | None) -> list[str]:
+    """The I-th of N parts ("I/N") of the sorted paths: every N-th path from the I-th."""
+    if shard is None:
+        return paths
+    try:
+        i, n = (int(x) for x in shard.split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard {shard!r}: expected I/N, e.g. 0/4") from None
+    if not 0 <= i < n:
+        raise ConfigError(f"--shard {shard}: I must be in 0..N-1")
+    return paths[i::n]
+
+
+def output_files(out: Path) -> tuple[Path, Path]:
+    """(journal, run record) for an output: a .jsonl is its own journal; a .parquet keeps one beside."""
+    if out.suffix == ".jsonl":
+        journal = out
+    elif out.suffix == ".parquet":
+        journal = out.with_name(out.name + ".journal.jsonl")
+    else:
+        raise ConfigError(f"{out}: --out must end in .jsonl or .parquet")
+    return journal, out.with_name(out.name + ".run.json")
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_run(record_path: Path, journal: Path, run: dict[str, Any]) -> None:
+    """Refuse to resume an output that another run made; write this run's record otherwise."""
+    if record_path.exists():
+        old = json.loads(record_path.read_text(encoding="utf-8"))
+        diffs = [k for k in ("checkpoint_sha256", "settings", "inputs_sha256") if old.get(k) != run[k]]
+        if diffs:
+            what = {"checkpoint_sha256": "the checkpoint", "settings": "the settings", "inputs_sha256": "the inputs"}
+            detail = ""
+            if "settings" in diffs:
+                before = old["settings"]
+                changed = [f"{k}: {before.get(k)} -> {v}" for k, v in run["settings"].items() if before.get(k) != v]
+                detail = " (" + ", ".join(changed) + ")"
+            raise RunMismatch(
+                f"{journal}: made by another run ({', '.join(what[d] for d in diffs)} differ{detail}); "
+                "use another --out, or delete it and its .run.json to start again"
+            )
+    elif journal.exists() and journal.stat().st_size > 0:
+        raise RunMismatch(f"{journal}: exists without its run record {record_path.name}; use another --out")
+    write_atomic(record_path, json.dumps(run, indent=2) + "\n")
+
+
+class Ranks:
+    """One independent scorer per process under torchrun (WORLD_SIZE > 1): rank r scores every
+    world-th video still to do and appends to a journal of its own; rank 0 merges them at the end.
+    Gloo is used only for barriers, so it runs on CPU-only machines and between GPU nodes alike."""
+
+    def __init__(self) -> None:
+        import torch.distributed as dist
+
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("gloo")
+        self.rank = dist.get_rank() if self.world > 1 else 0
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def rank_journals(journal: Path) -> list[Path]:
+    return sorted(journal.parent.glob(f"{glob.escape(journal.name)}.rank*"))
+
+
+def merge_rank_journals(journal: Path) -> None:
+    """Append the ranks' records to the journal (each path once: a merge cut short is redone), then
+    remove the rank files."""
+    done = {r["path"] for r in read_journal(journal)}
+    with Journal(journal) as out:
+        for part in rank_journals(journal):
+            for rec in read_journal(part):
+                if rec["path"] not in done:
+                    out.append(rec)
+                    done.add(rec["path"])
+    for part in rank_journals(journal):
+        part.unlink()
+
+
+@dataclass
+class RunSummary:
+    """What a finished run did: `videos` named, `ok` and `error` records written now, `skipped` done before."""
+
+    out: Path
+    videos: int
+    ok: int
+    error: int
+    skipped: int
+
+
+class ScoreRun:
+    """One `vap score` run over `paths` into `out` (.jsonl or .parquet), resumable, on this machine (one
+    process, or one per rank under torchrun) or on Ray (`engine="ray"`)."""
+
+    def __init__(
+        self,
+        scorer: Scorer,
+        checkpoint: str | os.PathLike[str],
+        paths: list[str],
+        *,
+        out: Path,
+        workers: int = 2,
+        timeout: float = 120.0,
+        engine: str = "local",
+        threads: int | None = None,
+    ) -> None:
+        from pipeline import __version__
+        from pipeline.env import describe_machine
+
+        self.scorer, self.paths, self.out = scorer, paths, Path(out)
+        self.workers, self.timeout, self.engine, self.threads = workers, timeout, engine, threads
+        self.journal, self.record_path = output_files(self.out)
+        self.run = {"checkpoint": str(checkpoint), "checkpoint_sha256": sha256_file(checkpoint),
+                    "settings": scorer.settings, "inputs_sha256": hashlib.sha256("\n".join(paths).encode()).hexdigest(),
+                    "num_inputs": len(paths), "version": __version__, "machine": describe_machine()}  # fmt: skip
+        self.ranks = Ranks()
+        if engine == "ray" and self.ranks.world > 1:
+            raise ConfigError("--engine ray runs from one driver process; do not start it under torchrun")
+        if self.ranks.rank == 0:
+            check_run(self.record_path, self.journal, self.run)
+            merge_rank_journals(self.journal)  # what the ranks of a killed run had finished
+        self.ranks.barrier()
+        if self.ranks.rank > 0:
+            check_run(self.record_path, self.journal, self.run)
+        self.done = {r["path"] for r in read_journal(self.journal)}
+        todo_all = [p for p in paths if p not in self.done]
+        self.ranks.barrier()  # every rank has its list before any rank writes
+        self.todo = todo_all[self.ranks.rank :: self.ranks.world]
+        single = self.ranks.world == 1
+        self.mine = self.journal if single else self.journal.with_name(f"{self.journal.name}.rank{self.ranks.rank}")
+
+    @property
+    def rank(self) -> int:
+        return self.ranks.rank
+
+    def _stream(self) -> Iterator[dict[str, Any]]:
+        if self.engine == "ray":
+            from pipeline.inference.ray import score_with_ray
+
+            yield from score_with_ray(self.todo, self.scorer, timeout=self.timeout, decoders=self.workers,
+                                      threads=self.threads)  # fmt: skip
+            return
+        if getattr(self.scorer, "device", torch.device("cpu")).type == "cpu":
+            # the workers decode on the same cores: a model with every core's thread oversubscribes them, and
+            # its small ops then wait on each other (docs/bench/score.md)
+            torch.set_num_threads(self.threads or max(1, (os.cpu_count() or 1) // self.ranks.world - self.workers))
+        if not self.todo:
+            return
+        batch = getattr(self.scorer, "batch_clips", 1)
+
+        def prepared() -> Iterator[Any]:
+            outcomes = run_isolated(self.scorer.prepare(), self.todo, jobs=self.workers, timeout=self.timeout)
+            # decoding runs ahead while the model computes: up to 4 model calls' worth of videos
+            for o in buffered(outcomes, 4 * max(batch, self.workers)):
+                yield o.result if o.error is None else FailedVideo(o.item, o.error)
+
+        yield from (asdict(rec) for rec in self.scorer.score(prepared()))
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Score what is still to do, appending each record to the journal before yielding it."""
+        with Journal(self.mine) as journal:
+            for rec in self._stream():
+                journal.append(rec)
+                yield rec
+
+    def finish(self) -> RunSummary | None:
+        """Merge the ranks' journals, write Parquet; the summary on rank 0 (None on the others)."""
+        self.ranks.barrier()
+        summary = None
+        if self.ranks.rank == 0:
+            if self.ranks.world > 1:
+                merge_rank_journals(self.journal)
+            records = read_journal(self.journal)
+            if self.out.suffix == ".parquet":
+                write_parquet(records, self.out)
+            new = Counter(r["status"] for r in records if r["path"] not in self.done)
+            summary = RunSummary(self.out, len(self.paths), new["ok"], new["error"], len(self.done))
+        self.ranks.close()
+        return summary

@@ -1,0 +1,243 @@
+"""Scoring videos with a trained checkpoint: one interface for a classifier and a glimpse agent.
+
+    checkpoint -> `load_scorer` (the file read once, in the calling process)
+    path -> scorer.prepare() in a decoding worker process, under a timeout -> Prepared | FailedVideo
+         -> scorer.score(stream) in the main process (or a Ray model actor) -> one ScoreRecord per video
+A classifier prepares every evaluation clip of a video (`decode_clips`) and scores clips of several
+videos per model call; a glimpse agent prepares a whole episode where the reader is (each decision waits
+for the frame before it: `pipeline.inference.episodes`) and its `score` only writes the records. The
+agent's model goes to each worker inside the picklable `prepare()` callable, not as a path to load again.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from pipeline.data.clips import DecodedVideo, FailedVideo, decode_clips, eval_pipeline
+from pipeline.data.samplers import ClipSampler
+from pipeline.data.transforms import Compose
+from pipeline.errors import ConfigError
+from pipeline.inference.episodes import AgentEpisode, agent_episode
+from pipeline.models.checkpoint import CheckpointMeta, is_agent, load_any
+
+
+@dataclass
+class ScoreRecord:
+    """One line of `vap score` output."""
+
+    path: str
+    status: str  # "ok" or "error"
+    error: str | None = None
+    backend: str | None = None
+    duration: float | None = None  # seconds
+    frames: int | None = None
+    fps: float | None = None
+    labels: list[str] | None = None  # top-k, best first
+    probs: list[float] | None = None
+    scores: list[float] | None = None  # every class, with --all-scores
+    attention_frames: list[int] | None = None  # the sampled frames (all clips), with --with-attention
+    attention: list[float] | None = None  # their temporal attention, summing to 1 over the video
+    keyframe_times: list[float] | None = None  # seconds of the most-attended frames, most first
+    glimpse_frames: list[int] | None = None  # a glimpse agent's checkpoint: the frames it looked at, in order
+    frames_decoded: int | None = None  # a glimpse agent's checkpoint: frames decoded for this video
+    # ... and what the codec decoded to serve them: a seek decodes from the keyframe before its frame, so
+    # on long-GOP video this can be many more (None: the backend does not count, or not an agent)
+    codec_frames: int | None = None
+
+
+class Scorer(ABC):
+    """What every checkpoint kind gives `vap score`: a worker-side `prepare()` and a main-side `score`."""
+
+    kind: ClassVar[str]
+
+    def __init__(
+        self,
+        meta: CheckpointMeta,
+        sampler: ClipSampler,
+        transform: Compose,
+        *,
+        backend: str = "auto",
+        topk: int = 5,
+        all_scores: bool = False,
+    ) -> None:
+        self.meta, self.sampler, self.transform, self.backend = meta, sampler, transform, backend
+        self.class_names = list(meta.class_names)
+        self.topk = min(topk, len(self.class_names))
+        self.all_scores = all_scores
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """What makes two runs' records comparable (the run record of `vap score` holds it)."""
+        return {"topk": self.topk, "all_scores": self.all_scores, "sampler": repr(self.sampler),
+                "transform": repr(self.transform), "backend": self.backend}  # fmt: skip
+
+    @abstractmethod
+    def prepare(self) -> Callable[[str], Any]:
+        """A picklable `path -> prepared video | FailedVideo`, run in decoding worker processes."""
+
+    @abstractmethod
+    def score(self, stream: Iterable[Any]) -> Iterator[ScoreRecord]:
+        """Records for a stream of prepared (or failed) videos, in the order they finish."""
+
+    def to(self, device: torch.device | str) -> Scorer:  # noqa: B027 - a no-op where nothing runs here
+        """Move the main-side model, if any, to `device`."""
+        return self
+
+    def _ok(
+        self, path: str, probs: torch.Tensor, *, backend: str, duration: float, frames: int, fps: float
+    ) -> ScoreRecord:
+        top = probs.topk(self.topk)
+        return ScoreRecord(
+            path, "ok", backend=backend, duration=round(duration, 4), frames=frames, fps=round(fps, 4),
+            labels=[self.class_names[i] for i in top.indices.tolist()], probs=[round(float(x), 6) for x in top.values],
+            scores=[round(float(x), 6) for x in probs] if self.all_scores else None,
+        )  # fmt: skip
+
+
+class ClassifierScorer(Scorer):
+    """A `vap train` classifier: DecodedVideo clips (J, [V,] T, C, H, W) of several videos concatenated up
+    to `batch_clips` -> model (views averaged inside) -> per-clip probabilities (softmax, or sigmoid for a
+    multi-label model) -> mean over a video's clips -> top-k labels, optional per-class scores, and the
+    temporal attention over the sampled frames with the key frames it points at."""
+
+    kind = "classifier"
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        meta: CheckpointMeta,
+        sampler: ClipSampler,
+        transform: Compose,
+        *,
+        with_attention: bool = False,
+        keyframes: int = 3,
+        batch_clips: int = 16,
+        device: torch.device | str = "cpu",
+        **common: Any,
+    ) -> None:
+        super().__init__(meta, sampler, transform, **common)
+        self.model, self.multilabel = model.eval(), meta.multilabel
+        self.with_attention, self.keyframes, self.batch_clips = with_attention, keyframes, batch_clips
+        self.to(device)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings, "with_attention": self.with_attention}
+
+    def to(self, device: torch.device | str) -> ClassifierScorer:
+        self.device = torch.device(device)
+        self.model.to(self.device)
+        return self
+
+    def prepare(self) -> Callable[[str], DecodedVideo | FailedVideo]:
+        return partial(decode_clips, sampler=self.sampler, transform=self.transform, backend=self.backend)
+
+    def score(self, stream: Iterable[DecodedVideo | FailedVideo]) -> Iterator[ScoreRecord]:
+        pending: list[DecodedVideo] = []
+        for item in stream:
+            if isinstance(item, FailedVideo):
+                yield ScoreRecord(item.path, "error", error=item.reason)
+                continue
+            pending.append(item)
+            if sum(v.clips.shape[0] for v in pending) >= self.batch_clips:
+                yield from self._run(pending)
+                pending = []
+        if pending:
+            yield from self._run(pending)
+
+    @torch.inference_mode()
+    def _run(self, videos: list[DecodedVideo]) -> Iterator[ScoreRecord]:
+        clips = torch.cat([v.clips for v in videos]).to(self.device, non_blocking=True)  # (N, [V,] T, C, H, W)
+        out = self.model(clips)
+        probs = torch.sigmoid(out.logits) if self.multilabel else out.logits.softmax(-1)  # (N, K)
+        counts = [v.clips.shape[0] for v in videos]
+        for video, p, att in zip(videos, probs.split(counts), out.attention.split(counts), strict=True):
+            yield self._record(video, p.mean(0).cpu(), att.cpu())  # (K,), (J, T)
+
+    def _record(self, video: DecodedVideo, probs: torch.Tensor, attention: torch.Tensor) -> ScoreRecord:
+        rec = self._ok(video.path, probs, backend=video.backend, duration=video.duration, frames=video.num_frames,
+                       fps=video.fps)  # fmt: skip
+        if self.with_attention:
+            frames = video.frame_indices.reshape(-1)  # (J*T,)
+            weights = (attention / attention.shape[0]).reshape(-1).numpy()  # (J*T,) sums to 1 over the video
+            rec.attention_frames = frames.tolist()
+            rec.attention = [round(float(w), 6) for w in weights]
+            best = [int(frames[i]) for i in np.argsort(-weights, kind="stable")]
+            keys = list(dict.fromkeys(best))[: self.keyframes]  # distinct frames, most attended first
+            rec.keyframe_times = [round(f / video.fps, 4) if video.fps > 0 else 0.0 for f in keys]
+        return rec
+
+
+class AgentScorer(Scorer):
+    """A `task: glimpse` checkpoint: the episode runs in the decoding workers (decoding only the frames the
+    agent looks at, one torch thread each), and the records say which frames it looked at."""
+
+    kind = "agent"
+
+    def __init__(self, model: torch.nn.Module, meta: CheckpointMeta, sampler: ClipSampler, transform: Compose,
+                 **common: Any) -> None:  # fmt: skip
+        super().__init__(meta, sampler, transform, **common)
+        self.model = model.eval()
+
+    def prepare(self) -> Callable[[str], AgentEpisode | FailedVideo]:
+        return partial(agent_episode, model=self.model, multilabel=self.meta.multilabel, sampler=self.sampler,
+                       transform=self.transform, backend=self.backend)  # fmt: skip
+
+    def score(self, stream: Iterable[AgentEpisode | FailedVideo]) -> Iterator[ScoreRecord]:
+        for item in stream:
+            if isinstance(item, FailedVideo):
+                yield ScoreRecord(item.path, "error", error=item.reason)
+                continue
+            rec = self._ok(item.path, item.probs, backend=item.backend, duration=item.duration,
+                           frames=item.num_frames, fps=item.fps)  # fmt: skip
+            rec.glimpse_frames, rec.frames_decoded = item.looked_at, len(item.frames_decoded)
+            rec.codec_frames = item.codec_frames
+            yield rec
+
+
+def default_device(device: str = "auto") -> str:
+    """`auto`: the first GPU where there is one, else the CPU; under torchrun, the rank's own GPU."""
+    if device == "auto":
+        if not torch.cuda.is_available():
+            return "cpu"
+        device = "cuda"
+    if device == "cuda" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', 0)) % max(torch.cuda.device_count(), 1)}"
+    return device
+
+
+def load_scorer(
+    checkpoint: str | os.PathLike[str],
+    *,
+    topk: int = 5,
+    all_scores: bool = False,
+    with_attention: bool = False,
+    clips: int | None = None,
+    three_crop: bool | None = None,
+    backend: str = "auto",
+    batch_clips: int = 16,
+    device: str = "cpu",
+) -> Scorer:
+    """The scorer of a `vap train` checkpoint, whichever kind it holds; the file is read once, here.
+    `clips`/`three_crop` override the checkpoint's multi-view test settings (a classifier's only)."""
+    model, meta = load_any(checkpoint)
+    common = {"backend": backend, "topk": topk, "all_scores": all_scores}
+    if is_agent(meta):  # the agent picks frames within one clip, at the frozen classifier's single view
+        if with_attention:
+            raise ConfigError("--with-attention: a glimpse agent has no temporal attention; its records list "
+                              "the frames it looked at (glimpse_frames)")  # fmt: skip
+        if (clips or 1) > 1 or three_crop:
+            raise ConfigError("--clips/--three-crop: a glimpse-agent checkpoint looks at one clip, one view")
+        sampler, transform = eval_pipeline(meta.preprocessing, clips=1, three_crop=False)
+        return AgentScorer(model, meta, sampler, transform, **common)
+    sampler, transform = eval_pipeline(meta.preprocessing, clips=clips, three_crop=three_crop)
+    return ClassifierScorer(model, meta, sampler, transform, with_attention=with_attention,
+                            batch_clips=batch_clips, device=device, **common)  # fmt: skip
