@@ -115,3 +115,26 @@ def test_train_without_any_logger(in_tmp, capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "best checkpoint:" in out and "metrics (CSV)" not in out and "W&B" not in out
+
+
+def test_a_first_run_prints_each_line_once_and_no_third_party_noise(tmp_path):
+    """`vap train` as a new user meets it (a fresh process, W&B not logged in, nothing W&B-specific set):
+    each log line once, no advertising tips, no deprecation warnings about code the user cannot change."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env["HOME"] = str(tmp_path)  # no ~/.netrc: W&B offline, as on a fresh machine
+    args = [*common(tmp_path), "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1",
+            "--trainer.limit_val_batches", "1"]  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "train", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    printed = done.stdout + done.stderr
+    logged = [re.sub(r"^INFO:?\s*", "", line) for line in printed.splitlines() if line.startswith("INFO")]
+    assert logged and len(logged) == len(set(logged)), logged  # "Seed set to 0" once, not twice
+    for noise in ("Tip:", "litlogger", "wandb leet", "anonymous setting", "is deprecated", "git root"):
+        assert noise not in printed, noise
+    assert "W&B run (offline: sync later with `wandb sync" in printed

@@ -17,6 +17,7 @@ always writes the metrics beside it.
 
 from __future__ import annotations
 
+import logging
 import netrc
 import os
 import sys
@@ -67,8 +68,25 @@ def default_loggers(save_dir: str = "runs", project: str = "vap") -> list[Any]:
     # folder it was started in, which is not this run's after a chdir (seen in the tests).
     wandb_dir = str(Path(os.environ.get("WANDB_DIR") or save_dir).absolute())
     project = os.environ.get("WANDB_PROJECT") or project
-    loggers.append(WandbLogger(save_dir=wandb_dir, project=project, offline=not wandb_online()))
+    Path(wandb_dir).mkdir(parents=True, exist_ok=True)  # else W&B warns that its git root does not exist
+    # W&B's own header and footer (sync hints, a `wandb leet` tip, the run's history) are not printed: the
+    # run's folder or URL, and how to sync an offline run, are in vap's closing lines. Offline, W&B has
+    # nothing else to say (silent); online it still prints what is essential (quiet). WANDB_QUIET and
+    # WANDB_SILENT, when set, decide instead.
+    offline = not wandb_online()
+    user_chose = {"WANDB_QUIET", "WANDB_SILENT"} & set(os.environ)
+    settings = {} if user_chose else {"settings": _wandb_settings(**{"silent" if offline else "quiet": True})}
+    wandb = WandbLogger(save_dir=wandb_dir, project=project, offline=offline, **settings)
+    # Lightning hands W&B `anonymous=None` on every run, and W&B warns that the setting is deprecated
+    getattr(wandb, "_wandb_init", {}).pop("anonymous", None)
+    loggers.append(wandb)
     return loggers
+
+
+def _wandb_settings(**kw: Any) -> Any:
+    import wandb
+
+    return wandb.Settings(**kw)
 
 
 def trainer_defaults() -> dict[str, Any]:
@@ -199,8 +217,8 @@ class VapCLI(LightningCLI):
                 lines.append(f"metrics (CSV): {Path(logger.log_dir) / 'metrics.csv'}")
             elif kind == "WandbLogger":
                 run = logger.experiment
-                where = getattr(run, "url", None) or getattr(run, "dir", "")
                 offline = bool(getattr(run, "offline", False))  # wandb's public Run.offline
+                where = getattr(run, "dir", "") if offline else getattr(run, "url", None)  # an offline url warns
                 mode = f"offline: sync later with `wandb sync {Path(run.dir).parent}`" if offline else "online"
                 lines.append(f"W&B run ({mode}): {where}")
                 run.finish()  # the command is done: write the summary, release the run
@@ -232,6 +250,23 @@ def safe_parsing() -> None:
     jsonargparse.set_parsing_settings(validate_subclass_spec_in_any=False, instantiate_subclass_spec_in_any=False)
 
 
+class _NoTips(logging.Filter):
+    """Drops third-party advertising lines (Lightning's "💡 Tip: ... try installing ...")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip")
+
+
+def quiet_logging() -> None:
+    """Each log line once, and no third-party tips. Lightning adds a handler of its own to its `lightning`
+    logger and lets records propagate to the root handler too (`vap`'s), so every line came twice."""
+    lightning = logging.getLogger("lightning")
+    lightning.propagate = False
+    for handler in lightning.handlers or logging.getLogger().handlers:
+        if not any(isinstance(f, _NoTips) for f in handler.filters):
+            handler.addFilter(_NoTips())
+
+
 def has_config(args: list[str]) -> bool:
     return any(a in ("--config", "-c") or a.startswith(("--config=", "-c=")) for a in args)
 
@@ -246,12 +281,15 @@ def run(subcommand: str, argv: list[str]) -> int:
         if not default.exists():
             raise FileNotFoundError(f"{default}: the default experiment config is missing; pass --config")
         args = ["--config", str(default), *args]
+    quiet_logging()
     # sys.argv stays as it is: Lightning's DDP launcher starts the other ranks by re-running it.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
         warnings.filterwarnings("ignore", message=".*Unable to serialize instance.*")  # logger objects in defaults
         # Frozen parts (a frozen backbone's batch norm, the glimpse agent's classifier) stay in eval mode on purpose.
         warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
+        # Lightning's own use of a torch API that torch deprecated: nothing the user can change.
+        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
         VapCLI(
             task_class(task),
             VideoDataModule,
