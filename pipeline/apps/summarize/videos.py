@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 EXAMPLE = """examples:
@@ -98,6 +99,7 @@ def main(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from pipeline.errors import ConfigError
+    from pipeline.inference.summarize.keyframes import SampledFrames
     from pipeline.inference.summarize.outputs import DONE, write_outputs
     from pipeline.inference.summarize.video import build_summarizer, default_backbone, features_id, summarize_video
 
@@ -112,9 +114,11 @@ def main(args: argparse.Namespace) -> int:
     jobs = output_dirs(args.inputs, args.out)
     summarizer = build_summarizer(args.method, checkpoint=args.checkpoint, seed=args.seed, **method_args)  # once
     console = Console(stderr=True)
-    table = Table(title="vap summarize")
-    for col in ("video", "status", "duration (s)", "shots", "kept", "summary (s)", "time (s)"):
-        table.add_column(col, justify="left" if col in ("video", "status") else "right")
+    table = Table(title=f"vap summarize -> {args.out}")
+    names = max((len(v.name) for v, _ in jobs), default=5)
+    table.add_column("video", justify="left", min_width=min(names, 48), overflow="fold")  # the file's name, whole
+    for col in ("status", "duration (s)", "shots", "kept", "summary (s)", "time (s)"):
+        table.add_column(col, justify="left" if col == "status" else "right")
     backbone, load_s, failed = None, None, 0
     if any(not (out / DONE).exists() for _, out in jobs):  # once, for all the videos
         t_load = time.perf_counter()
@@ -124,35 +128,35 @@ def main(args: argparse.Namespace) -> int:
         summarizer.check_features(features_id(backbone), backbone.out_channels, sample_fps=args.sample_fps)
     for video, out in jobs:
         if (out / DONE).exists():
-            table.add_row(str(video), "skipped (done)", "", "", "", "", "")
+            table.add_row(video.name, "skipped (done)", "", "", "", "", "")
             continue
         t0 = time.perf_counter()
         try:
-            with Progress(TextColumn(f"{video.name}"), BarColumn(), TextColumn("{task.completed}/{task.total} frames"),
-                          TimeElapsedColumn(), console=console, transient=True) as bar:  # fmt: skip
+            with SampledFrames(folder=out.parent if out.parent.exists() else None) as frames, Progress(
+                TextColumn(f"{video.name}"), BarColumn(), TextColumn("{task.completed}/{task.total} frames"),
+                TimeElapsedColumn(), console=console, transient=True,
+            ) as bar:  # fmt: skip
                 task = bar.add_task("features", total=None)
                 s = summarize_video(
                     video, method=args.method, ratio=args.ratio, sample_fps=args.sample_fps, backbone=backbone,
                     backend=args.backend, seed=args.seed, summarizer=summarizer, shot_value=args.shot_value,
-                    threads=args.threads,
+                    threads=args.threads, keep=frames,
                     progress=lambda done, total, bar=bar, task=task: bar.update(task, completed=done, total=total),
                 )  # fmt: skip
-            if load_s is not None:  # the first video carries the load time
-                s.seconds, load_s = {"load model": load_s, **s.seconds}, None
-            if args.no_video:
-                s.settings["summary_video"] = False
-            write_outputs(s, out, backend=args.backend, video=not args.no_video)
+                if load_s is not None:  # the first video carries the load time
+                    s, load_s = replace(s, seconds={"load model": load_s, **s.seconds}), None
+                s = write_outputs(s, out, frames=frames, backend=args.backend, video=not args.no_video)
         except Exception as e:  # one bad video must not stop the others
             failed += 1
             reason = " ".join(str(e).split()) or type(e).__name__
             where = "" if reason.startswith(str(video)) else f"{video}: "  # VideoError names the file already
             print(f"vap summarize: error: {where}{reason}", file=sys.stderr, flush=True)
-            table.add_row(str(video), "[red]error[/]", "", "", "", "", f"{time.perf_counter() - t0:.1f}")
+            table.add_row(video.name, "[red]error[/]", "", "", "", "", f"{time.perf_counter() - t0:.1f}")
             continue
         kept = sum(s.shots[k][1] - s.shots[k][0] + 1 for k in s.selected)
         fps = s.fps if s.fps > 0 else 1.0
         table.add_row(
-            str(video), "ok", f"{s.num_frames / fps:.1f}", str(len(s.shots)), str(len(s.selected)),
+            video.name, "ok", f"{s.num_frames / fps:.1f}", str(len(s.shots)), str(len(s.selected)),
             f"{kept / fps:.1f}", f"{time.perf_counter() - t0:.1f}",
         )  # fmt: skip
     Console().print(table)

@@ -1,56 +1,23 @@
-"""The files of one video's summary: summary.json, keyframes/*.jpg, contact_sheet.jpg, scores.png,
-summary.mp4 (the selected shots with their audio: splice.py). summary.json is written last, to a temp name then
-renamed, so its presence means the folder is complete (a rerun skips it)."""
+"""The files of one video's summary: keyframes/*.jpg and contact_sheet.jpg (keyframes.py), scores.png,
+summary.mp4 (the selected shots with their audio: splice.py), and summary.json, the record.
+
+No writer changes the summary it is given: each returns what it did, and the record of summary.json is
+composed from the summary and those outcomes, then written last, atomically, so its presence means the
+folder is complete (a rerun skips it)."""
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
-from pipeline.data.backends import open_video
 from pipeline.data.records import write_atomic
+from pipeline.inference.summarize.keyframes import SampledFrames, write_keyframes
 from pipeline.inference.summarize.splice import write_summary_video
 from pipeline.inference.summarize.video import VideoSummary
 
 DONE = "summary.json"
-
-
-def _timestamp(seconds: float) -> str:
-    m, s = divmod(seconds, 60)
-    return f"{int(m):02d}:{s:05.2f}"
-
-
-def write_keyframes(summary: VideoSummary, out: Path, *, backend: str = "auto") -> list[Path]:
-    """keyframes/NNN_mm-ss.ss.jpg (one per selected shot) and a contact sheet with timestamps."""
-    from PIL import Image, ImageDraw
-
-    kdir = out / "keyframes"
-    kdir.mkdir(parents=True, exist_ok=True)
-    if not summary.keyframes:
-        return []
-    with open_video(summary.path, backend=backend) as video:
-        frames = video.get_frames(summary.keyframes)  # (K, C, H, W) uint8
-    images, paths = [], []
-    for i, (frame, index) in enumerate(zip(frames, summary.keyframes, strict=True)):
-        img = Image.fromarray(frame.permute(1, 2, 0).numpy())
-        stamp = _timestamp(index / summary.fps if summary.fps > 0 else 0.0)
-        path = kdir / f"{i:03d}_{stamp.replace(':', '-')}.jpg"
-        img.save(path, quality=90)
-        images.append((img, stamp))
-        paths.append(path)
-    cols = min(4, len(images))
-    tw = 320
-    th = max(1, round(tw * images[0][0].height / images[0][0].width))
-    sheet = Image.new("RGB", (cols * tw, -(-len(images) // cols) * (th + 18)), "white")
-    draw = ImageDraw.Draw(sheet)
-    for i, (img, stamp) in enumerate(images):
-        x, y = (i % cols) * tw, (i // cols) * (th + 18)
-        sheet.paste(img.resize((tw, th)), (x, y))
-        draw.text((x + 4, y + th + 3), stamp, fill="black")
-    sheet.save(out / "contact_sheet.jpg", quality=90)
-    return paths
 
 
 def write_scores_plot(summary: VideoSummary, out: Path) -> Path:
@@ -84,14 +51,32 @@ def write_summary_json(summary: VideoSummary, out: Path) -> Path:
     return write_atomic(out / DONE, json.dumps(asdict(summary), indent=1))
 
 
-def write_outputs(summary: VideoSummary, out: Path, *, backend: str = "auto", video: bool = True) -> None:
-    """Every file; the time of each goes into `summary.seconds` (and so into summary.json)."""
+def write_outputs(
+    summary: VideoSummary, out: Path, *, frames: SampledFrames | None = None, backend: str = "auto", video: bool = True
+) -> VideoSummary:
+    """Every file, summary.json last; returns the record written there: `summary` with what happened to the
+    audio (`settings["summary_audio"]`), whether a summary.mp4 was asked for, and the time of each file.
+    `frames`: the sampled frames the analysis kept (`summarize_video(keep=...)`), so that the key frames
+    are not decoded again."""
     out.mkdir(parents=True, exist_ok=True)
-    stages = [("keyframes + contact sheet", write_keyframes), ("scores.png", write_scores_plot)]
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    write_keyframes(summary.keyframes, summary.fps, out, frames, source=summary.path, backend=backend)
+    seconds["keyframes + contact sheet"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    write_scores_plot(summary, out)
+    seconds["scores.png"] = time.perf_counter() - t0
+    settings = dict(summary.settings)
     if video:
-        stages.append(("summary.mp4", write_summary_video))
-    for name, write in stages:
         t0 = time.perf_counter()
-        write(summary, out, **({"backend": backend} if write is not write_scores_plot else {}))
-        summary.seconds[name] = round(time.perf_counter() - t0, 3)
-    write_summary_json(summary, out)  # last: marks the folder complete
+        written = write_summary_video(summary, out, backend=backend)
+        seconds["summary.mp4"] = time.perf_counter() - t0
+        if written is not None:
+            settings["summary_audio"] = written.audio
+    else:
+        settings["summary_video"] = False
+    final = replace(
+        summary, settings=settings, seconds={**summary.seconds, **{k: round(v, 3) for k, v in seconds.items()}}
+    )
+    write_summary_json(final, out)  # last: marks the folder complete
+    return final

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 
@@ -35,10 +36,18 @@ def _selected_frames(summary: VideoSummary, backend: str, chunk: int = 32) -> It
                     yield frame[:, :h, :w]
 
 
-def write_summary_video(summary: VideoSummary, out: Path, *, backend: str = "auto") -> Path | None:
-    """out/summary.mp4 (None when nothing is selected). `summary.settings["summary_audio"]` records
-    what happened to the audio: "aac <rate> Hz <layout>", "none" (the source has none), or
-    "dropped: <reason>" when the source's audio could not be decoded (the video is still written)."""
+@dataclass(frozen=True)
+class SummaryClip:
+    """What `write_summary_video` wrote: the file, and what happened to the audio: "aac <rate> Hz <layout>",
+    "none" (the source has none), or "dropped: <reason>" when the source's audio could not be decoded (the
+    video is still written)."""
+
+    path: Path
+    audio: str
+
+
+def write_summary_video(summary: VideoSummary, out: Path, *, backend: str = "auto") -> SummaryClip | None:
+    """out/summary.mp4 (None when nothing is selected)."""
     from pipeline.data.writer import write_video
 
     if not summary.selected:
@@ -54,12 +63,11 @@ def write_summary_video(summary: VideoSummary, out: Path, *, backend: str = "aut
                 audio = mux_audio(video_only, summary.path, ranges, muxed)
             except Exception as e:  # a broken audio track must not cost the user the summary
                 audio = "dropped: " + (" ".join(str(e).split()) or type(e).__name__)
-            summary.settings["summary_audio"] = audio
             if not audio.startswith("aac"):
                 os.replace(video_only, muxed)
         finally:
             video_only.unlink(missing_ok=True)
-    return final
+    return SummaryClip(final, audio)
 
 
 def mux_audio(video: Path, source: str | os.PathLike[str], ranges: list[tuple[float, float]], dst: Path) -> str:

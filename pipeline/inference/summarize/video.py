@@ -24,6 +24,7 @@ from torchvision.transforms.v2 import functional as TF
 from pipeline.data.backends import VideoMeta, open_video
 from pipeline.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from pipeline.errors import ConfigError, VideoError
+from pipeline.inference.summarize.keyframes import SampledFrames
 from pipeline.inference.summarize.summarizers import SUMMARIZERS, Summarizer, build_summarizer
 from pipeline.models.summary.kts import kts
 from pipeline.models.summary.protocol import SHOT_VALUES, select_shots, shot_scores, shot_values
@@ -42,7 +43,7 @@ __all__ = [
 DEFAULT_FEATURES = "mobilenet_v2 imagenet"
 
 
-@dataclass
+@dataclass(frozen=True)
 class VideoSummary:
     """Everything `summary.json` records about one video's summary; frame indices are the source's."""
 
@@ -87,8 +88,8 @@ def features_id(backbone: torch.nn.Module) -> str:
 @torch.no_grad()
 def frame_features(frames: torch.Tensor, backbone: torch.nn.Module, size: int = 224) -> torch.Tensor:
     """uint8 (T, C, H, W) -> pooled ImageNet-normalised backbone features (T, D)."""
-    # Resize while still uint8: 8x faster than float interpolation on 720p (0.14 vs 1.14 s per 16 frames,
-    # one thread) and no full-resolution float copy of the batch.
+    # Resize while still uint8: several times faster than float interpolation at 720p, and no
+    # full-resolution float copy of the batch.
     x = TF.resize(frames, [size, size], antialias=True).float().div_(255)  # (T, C, s, s)
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
@@ -104,17 +105,22 @@ def video_features(
     batch_size: int = 16,
     progress: Callable[[int, int], None] | None = None,
     encode: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    keep: SampledFrames | None = None,
 ) -> tuple[VideoMeta, np.ndarray, torch.Tensor, torch.Tensor | None]:
     """Decode every ~fps/sample_fps-th frame in batches: (meta, sampled indices (T,), features (T, D),
     `encode(frames)` of every batch concatenated (T, D') or None). The one place `vap summarize` and
-    `vap summarize train --method rl` get their features, so a trained policy sees what it is applied to."""
+    `vap summarize train --method rl` get their features, so a trained policy sees what it is applied to.
+    `keep`: where the decoded frames are kept for the key frames (the video is decoded once)."""
     with open_video(path, backend=backend) as video:
         meta = video.meta
         indices = sample_indices(meta.num_frames, meta.fps, sample_fps)  # (T,)
         feats, encoded = [], []
         for start in range(0, len(indices), batch_size):
-            frames = video.get_frames(indices[start : start + batch_size].tolist())  # (b, C, H, W) uint8
+            batch = indices[start : start + batch_size]  # (b,)
+            frames = video.get_frames(batch.tolist())  # (b, C, H, W) uint8
             feats.append(frame_features(frames, backbone))  # (b, D)
+            if keep is not None:
+                keep.add(batch, frames)
             if encode is not None:
                 encoded.append(encode(frames))  # (b, D')
             if progress:
@@ -148,6 +154,7 @@ def summarize_video(
     shot_value: str = "sum",
     threads: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    keep: SampledFrames | None = None,
 ) -> VideoSummary:
     """Summarize one video; `progress(done, total)` is called as sampled frames are featurised.
 
@@ -157,8 +164,11 @@ def summarize_video(
     `summarizer`: a built one (the CLI builds it once: a checkpoint loads once for all videos);
     without it, `SUMMARIZERS[method](seed=seed, **method_args)`.
 
-    `threads`: torch CPU threads while featurising. Default 1: on this shared 2-core machine MobileNetV2
-    took 2.85 s per 16 720p frames with 2 threads and 0.47 s with 1 (the other jobs' load).
+    `threads`: torch CPU threads while featurising. Default 1: decoding and the model share a small
+    machine's cores.
+
+    `keep`: a `SampledFrames` that keeps the decoded frames, so that `write_outputs` writes the key frames
+    without decoding the video again.
     """
     if shot_value not in SHOT_VALUES:
         raise ConfigError(f"shot value must be one of {', '.join(SHOT_VALUES)}, got {shot_value!r}")
@@ -168,7 +178,7 @@ def summarize_video(
         return _summarize(path, method=method, ratio=ratio, sample_fps=sample_fps, max_shot_seconds=max_shot_seconds,
                           backbone=backbone, backend=backend, batch_size=batch_size, seed=seed,
                           method_args=method_args, summarizer=summarizer, shot_value=shot_value,
-                          progress=progress)  # fmt: skip
+                          progress=progress, keep=keep)  # fmt: skip
     finally:
         torch.set_num_threads(before)
 
@@ -188,6 +198,7 @@ def _summarize(
     summarizer: Summarizer | None,
     shot_value: str,
     progress: Callable[[int, int], None] | None,
+    keep: SampledFrames | None,
 ) -> VideoSummary:
     summarizer = summarizer or build_summarizer(method, seed=seed, **(method_args or {}))
     seconds: dict[str, float] = {}
@@ -198,7 +209,7 @@ def _summarize(
     t0 = time.perf_counter()
     meta, indices, features, own = video_features(
         path, backbone, sample_fps=sample_fps, backend=backend, batch_size=batch_size, progress=progress,
-        encode=summarizer.encode if summarizer.consumes == "frames" else None,
+        encode=summarizer.encode if summarizer.consumes == "frames" else None, keep=keep,
     )  # fmt: skip
     seconds["decode + features"] = time.perf_counter() - t0
     summarizer.check_features(features_id(backbone), features.shape[1], sample_fps=sample_fps)
