@@ -37,8 +37,8 @@ def write_video(
     `reproducible=True` (H.264 only) turns off x264's macroblock-tree rate control (`mbtree=0`), so the
     same frames give the same bytes in every run. With it on, the libx264 that PyAV's wheels bundle (core
     165) gave different bytes for the same frames from one process to the next, in 39 of 60 moving-digits
-    videos, with one thread and nothing else running; with `mbtree=0` none did (2026-11-24; Debian's
-    ffmpeg program, core 164, was reproducible either way). The cost: files about 40% larger on
+    videos, with one thread and nothing else running; with `mbtree=0` none did (Debian's ffmpeg
+    program, core 164, was reproducible either way). The cost: files about 40% larger on
     moving-digits at CRF 18 (mbtree spends fewer bits on what later frames do not reference).
     """
     import av

@@ -143,7 +143,7 @@ def train_supervised(
     by_key = {v.key: v for v in videos}
     states, results = [], []
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one video a step, small matrices: a second thread only contends (10x slower here)
+    torch.set_num_threads(1)  # one video a step, small matrices: a second thread only contends
     try:
         for split in kfold_splits(list(by_key), cfg.splits, seed=cfg.seed):
             cb = None if progress is None else (lambda e, n, f, fold=split.fold: progress(fold, e, n, f))

@@ -25,9 +25,9 @@ from pipeline.data.backends.base import BACKENDS, VideoReader, diagnose
 from pipeline.data.backends.probe import Probe, probe_video
 from pipeline.errors import VideoError
 
-# PyAV first (docs/bench/data.md): exact everywhere, so no probe is needed before it; it opens a 10-minute
-# 720p mp4 in 0.04 s (TorchCodec's exact mode scans the file: 0.78 s) with the least memory, and decoded
-# the sample clips fastest (6.2 clips/s, TorchCodec 5.9, decord 5.4). The others serve what PyAV cannot.
+# PyAV first: exact everywhere, so no probe is needed before it; it opens a long mp4 fastest (TorchCodec's
+# exact mode scans the file) with the least memory, and decoded the sample clips fastest
+# (docs/bench/data.md). The others serve what PyAV cannot.
 AUTO_ORDER = ("pyav", "torchcodec", "decord")
 _IMPORTS = {"torchcodec": "torchcodec.decoders", "decord": "decord", "pyav": "av"}
 log = logging.getLogger(__name__)
