@@ -3,15 +3,17 @@ with the source checkout out of reach, a shipped config found by its name trains
 
 from __future__ import annotations
 
+import json
 import os
 import site
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from pipeline.apps.configs import configs_dir, resolve_config, resolve_config_args, shipped_configs
+from pipeline.apps.train.configs import configs_dir, resolve_config, resolve_config_args, shipped_configs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -62,6 +64,27 @@ def test_installed_wheel_trains_from_another_folder(tmp_path):
 
     model, meta = load_model(last)
     assert meta.num_classes == 6 and meta.model["head"] == "tsn"
+
+    # the wheel holds the package and nothing of the research: the same modules as pipeline/ here
+    shipped = {n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".py")}
+    assert shipped == {p.relative_to(REPO).as_posix() for p in (REPO / "pipeline").rglob("*.py")}
+    for research in ("fashion_mnist", "machine.py", "models/glimpse.py", "apps/bench.py", "scripts/"):
+        assert not [n for n in shipped if research in n], research
+
+    # and `vap --help`, `vap score`, `vap summarize` work from it in that folder
+    def vap(*args: str) -> subprocess.CompletedProcess:
+        code = f"import sys; from pipeline.cli import main; sys.argv = ['vap', *{list(args)!r}]; sys.exit(main())"
+        return subprocess.run([sys.executable, "-S", "-c", code], cwd=work, env=env, capture_output=True, text=True,
+                              timeout=600)  # fmt: skip
+
+    assert "summarize" in vap("--help").stdout
+    video = sorted((work / "datasets" / "moving-digits").rglob("*.mp4"))[0]
+    scored = vap("score", "--checkpoint", str(last), str(video), "--out", "scores.jsonl", "--workers", "1")
+    assert scored.returncode == 0, scored.stderr[-2000:]
+    assert json.loads((work / "scores.jsonl").read_text())["status"] == "ok"
+    summary = vap("summarize", str(video), "--out", "summaries", "--no-video")
+    assert summary.returncode == 0, summary.stderr[-2000:]
+    assert (work / "summaries" / video.stem / "summary.json").is_file()
 
 
 @pytest.mark.parametrize("name", ["moving_digits_lstm", "ucf101_tsn_r50"])
