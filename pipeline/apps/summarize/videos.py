@@ -36,7 +36,7 @@ methods:
 shots: the knapsack keeps the shots of largest total value within --ratio of the length. --shot-value
 sum (default) values a shot by the sum of its sampled frames' scores; mean (the TVSum/SumMe protocol,
 what `vap summarize eval` does) by their mean, which prefers many short shots: on planted repeats it
-filled the budget with short repeated shots (docs/bench/summarize_proof.md).
+filled the budget with short repeated shots (scripts/research/summarization/results/summarize_proof.md).
 """
 
 

@@ -159,7 +159,7 @@ def summarize_video(
     """Summarize one video; `progress(done, total)` is called as sampled frames are featurised.
 
     `shot_value`: the knapsack value of a shot, "sum" of its sampled frames' scores (default) or their
-    "mean" (the TVSum/SumMe protocol's rule; docs/bench/summarize_proof.md compares them).
+    "mean" (the TVSum/SumMe protocol's rule; scripts/research/summarization/results/summarize_proof.md compares them).
 
     `summarizer`: a built one (the CLI builds it once: a checkpoint loads once for all videos);
     without it, `SUMMARIZERS[method](seed=seed, **method_args)`.
