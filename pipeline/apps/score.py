@@ -68,11 +68,11 @@ def main(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from pipeline.data.discover import collect_inputs
-    from pipeline.inference.collection import ScoreRun, output_files, shard_of
+    from pipeline.inference.collection import ScoreRun, check_output, shard_of
     from pipeline.inference.score import default_device, load_scorer
 
     console = Console(stderr=True)
-    output_files(args.out)  # a wrong suffix stops here, before anything is read
+    check_output(args.out)  # a wrong suffix, a folder or a read-only place stops here, before any work
     paths = shard_of(collect_inputs(args.inputs), args.shard)
     device = default_device(args.device)
     scorer = load_scorer(args.checkpoint, topk=args.topk, all_scores=args.all_scores,
@@ -80,20 +80,26 @@ def main(args: argparse.Namespace) -> int:
                          backend=args.backend, batch_clips=args.batch_clips, device=device)  # fmt: skip
     run = ScoreRun(scorer, args.checkpoint, paths, out=args.out, workers=args.workers, timeout=args.timeout,
                    engine=args.engine, threads=args.threads)  # fmt: skip
-    counts: Counter[str] = Counter()
-    columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[rate]} videos/s"), TimeRemainingColumn())  # fmt: skip
-    show = console.is_terminal and run.rank == 0
-    with Progress(*columns, console=console, disable=not show) as bar:
-        task = bar.add_task("score", total=len(run.todo), rate="-")
-        for rec in run.records():
-            counts[rec["status"]] += 1
-            bar.advance(task)
-            elapsed = bar.tasks[0].elapsed or 0.0
-            bar.update(task, rate=f"{sum(counts.values()) / elapsed:.1f}" if elapsed > 0 else "-")
-            if rec["status"] == "error":
-                console.print(f"[red]error[/] {rec['path']}: {rec['error']}", highlight=False, soft_wrap=True)
-    summary = run.finish()
+    for journal, lines in run.repaired.items():
+        console.print(f"[yellow]warning[/] {journal}: line(s) {', '.join(map(str, lines))} were not JSON records; "
+                      "taken out, their videos are scored again", highlight=False, soft_wrap=True)  # fmt: skip
+    try:
+        counts: Counter[str] = Counter()
+        columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[rate]} videos/s"), TimeRemainingColumn())  # fmt: skip
+        show = console.is_terminal and run.rank == 0
+        with Progress(*columns, console=console, disable=not show) as bar:
+            task = bar.add_task("score", total=len(run.todo), rate="-")
+            for rec in run.records():
+                counts[rec["status"]] += 1
+                bar.advance(task)
+                elapsed = bar.tasks[0].elapsed or 0.0
+                bar.update(task, rate=f"{sum(counts.values()) / elapsed:.1f}" if elapsed > 0 else "-")
+                if rec["status"] == "error":
+                    console.print(f"[red]error[/] {rec['path']}: {rec['error']}", highlight=False, soft_wrap=True)
+        summary = run.finish()
+    finally:
+        run.close()  # a run that stops early releases the output too
     if summary is not None:
         table = Table(title=f"vap score -> {summary.out}", show_edge=False)
         for col in ("videos", "ok", "error", "skipped (done before)"):

@@ -45,18 +45,51 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
     return Path(path)
 
 
+def _record(line: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def read_journal(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The complete records of a JSONL journal; a last line torn by a kill is left out."""
+    """The complete records of a JSONL journal; a last line torn by a kill is left out. A line in the
+    middle that is not a JSON record (a disk or an editor damaged it) stops with the file and the line:
+    `repair_journal` takes such lines out."""
     path = Path(path)
     if not path.exists():
         return []
     records = []
     with open(path, "rb") as f:
-        for line in f:
+        for n, line in enumerate(f, 1):
             if not line.endswith(b"\n"):
                 break  # the line being written when the run was killed
-            records.append(json.loads(line))
+            record = _record(line)
+            if record is None:
+                raise ValueError(f"{path}: line {n} is not a JSON record")
+            records.append(record)
     return records
+
+
+def repair_journal(path: str | os.PathLike[str]) -> list[int]:
+    """Take out of a journal the lines in the middle that are not JSON records (atomically), so a run can
+    resume: the videos they stood for are not done and are scored again. Returns their line numbers."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    good, bad = [], []
+    with open(path, "rb") as f:
+        for n, line in enumerate(f, 1):
+            if not line.endswith(b"\n"):
+                break  # a torn last line: `Journal` cuts it
+            if _record(line) is None:
+                bad.append(n)
+            else:
+                good.append(line)
+    if bad:
+        write_atomic(path, b"".join(good))
+    return bad
 
 
 class Journal:

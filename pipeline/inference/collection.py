@@ -29,7 +29,7 @@ import torch
 
 from pipeline.data.clips import FailedVideo
 from pipeline.data.pool import buffered, run_isolated
-from pipeline.data.records import Journal, read_journal, write_atomic, write_parquet
+from pipeline.data.records import Journal, read_journal, repair_journal, write_atomic, write_parquet
 from pipeline.errors import ConfigError
 from pipeline.inference.score import Scorer
 
@@ -60,6 +60,38 @@ def output_files(out: Path) -> tuple[Path, Path]:
     else:
         raise ConfigError(f"{out}: --out must end in .jsonl or .parquet")
     return journal, out.with_name(out.name + ".run.json")
+
+
+def check_output(out: Path) -> tuple[Path, Path]:
+    """`output_files`, after making sure the run can write them, before any work: none of them is a
+    folder, and their folder exists (or can be made) and is writable."""
+    journal, record = output_files(out)
+    for p in (out, journal, record):
+        if p.is_dir():
+            raise ConfigError(f"{p}: is a folder; --out names a file ending in .jsonl or .parquet")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"{out}: cannot make its folder {out.parent} ({e.strerror or e})") from None
+    if not os.access(out.parent, os.W_OK):
+        raise ConfigError(f"{out}: its folder {out.parent} is not writable")
+    return journal, record
+
+
+def lock_output(journal: Path) -> Any:
+    """An exclusive lock on the output, held for the run: a second run on the same --out stops at once
+    instead of writing every record a second time. Released when the process ends, however it ends."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(f"{journal}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise ConfigError(f"{journal}: another `vap score` run is writing it (it holds {journal.name}.lock); "
+                          "wait for it to end, or use another --out") from None  # fmt: skip
+    except OSError as e:
+        raise ConfigError(f"{journal}: cannot lock it ({e.strerror or e})") from None
+    return lock
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -167,15 +199,20 @@ class ScoreRun:
 
         self.scorer, self.paths, self.out = scorer, paths, Path(out)
         self.workers, self.timeout, self.engine, self.threads = workers, timeout, engine, threads
-        self.journal, self.record_path = output_files(self.out)
+        self.journal, self.record_path = check_output(self.out)
         self.run = {"checkpoint": str(checkpoint), "checkpoint_sha256": sha256_file(checkpoint),
                     "settings": scorer.settings, "inputs_sha256": hashlib.sha256("\n".join(paths).encode()).hexdigest(),
                     "num_inputs": len(paths), "version": __version__, "machine": describe_machine()}  # fmt: skip
         self.ranks = Ranks()
         if engine == "ray" and self.ranks.world > 1:
             raise ConfigError("--engine ray runs from one driver process; do not start it under torchrun")
+        self.lock, self.repaired = None, {}
         if self.ranks.rank == 0:
+            self.lock = lock_output(self.journal)  # the ranks of one run write under rank 0's lock
             check_run(self.record_path, self.journal, self.run)
+            for journal in (self.journal, *rank_journals(self.journal)):
+                if lines := repair_journal(journal):
+                    self.repaired[journal] = lines  # damaged lines out; their videos are scored again
             merge_rank_journals(self.journal)  # what the ranks of a killed run had finished
         self.ranks.barrier()
         if self.ranks.rank > 0:
@@ -233,5 +270,15 @@ class ScoreRun:
                 write_parquet(records, self.out)
             new = Counter(r["status"] for r in records if r["path"] not in self.done)
             summary = RunSummary(self.out, len(self.paths), new["ok"], new["error"], len(self.done))
-        self.ranks.close()
+        self.close()
         return summary
+
+    def close(self) -> None:
+        """Leave the process group and release the output (also when the run stops early); once."""
+        if self.ranks is None:
+            return
+        self.ranks.close()
+        self.ranks = None
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None

@@ -34,7 +34,8 @@ class DRDSNConfig:
     # Pairs of picks further apart than this many steps count as fully dissimilar in R_div (the paper's
     # 20). None (default) compares every pair: with the paper's 20, repeats more than 10 s apart (at
     # 2 fps) cost no diversity, and on planted repeats R_div over all pairs ranked the novel shots higher
-    # (Kendall tau 0.37 -> 0.47 and 0.31 -> 0.46, two layouts of 10 seeds: scripts/research/summarization/results/summarize_proof.md).
+    # (Kendall tau 0.37 -> 0.47 and 0.31 -> 0.46, two layouts of 10 seeds:
+    # scripts/research/summarization/results/summarize_proof.md).
     max_distance: int | None = None
     seed: int = 0
 

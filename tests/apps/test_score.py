@@ -288,3 +288,64 @@ def test_a_local_ray_instance_runs_its_workers_at_normal_priority(monkeypatch, a
     monkeypatch.setattr(ray, "init", init)
     assert list(score_with_ray([], None, timeout=1.0, decoders=1)) == []
     assert seen["address"] == address and seen["niceness"] == want
+
+
+def test_a_second_run_on_the_same_output_stops_at_once(checkpoint_and_videos, tmp_path, capsys):
+    """Two runs on one --out would write every video twice: the second stops before any work."""
+    ckpt, videos = checkpoint_and_videos
+    out = tmp_path / "s.jsonl"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from filelock import FileLock; lock = FileLock(sys.argv[1]); lock.acquire(); "
+         "print('held', flush=True); time.sleep(120)", f"{out}.lock"], stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"  # another run is writing `out`
+        assert score("--checkpoint", str(ckpt), str(videos[0]), "--out", str(out)) == 1
+        err = capsys.readouterr().err
+        assert "another `vap score` run is writing it" in err and str(out) in err and len(err.splitlines()) == 1
+        assert not out.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert score("--checkpoint", str(ckpt), str(videos[0]), "--out", str(out)) == 0  # the lock went with it
+    assert len(read_journal(out)) == 1
+
+
+def test_a_damaged_journal_line_is_taken_out_and_its_video_scored_again(checkpoint_and_videos, tmp_path, capsys):
+    ckpt, videos = checkpoint_and_videos
+    out = tmp_path / "s.jsonl"
+    assert score("--checkpoint", str(ckpt), *map(str, videos[:3]), "--out", str(out)) == 0
+    lines = out.read_bytes().splitlines(keepends=True)
+    damaged = json.loads(lines[1])["path"]
+    out.write_bytes(lines[0] + b'{"path": "half a rec\x00\n' + lines[2])  # a disk error in the middle
+    with pytest.raises(ValueError, match=rf"{out.name}: line 2 is not a JSON record"):
+        read_journal(out)
+    capsys.readouterr()
+    assert score("--checkpoint", str(ckpt), *map(str, videos[:3]), "--out", str(out)) == 0
+    assert "line(s) 2 were not JSON records" in capsys.readouterr().err
+    records = read_journal(out)
+    assert sorted(r["path"] for r in records) == sorted(str(v.resolve()) for v in videos[:3])  # each once
+    assert records[-1]["path"] == damaged  # the one that was lost, scored again
+
+
+@pytest.mark.parametrize("case", ["folder", "below_a_file", "read_only"])
+def test_an_output_that_cannot_be_written_stops_before_any_work(checkpoint_and_videos, tmp_path, capsys, case):
+    ckpt, videos = checkpoint_and_videos
+    if case == "folder":
+        out = tmp_path / "existing.parquet"
+        out.mkdir()
+        why = "is a folder"
+    elif case == "below_a_file":
+        (tmp_path / "file").write_text("x")
+        out, why = tmp_path / "file" / "s.jsonl", "cannot make its folder"
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only folders; the folder case covers the check")
+        (tmp_path / "ro").mkdir(mode=0o555)
+        out, why = tmp_path / "ro" / "s.jsonl", "is not writable"
+    started = time.monotonic()
+    assert score("--checkpoint", str(ckpt), *map(str, videos), "--out", str(out)) == 1
+    err = capsys.readouterr().err
+    assert why in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert time.monotonic() - started < 20  # nothing scored first
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp") or ".tmp." in p.name]
