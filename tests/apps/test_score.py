@@ -295,8 +295,9 @@ def test_a_second_run_on_the_same_output_stops_at_once(checkpoint_and_videos, tm
     ckpt, videos = checkpoint_and_videos
     out = tmp_path / "s.jsonl"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from filelock import FileLock; lock = FileLock(sys.argv[1]); lock.acquire(); "
-         "print('held', flush=True); time.sleep(120)", f"{out}.lock"], stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-c", "import sys, time; from filelock import FileLock; lock = FileLock(sys.argv[1]); "
+         "lock.acquire(); print('held', flush=True); time.sleep(120)", f"{out}.lock"], stdout=subprocess.PIPE,
+        text=True,
     )  # fmt: skip
     try:
         assert holder.stdout.readline().strip() == "held"  # another run is writing `out`
