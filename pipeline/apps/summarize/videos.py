@@ -78,21 +78,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def output_dirs(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
-    """(video, its output folder): DIR/<stem> for a file, DIR/<folder>/<relative path without suffix>."""
-    from pipeline.data.discover import collect_videos
-
-    jobs = []
-    for src in inputs:
-        if src.is_dir():
-            jobs += [(v, out / src.name / v.relative_to(src).with_suffix("")) for v in collect_videos(src)]
-        elif not src.exists():
-            raise FileNotFoundError(f"{src}: no such file or folder")
-        else:
-            jobs.append((src, out / src.stem))
-    return jobs
-
-
 def main(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -100,7 +85,7 @@ def main(args: argparse.Namespace) -> int:
 
     from pipeline.errors import ConfigError
     from pipeline.inference.summarize.keyframes import SampledFrames
-    from pipeline.inference.summarize.outputs import DONE, write_outputs
+    from pipeline.inference.summarize.outputs import finished, output_folders, write_outputs
     from pipeline.inference.summarize.video import build_summarizer, default_backbone, features_id, summarize_video
 
     if not 0 < args.ratio <= 1:
@@ -111,7 +96,7 @@ def main(args: argparse.Namespace) -> int:
             raise ConfigError("--max-distance (>= 0) sets DR-DSN's training on each video: --method rl without "
                               "--checkpoint (a policy keeps the setting it was trained with)")  # fmt: skip
         method_args["max_distance"] = args.max_distance or None
-    jobs = output_dirs(args.inputs, args.out)
+    jobs = output_folders(args.inputs, args.out)
     summarizer = build_summarizer(args.method, checkpoint=args.checkpoint, seed=args.seed, **method_args)  # once
     console = Console(stderr=True)
     table = Table(title=f"vap summarize -> {args.out}")
@@ -120,18 +105,26 @@ def main(args: argparse.Namespace) -> int:
     for col in ("status", "duration (s)", "shots", "kept", "summary (s)", "time (s)"):
         table.add_column(col, justify="left" if col == "status" else "right")
     backbone, load_s, failed = None, None, 0
-    if any(not (out / DONE).exists() for _, out in jobs):  # once, for all the videos
+    done: dict[Path, bool | ConfigError] = {}
+    for video, out in jobs:
+        try:
+            done[video] = finished(video, out)
+        except ConfigError as e:  # the folder holds another video's summary
+            done[video] = e
+    if any(d is False for d in done.values()):  # once, for all the videos
         t_load = time.perf_counter()
         backbone = default_backbone()
         load_s = round(time.perf_counter() - t_load, 3)
         # A supervised model trained on other features would fail on every video: say so once, up front.
         summarizer.check_features(features_id(backbone), backbone.out_channels, sample_fps=args.sample_fps)
     for video, out in jobs:
-        if (out / DONE).exists():
+        if done[video] is True:
             table.add_row(video.name, "skipped (done)", "", "", "", "", "")
             continue
         t0 = time.perf_counter()
         try:
+            if isinstance(done[video], ConfigError):
+                raise done[video]
             with SampledFrames(folder=out.parent if out.parent.exists() else None) as frames, Progress(
                 TextColumn(f"{video.name}"), BarColumn(), TextColumn("{task.completed}/{task.total} frames"),
                 TimeElapsedColumn(), console=console, transient=True,

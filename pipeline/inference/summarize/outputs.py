@@ -7,7 +7,9 @@ folder is complete (a rerun skips it)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -18,6 +20,66 @@ from pipeline.inference.summarize.splice import write_summary_video
 from pipeline.inference.summarize.video import VideoSummary
 
 DONE = "summary.json"
+
+
+def _safe(part: str) -> str:
+    """A folder name that stays where it is put: "." and ".." (the stems of "..mp4" and "...mp4") and
+    empty names become underscores."""
+    return part if part.strip(".") else "_" * max(1, len(part))
+
+
+def output_folders(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
+    """(video, its output folder) for every video the inputs name: OUT/<stem> for a file given by name,
+    OUT/<folder>/<path below it without suffix> for the videos in a folder. Every folder is inside OUT
+    whatever the names, and no two videos share one: where two would (`a/clip.mp4` and `b/clip.mp4`, or
+    `x.avi` and `x.mp4`), each takes its suffix and, if still shared, a hash of its path."""
+    from pipeline.data.discover import collect_videos
+
+    jobs: list[tuple[Path, Path]] = []
+    for src in inputs:
+        if src.is_dir():
+            top = _safe(src.resolve().name)
+            for v in collect_videos(src):
+                rel = v.relative_to(src)
+                parts = [*rel.parent.parts, rel.stem]
+                jobs.append((v, out.joinpath(top, *map(_safe, parts))))
+        elif not src.exists() and not src.is_symlink():
+            raise FileNotFoundError(f"{src}: no such file or folder")
+        else:
+            jobs.append((src, out / _safe(src.stem)))
+    by_folder: dict[Path, list[int]] = {}
+    for i, (_, folder) in enumerate(jobs):
+        by_folder.setdefault(folder, []).append(i)
+    for shared in (ix for ix in by_folder.values() if len(ix) > 1):
+        for i in shared:
+            video, folder = jobs[i]
+            named = folder.with_name(_safe(f"{folder.name}{video.suffix}"))
+            if sum(1 for j in shared if jobs[j][0].suffix == video.suffix) > 1:
+                digest = hashlib.sha1(os.fsencode(os.path.abspath(video))).hexdigest()[:8]
+                named = folder.with_name(f"{named.name}-{digest}")
+            jobs[i] = (video, named)
+    root = os.path.abspath(out)
+    for video, folder in jobs:  # the names above cannot leave OUT; this says so if a change ever lets them
+        if os.path.commonpath([root, os.path.abspath(folder)]) != root:
+            raise ValueError(f"{video}: its output folder {folder} is outside {out}")
+    return jobs
+
+
+def finished(video: Path, folder: Path) -> bool:
+    """Whether `folder` holds the finished summary of `video` (a rerun skips it). A summary of another
+    video there is an error, not a reason to skip."""
+    from pipeline.errors import ConfigError
+
+    done = folder / DONE
+    if not done.exists():
+        return False
+    try:
+        recorded = json.loads(done.read_text(encoding="utf-8"))["path"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # a damaged record: summarize again, it is replaced atomically
+    if os.path.abspath(recorded) != os.path.abspath(video):
+        raise ConfigError(f"{folder}: holds the summary of {recorded}, not of {video}; use another --out")
+    return True
 
 
 def write_scores_plot(summary: VideoSummary, out: Path) -> Path:

@@ -61,7 +61,9 @@ def write_summary_video(summary: VideoSummary, out: Path, *, backend: str = "aut
             ranges = [(summary.shots[k][0] / fps, (summary.shots[k][1] + 1) / fps) for k in summary.selected]
             try:
                 audio = mux_audio(video_only, summary.path, ranges, muxed)
-            except Exception as e:  # a broken audio track must not cost the user the summary
+            except Exception as e:  # a broken audio track must not cost the user the summary...
+                if isinstance(e, OSError) and e.errno is not None:
+                    raise  # ... but a write that failed (a full disk) fails the video: nothing is kept as done
                 audio = "dropped: " + (" ".join(str(e).split()) or type(e).__name__)
             if not audio.startswith("aac"):
                 os.replace(video_only, muxed)
