@@ -19,6 +19,7 @@ import torch
 
 from pipeline.errors import ConfigError
 from pipeline.models.video_classifier import VideoClassifier
+from pipeline.models.weights import safe_load
 
 if TYPE_CHECKING:
     from pipeline.models.glimpse_video import GlimpseVideoModel
@@ -63,9 +64,7 @@ def checkpoint_record(
 def read_checkpoint(path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """The raw checkpoint dict, loaded the safe way (`weights_only=True`: no code runs from the file)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found")
-    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    ckpt = safe_load(path, map_location=map_location)
     if not isinstance(ckpt, dict):
         raise ConfigError(f"{path}: not a checkpoint (a {type(ckpt).__name__})")
     return ckpt

@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -53,12 +55,33 @@ def is_path(spec: str) -> bool:
     return spec.endswith((".pth", ".pt", ".ckpt", ".bin")) or os.sep in spec or Path(spec).exists()
 
 
+def safe_load(
+    path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu", what: str = "checkpoint"
+) -> Any:
+    """`torch.load(weights_only=True)`, its failures in one line: a file that holds code or types a `vap`
+    file never holds is refused and not loaded (torch's own message would advise loading it unsafely), and
+    an empty, truncated, tampered or foreign file says so instead of a decoder's traceback."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: {what} not found")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        raise ConfigError(f"{path}: holds code or types a {what} of vap never holds; it was not loaded") from None
+    except Exception as e:  # EOFError, zip and stream errors, KeyError, ... of a file that is not one of ours
+        why = "empty" if path.stat().st_size == 0 else f"truncated, damaged or not a {what} ({type(e).__name__})"
+        raise ConfigError(f"{path}: cannot be read as a {what}: {why}") from None
+
+
 def load_state_dict(path: str | os.PathLike[str], *, trusted: bool = False) -> dict[str, torch.Tensor]:
     """A state dict from a file; `weights_only=True` unless the user trusts the file (`trusted`)."""
     path = Path(path)
-    if not path.is_file():
+    if not trusted:
+        obj = safe_load(path, what="weights file")
+    elif not path.is_file():
         raise FileNotFoundError(f"{path}: weights file not found")
-    obj = torch.load(path, map_location="cpu", weights_only=not trusted)
+    else:
+        obj = torch.load(path, map_location="cpu", weights_only=False)  # the user said they trust it
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):

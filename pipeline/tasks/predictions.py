@@ -3,7 +3,8 @@
 video_id, clips, label, predicted, score, top5 -- one row per video in record order. `label` is empty
 for unlabeled videos; `clips` (clips scored) is 0 for a video none of whose clips decoded (nothing
 predicted).
-Written to a temp name in the same folder and renamed, so a killed run never leaves half a file.
+Written to a temp name in the same folder and renamed, so a killed run never leaves half a file. Text
+cells that a spreadsheet would run as a formula start with an apostrophe (`spreadsheet_safe`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,16 @@ import torch
 
 from pipeline.data.records import write_atomic
 from pipeline.tasks.metrics import VideoLevel, labeled
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A cell a spreadsheet shows as text: one that starts like a formula (=, +, -, @, tab, carriage
+    return) gets a leading apostrophe, as OWASP advises against CSV injection. Applied to every text
+    cell (video ids, class names); numbers are written as numbers."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def _names(indices: Sequence[int], class_names: Sequence[str]) -> str:
@@ -47,7 +58,8 @@ def prediction_rows(
             row["predicted"] = _names(chosen, class_names)
             row["score"] = f"{float(p[chosen[0]]):.6f}"
             row["top5"] = ";".join(f"{class_names[int(c)]}:{float(s):.4f}" for s, c in zip(*top, strict=True))
-        rows.append(row)
+        rows.append({k: spreadsheet_safe(v) if k in ("video_id", "label", "predicted", "top5") else v
+                     for k, v in row.items()})  # fmt: skip
     return rows
 
 
@@ -70,4 +82,4 @@ def read_predictions(path: str | os.PathLike[str]) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-__all__ = ["prediction_rows", "read_predictions", "write_predictions", "torch"]
+__all__ = ["prediction_rows", "read_predictions", "spreadsheet_safe", "write_predictions", "torch"]

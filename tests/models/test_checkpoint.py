@@ -143,3 +143,45 @@ def test_vap_attention_draws_a_training_checkpoint(imagenet_checkpoint, lossy_vi
     assert summary["backbone"] == "mobilenet_v2" and summary["attention"] == "cbam"
     assert len(summary["overlays"]) == 2  # one attention layer (stage 4) x two frames
     assert read_checkpoint(path)["vap"]["format"] == 2
+
+
+class _Payload:
+    """Unpickling this runs `os.system`: what a malicious checkpoint would do."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def hostile_checkpoints(tmp: Path, real: Path) -> dict[str, Path]:
+    """Files a careless or hostile user passes as a checkpoint, and the marker the payload would create."""
+    data = real.read_bytes()
+    files = {"empty": b"", "text": b"model: lstm\nepochs: 3\n", "truncated": data[: len(data) // 2],
+             "tampered": data[:2000] + bytes(b ^ 0x5A for b in data[2000:4000]) + data[4000:]}  # fmt: skip
+    out = {}
+    for name, content in files.items():
+        out[name] = tmp / f"{name}.ckpt"
+        out[name].write_bytes(content)
+    out["malicious"] = tmp / "malicious.ckpt"
+    torch.save({"vap": _Payload(tmp / "PWNED")}, out["malicious"])
+    return out
+
+
+def test_a_hostile_or_broken_checkpoint_is_one_line_and_never_runs(imagenet_checkpoint, tmp_path, capsys):
+    files = hostile_checkpoints(tmp_path, imagenet_checkpoint[0])
+    for name, path in files.items():
+        with pytest.raises(ValueError) as e:
+            load_model(path)
+        message = str(e.value)
+        assert message.startswith(str(path)) and "\n" not in message, (name, message)
+        assert "weights_only=False" not in message and "likely succeed" not in message
+        assert main(["score", "--checkpoint", str(path), str(tmp_path), "--out", str(tmp_path / f"{name}.jsonl")]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and str(path) in err and "Traceback" not in err, (name, err)
+    assert "it was not loaded" in str(pytest.raises(ValueError, load_model, files["malicious"]).value)
+    assert "empty" in str(pytest.raises(ValueError, load_model, files["empty"]).value)
+    assert not (tmp_path / "PWNED").exists()  # the payload never ran

@@ -13,6 +13,7 @@ import torch
 
 from pipeline.data.records import atomic_path
 from pipeline.errors import ConfigError
+from pipeline.models.weights import safe_load
 
 NAMES = {"vasnet": "`vap summarize train` (supervised VASNet)", "dr_dsn": "`vap summarize train --method rl` (DR-DSN)"}
 METHODS = {"vasnet": "supervised", "dr_dsn": "rl"}
@@ -28,12 +29,7 @@ def save_summary_checkpoint(path: str | os.PathLike[str], record: dict[str, Any]
 def read_summary_checkpoint(path: str | os.PathLike[str], kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the checkpoint, its record) when it is of `kind`; else a one-line ConfigError naming what it is."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle / zip errors of a file that is not a torch checkpoint
-        raise ConfigError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
+    ckpt = safe_load(path)
     record = ckpt.get("vap_summary") if isinstance(ckpt, dict) else None
     got = record.get("kind") if isinstance(record, dict) else None
     if got == kind:
