@@ -20,7 +20,6 @@ import torch
 from pipeline.data.records import write_atomic
 from pipeline.tasks.metrics import VideoLevel, labeled
 
-
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
