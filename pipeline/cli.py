@@ -9,13 +9,21 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 
 from pipeline import __version__
-from pipeline.errors import AnnotationError, ConfigError, VideoError
+from pipeline.errors import AnnotationError, ConfigError, VideoError, printable
 
 # Subcommand modules, in the order `vap --help` lists them.
 APPS = ("train", "summarize", "score", "check", "data", "attention", "listing")
+
+
+def threading_main() -> bool:
+    """Signal handlers can only be set from the main thread (a test or a notebook may call `main` elsewhere)."""
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
@@ -39,7 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM (a scheduler's stop, `kill`): unwound like Ctrl-C, so journals are closed whole."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
+    if threading_main():
+        signal.signal(signal.SIGTERM, _terminate)
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
@@ -51,13 +69,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vap: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("vap: terminated", file=sys.stderr)
+        return 143
     except user_errors() as e:
         # Our own error types (bad path, bad config value, bad video or annotation, too many bad videos)
         # end in one line; anything else is a bug and shows its traceback.
         if args.verbose:
             raise
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"vap {args.command}: error: {msg}", file=sys.stderr)
+        print(f"vap {args.command}: error: {printable(msg)}", file=sys.stderr)
         return 1
 
 

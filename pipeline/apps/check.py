@@ -45,11 +45,13 @@ def main(args: argparse.Namespace) -> int:
     from collections import Counter
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import Progress
     from rich.table import Table
 
     from pipeline.data.check import run_check, write_quarantine
     from pipeline.data.discover import collect_videos
+    from pipeline.errors import printable
 
     console = Console(stderr=True)
     paths = collect_videos(args.path, fmt=args.fmt, root=args.root)
@@ -77,9 +79,11 @@ def main(args: argparse.Namespace) -> int:
     )
     console.print(table)
     for r in bad:
-        console.print(f"[red]bad[/] {r.path}: {r.reason}", highlight=False, soft_wrap=True)
+        console.print(f"[red]bad[/] {escape(printable(r.path))}: {escape(printable(r.reason))}", highlight=False,
+                      soft_wrap=True)  # fmt: skip
     for r in results:
         if r.ok and r.reason:
-            console.print(f"[yellow]warning[/] {r.path}: {r.reason}", highlight=False, soft_wrap=True)
-    console.print(f"quarantine list: {args.out}", highlight=False)
+            console.print(f"[yellow]warning[/] {escape(printable(r.path))}: {escape(printable(r.reason))}",
+                          highlight=False, soft_wrap=True)  # fmt: skip
+    console.print(f"quarantine list: {escape(printable(args.out))}", highlight=False)
     return 1 if bad else 0

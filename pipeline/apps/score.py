@@ -64,10 +64,12 @@ def main(args: argparse.Namespace) -> int:
     from collections import Counter
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
     from pipeline.data.discover import collect_inputs
+    from pipeline.errors import printable
     from pipeline.inference.collection import ScoreRun, check_output, shard_of
     from pipeline.inference.score import default_device, load_scorer
 
@@ -96,7 +98,8 @@ def main(args: argparse.Namespace) -> int:
                 elapsed = bar.tasks[0].elapsed or 0.0
                 bar.update(task, rate=f"{sum(counts.values()) / elapsed:.1f}" if elapsed > 0 else "-")
                 if rec["status"] == "error":
-                    console.print(f"[red]error[/] {rec['path']}: {rec['error']}", highlight=False, soft_wrap=True)
+                    line = f"{printable(rec['path'])}: {printable(rec['error'])}"
+                    console.print(f"[red]error[/] {escape(line)}", highlight=False, soft_wrap=True)
         summary = run.finish()
     finally:
         run.close()  # a run that stops early releases the output too

@@ -20,7 +20,7 @@ from pipeline.data.backends import open_video
 from pipeline.data.pool import run_isolated
 from pipeline.data.records import write_atomic
 from pipeline.data.samplers import stretch
-from pipeline.errors import VideoError
+from pipeline.errors import VideoError, display_path, path_bytes_hex
 
 
 @dataclass
@@ -80,16 +80,23 @@ def run_check(
     return [results[str(p)] for p in paths]
 
 
+def _named(path: str, **fields: object) -> dict[str, object]:
+    """A path as valid UTF-8 text, with its bytes in hex where they are not (`pipeline.errors`)."""
+    hexed = path_bytes_hex(path)
+    return {"path": display_path(path), **({"path_hex": hexed} if hexed else {}), **fields}
+
+
 def write_quarantine(results: list[CheckResult], out: Path, source: str) -> Path:
-    bad = [{"path": r.path, "reason": r.reason} for r in results if not r.ok]
+    """The quarantine JSON: the bad videos with their reasons, the warnings, every result."""
+    bad = [_named(r.path, reason=r.reason) for r in results if not r.ok]
     report = {
-        "source": source,
+        "source": display_path(source),
         "checked": len(results),
         "good": len(results) - len(bad),
         "bad": len(bad),
         "quarantine": bad,
-        "warnings": [{"path": r.path, "reason": r.reason} for r in results if r.ok and r.reason],
-        "videos": [asdict(r) for r in results],
+        "warnings": [_named(r.path, reason=r.reason) for r in results if r.ok and r.reason],
+        "videos": [_named(r.path, **{k: v for k, v in asdict(r).items() if k != "path"}) for r in results],
     }
     # a killed check leaves the old list whole
     return write_atomic(out, json.dumps(report, indent=2, ensure_ascii=False) + "\n")

@@ -23,8 +23,9 @@ def is_video(path: Path) -> bool:
 
 
 def videos_under(folder: Path) -> list[Path]:
-    """Every video file below `folder`, sorted."""
-    return sorted(p for p in folder.rglob("*") if is_video(p) and p.is_file())
+    """Every video file below `folder`, sorted; a dangling or looping symbolic link with a video's name is
+    listed too, so that it is reported as bad rather than passed over in silence."""
+    return sorted(p for p in folder.rglob("*") if is_video(p) and (p.is_file() or p.is_symlink()))
 
 
 def collect_inputs(inputs: list[str]) -> list[str]:

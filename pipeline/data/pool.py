@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import pickle
 import queue
+import signal
 import sys
 import threading
 import time
@@ -31,25 +33,34 @@ class Outcome:
 STARTUP_SECONDS = 120.0  # a new worker's start (spawn, imports) is not counted against its first item
 
 
-def _serve(fn: Callable[[Any], Any], conn: Connection) -> None:
+def _serve(pickled: bytes, conn: Connection) -> None:
+    # Ctrl-C reaches the whole process group: the parent stops the run and says so once; a worker that
+    # also raised KeyboardInterrupt would print a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    fn: Callable[[Any], Any] = pickle.loads(pickled)
     torch = sys.modules.get("torch")  # imported with `fn` when it uses torch (decoding, transforms)
     if torch is not None:  # one of several worker processes: one intra-op thread each, not one per core each
         torch.set_num_threads(1)
-    conn.send(("ready", None))  # imports are done: from now on, time counts against the items
-    while True:
-        item = conn.recv()
-        if item is None:
-            return
-        try:
-            conn.send(("ok", fn(item)))
-        except Exception as e:  # report, keep serving
-            conn.send(("error", " ".join(f"{type(e).__name__}: {e}".split())))
+    try:
+        conn.send(("ready", None))  # imports are done: from now on, time counts against the items
+        while True:
+            item = conn.recv()
+            if item is None:
+                return
+            try:
+                conn.send(("ok", fn(item)))
+            except Exception as e:  # report, keep serving
+                conn.send(("error", " ".join(f"{type(e).__name__}: {e}".split())))
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        return  # the parent is gone (killed, or stopped by a signal): nothing to report to, end quietly
 
 
 class _Worker:
     def __init__(self, ctx: Any, fn: Callable[[Any], Any]) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(fn, child), daemon=True)
+        # `fn` goes pickled, so that the worker unpickles it (importing torch and the decoders, seconds) only
+        # after it has set SIGINT aside: a Ctrl-C during those imports would print their traceback
+        self.proc = ctx.Process(target=_serve, args=(pickle.dumps(fn), child), daemon=True)
         self.proc.start()
         child.close()
         self.queue: deque[Any] = deque()  # items sent and not answered; the first one is running

@@ -30,8 +30,8 @@ import torch
 from pipeline.data.clips import FailedVideo
 from pipeline.data.pool import buffered, run_isolated
 from pipeline.data.records import Journal, read_journal, repair_journal, write_atomic, write_parquet
-from pipeline.errors import ConfigError
-from pipeline.inference.score import Scorer
+from pipeline.errors import ConfigError, display_path
+from pipeline.inference.score import Scorer, readable
 
 
 class RunMismatch(ConfigError):
@@ -201,7 +201,8 @@ class ScoreRun:
         self.workers, self.timeout, self.engine, self.threads = workers, timeout, engine, threads
         self.journal, self.record_path = check_output(self.out)
         self.run = {"checkpoint": str(checkpoint), "checkpoint_sha256": sha256_file(checkpoint),
-                    "settings": scorer.settings, "inputs_sha256": hashlib.sha256("\n".join(paths).encode()).hexdigest(),
+                    "settings": scorer.settings,
+                    "inputs_sha256": hashlib.sha256(b"\n".join(map(os.fsencode, paths))).hexdigest(),
                     "num_inputs": len(paths), "version": __version__, "machine": describe_machine()}  # fmt: skip
         self.ranks = Ranks()
         if engine == "ray" and self.ranks.world > 1:
@@ -217,8 +218,8 @@ class ScoreRun:
         self.ranks.barrier()
         if self.ranks.rank > 0:
             check_run(self.record_path, self.journal, self.run)
-        self.done = {r["path"] for r in read_journal(self.journal)}
-        todo_all = [p for p in paths if p not in self.done]
+        self.done = {r["path"] for r in read_journal(self.journal)}  # as records show them: display_path
+        todo_all = [p for p in paths if display_path(p) not in self.done]
         self.ranks.barrier()  # every rank has its list before any rank writes
         self.todo = todo_all[self.ranks.rank :: self.ranks.world]
         single = self.ranks.world == 1
@@ -249,7 +250,7 @@ class ScoreRun:
             for o in buffered(outcomes, 4 * max(batch, self.workers)):
                 yield o.result if o.error is None else FailedVideo(o.item, o.error)
 
-        yield from (asdict(rec) for rec in self.scorer.score(prepared()))
+        yield from (readable(asdict(rec)) for rec in self.scorer.score(prepared()))
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Score what is still to do, appending each record to the journal before yielding it."""

@@ -25,7 +25,7 @@ import numpy as np
 from pipeline.data.clips import FailedVideo
 from pipeline.data.pool import IsolatedPool
 from pipeline.errors import ConfigError
-from pipeline.inference.score import Scorer
+from pipeline.inference.score import Scorer, readable
 
 
 class DecodeStage:
@@ -53,7 +53,7 @@ class ModelStage:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
         items = [pickle.loads(b) for b in batch["payload"]]
-        return {"record": [json.dumps(asdict(r), ensure_ascii=False) for r in self.scorer.score(items)]}
+        return {"record": [json.dumps(readable(asdict(r)), ensure_ascii=False) for r in self.scorer.score(items)]}
 
 
 def decode_actors(decoders: int, model_cpus: float) -> int:

@@ -24,7 +24,7 @@ import torch
 from pipeline.data.clips import DecodedVideo, FailedVideo, decode_clips, eval_pipeline
 from pipeline.data.samplers import ClipSampler
 from pipeline.data.transforms import Compose
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, display_path, path_bytes_hex
 from pipeline.inference.episodes import AgentEpisode, agent_episode
 from pipeline.models.checkpoint import CheckpointMeta, is_agent, load_any
 
@@ -51,6 +51,16 @@ class ScoreRecord:
     # ... and what the codec decoded to serve them: a seek decodes from the keyframe before its frame, so
     # on long-GOP video this can be many more (None: the backend does not count, or not an agent)
     codec_frames: int | None = None
+    # the file name's bytes in hex where they are not UTF-8 (`path` shows them as \xNN):
+    # os.fsdecode(bytes.fromhex(path_hex)) is the path again
+    path_hex: str | None = None
+
+
+def readable(record: dict[str, Any]) -> dict[str, Any]:
+    """A record (`asdict(ScoreRecord)`) whose path is valid UTF-8, as JSON and Parquet readers need, with
+    the name's bytes in `path_hex` where they are not."""
+    path = record["path"]
+    return {**record, "path": display_path(path), "path_hex": path_bytes_hex(path)}
 
 
 class Scorer(ABC):

@@ -350,3 +350,35 @@ def test_an_output_that_cannot_be_written_stops_before_any_work(checkpoint_and_v
     assert why in err and len(err.splitlines()) == 1 and "Traceback" not in err
     assert time.monotonic() - started < 20  # nothing scored first
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp") or ".tmp." in p.name]
+
+
+@pytest.mark.parametrize(
+    ("sig", "rc", "word"), [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")]
+)
+def test_a_stopped_run_says_so_in_one_line_and_its_journal_stays_valid(checkpoint_and_videos, tmp_path, sig, rc,
+                                                                       word):  # fmt: skip
+    """SIGTERM (a scheduler's stop) to the process, Ctrl-C to the whole process group, as a terminal sends
+    it: one line, no worker traceback, and a journal a rerun resumes from."""
+    ckpt, small = checkpoint_and_videos
+    videos = [tmp_path / "videos" / f"v{i:02d}.mp4" for i in range(40)]
+    videos[0].parent.mkdir()
+    for i, v in enumerate(videos):
+        shutil.copy(small[i % len(small)], v)
+    out = tmp_path / "s.jsonl"
+    cmd = [sys.executable, "-m", "pipeline.cli", "score", "--checkpoint", str(ckpt), str(videos[0].parent), "--out",
+           str(out), "--workers", "2", "--batch-clips", "1"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(read_journal(out)) < 2:
+        time.sleep(0.05)
+    if sig == signal.SIGINT:
+        os.killpg(proc.pid, sig)  # the terminal's Ctrl-C: the main process and its workers
+    else:
+        proc.send_signal(sig)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == rc, err
+    assert "Traceback" not in err and [line for line in err.splitlines() if line.strip()] == [f"vap: {word}"], err
+    done = read_journal(out)
+    assert 2 <= len(done) < len(videos)
+    assert subprocess.run(cmd, capture_output=True, timeout=300).returncode == 0
+    assert sorted(r["path"] for r in read_journal(out)) == sorted(str(v) for v in videos)  # each once

@@ -80,10 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from pipeline.errors import ConfigError
+    from pipeline.errors import ConfigError, display_path, printable
+
+    def shown(video: Path) -> str:  # the file's name as one line of plain text
+        return escape(printable(display_path(video.name)))
+
     from pipeline.inference.summarize.keyframes import SampledFrames
     from pipeline.inference.summarize.outputs import finished, output_folders, write_outputs
     from pipeline.inference.summarize.video import build_summarizer, default_backbone, features_id, summarize_video
@@ -100,7 +105,7 @@ def main(args: argparse.Namespace) -> int:
     summarizer = build_summarizer(args.method, checkpoint=args.checkpoint, seed=args.seed, **method_args)  # once
     console = Console(stderr=True)
     table = Table(title=f"vap summarize -> {args.out}")
-    names = max((len(v.name) for v, _ in jobs), default=5)
+    names = max((len(shown(v)) for v, _ in jobs), default=5)
     table.add_column("video", justify="left", min_width=min(names, 48), overflow="fold")  # the file's name, whole
     for col in ("status", "duration (s)", "shots", "kept", "summary (s)", "time (s)"):
         table.add_column(col, justify="left" if col == "status" else "right")
@@ -119,14 +124,14 @@ def main(args: argparse.Namespace) -> int:
         summarizer.check_features(features_id(backbone), backbone.out_channels, sample_fps=args.sample_fps)
     for video, out in jobs:
         if done[video] is True:
-            table.add_row(video.name, "skipped (done)", "", "", "", "", "")
+            table.add_row(shown(video), "skipped (done)", "", "", "", "", "")
             continue
         t0 = time.perf_counter()
         try:
             if isinstance(done[video], ConfigError):
                 raise done[video]
             with SampledFrames(folder=out.parent if out.parent.exists() else None) as frames, Progress(
-                TextColumn(f"{video.name}"), BarColumn(), TextColumn("{task.completed}/{task.total} frames"),
+                TextColumn(shown(video)), BarColumn(), TextColumn("{task.completed}/{task.total} frames"),
                 TimeElapsedColumn(), console=console, transient=True,
             ) as bar:  # fmt: skip
                 task = bar.add_task("features", total=None)
@@ -142,14 +147,15 @@ def main(args: argparse.Namespace) -> int:
         except Exception as e:  # one bad video must not stop the others
             failed += 1
             reason = " ".join(str(e).split()) or type(e).__name__
-            where = "" if reason.startswith(str(video)) else f"{video}: "  # VideoError names the file already
-            print(f"vap summarize: error: {where}{reason}", file=sys.stderr, flush=True)
-            table.add_row(video.name, "[red]error[/]", "", "", "", "", f"{time.perf_counter() - t0:.1f}")
+            # VideoError names the file already
+            where = "" if reason.startswith(printable(display_path(video))) else f"{display_path(video)}: "
+            print(f"vap summarize: error: {printable(where + reason)}", file=sys.stderr, flush=True)
+            table.add_row(shown(video), "[red]error[/]", "", "", "", "", f"{time.perf_counter() - t0:.1f}")
             continue
         kept = sum(s.shots[k][1] - s.shots[k][0] + 1 for k in s.selected)
         fps = s.fps if s.fps > 0 else 1.0
         table.add_row(
-            video.name, "ok", f"{s.num_frames / fps:.1f}", str(len(s.shots)), str(len(s.selected)),
+            shown(video), "ok", f"{s.num_frames / fps:.1f}", str(len(s.shots)), str(len(s.selected)),
             f"{kept / fps:.1f}", f"{time.perf_counter() - t0:.1f}",
         )  # fmt: skip
     Console().print(table)

@@ -8,6 +8,7 @@ close, because decord and PyAV both leak when readers are dropped without it (de
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import os
 import re
@@ -21,7 +22,7 @@ import numpy as np
 import torch
 
 from pipeline.data.backends.probe import Probe
-from pipeline.errors import VideoError
+from pipeline.errors import VideoError, display_path
 from pipeline.registry import Registry
 
 BACKENDS: Registry[type[VideoReader]] = Registry("backend")
@@ -48,6 +49,13 @@ class VideoMeta:
 def check_readable(path: str | os.PathLike[str]) -> Path:
     """Fail early with a clear reason for the commonest bad inputs, before any decoder sees them."""
     p = Path(path)
+    if p.is_symlink() and not p.exists():
+        try:
+            os.stat(p)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise VideoError(p, "symbolic link loop") from None
+        raise VideoError(p, f"dangling symbolic link (to {display_path(os.readlink(p))}, which does not exist)")
     if not p.exists():
         raise VideoError(p, "no such file")
     if p.is_dir():

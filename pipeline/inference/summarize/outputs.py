@@ -15,6 +15,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from pipeline.data.records import write_atomic
+from pipeline.errors import ConfigError, display_path, path_bytes_hex, printable
 from pipeline.inference.summarize.keyframes import SampledFrames, write_keyframes
 from pipeline.inference.summarize.splice import write_summary_video
 from pipeline.inference.summarize.video import VideoSummary
@@ -68,8 +69,6 @@ def output_folders(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
 def finished(video: Path, folder: Path) -> bool:
     """Whether `folder` holds the finished summary of `video` (a rerun skips it). A summary of another
     video there is an error, not a reason to skip."""
-    from pipeline.errors import ConfigError
-
     done = folder / DONE
     if not done.exists():
         return False
@@ -77,8 +76,9 @@ def finished(video: Path, folder: Path) -> bool:
         recorded = json.loads(done.read_text(encoding="utf-8"))["path"]
     except (OSError, ValueError, KeyError, TypeError):
         return False  # a damaged record: summarize again, it is replaced atomically
-    if os.path.abspath(recorded) != os.path.abspath(video):
-        raise ConfigError(f"{folder}: holds the summary of {recorded}, not of {video}; use another --out")
+    if os.path.abspath(recorded) != display_path(os.path.abspath(video)):
+        raise ConfigError(f"{printable(display_path(folder))}: holds the summary of {printable(recorded)}, not of "
+                          f"{printable(display_path(video))}; use another --out")  # fmt: skip
     return True
 
 
@@ -100,7 +100,8 @@ def write_scores_plot(summary: VideoSummary, out: Path) -> Path:
     ax.set_xlabel("time (s)")
     ax.set_ylabel("importance")
     ax.set_title(
-        f"{Path(summary.path).name}: {summary.method}, {len(summary.selected)}/{len(summary.shots)} shots kept"
+        f"{printable(display_path(Path(summary.path).name))}: {summary.method}, "
+        f"{len(summary.selected)}/{len(summary.shots)} shots kept"
     )
     fig.tight_layout()
     fig.savefig(out / "scores.png", dpi=100)
@@ -109,8 +110,12 @@ def write_scores_plot(summary: VideoSummary, out: Path) -> Path:
 
 
 def write_summary_json(summary: VideoSummary, out: Path) -> Path:
-    """out/summary.json, atomically: its presence marks the video done for a rerun."""
-    return write_atomic(out / DONE, json.dumps(asdict(summary), indent=1))
+    """out/summary.json, atomically: its presence marks the video done for a rerun. The path is valid UTF-8
+    text (`display_path`), with the name's bytes in `path_hex` where they are not UTF-8."""
+    record = {**asdict(summary), "path": display_path(summary.path)}
+    if hexed := path_bytes_hex(summary.path):
+        record["path_hex"] = hexed
+    return write_atomic(out / DONE, json.dumps(record, indent=1))
 
 
 def write_outputs(
