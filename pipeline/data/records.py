@@ -13,6 +13,7 @@ run trusts: `atomic_path` for a writer that wants a file name (PyAV, h5py, torch
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import time
@@ -22,12 +23,32 @@ from pathlib import Path
 from typing import Any
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _remove_stale(path: Path) -> None:
+    """Remove the temporary files of `path` that a killed writer left (`.<stem>.<pid>.tmp...` of a process
+    that is gone); those of a writer still running stay."""
+    for tmp in path.parent.glob(f".{glob.escape(path.stem)}.*.tmp*"):
+        pid = tmp.name[len(path.stem) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary name beside `path` to write to: renamed to `path` when the block ends, removed when it
     raises. It keeps `path`'s suffix, for writers that choose the format by the name (muxers)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(path)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     try:
         yield tmp
