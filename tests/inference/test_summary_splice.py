@@ -193,3 +193,30 @@ def test_a_failed_write_leaves_no_summary_mp4(tmp_path, monkeypatch):
         write_outputs(s, out)
     assert not (out / "summary.mp4").exists() and not (out / "summary.json").exists()
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+def _damage_audio_packet(path, which: float = 0.5):
+    """Flip the bytes of one audio packet (the one `which` of the way through): a decoder refuses it."""
+    import av
+
+    with av.open(str(path)) as c:
+        packets = [(p.pos, p.size) for p in c.demux(c.streams.audio[0]) if p.size]
+    pos, size = packets[int(len(packets) * which)]
+    data = bytearray(path.read_bytes())
+    data[pos : pos + size] = bytes(b ^ 0x5A for b in data[pos : pos + size])
+    path.write_bytes(bytes(data))
+    return size
+
+
+@needs_ffmpeg
+def test_one_damaged_audio_frame_costs_that_frame_not_the_audio(tmp_path, monkeypatch):
+    """An AVI whose AC3 audio has one bad frame: summary.mp4 keeps the rest of the audio, in step."""
+    tone = [TONE[0], TONE[1], TONE[2], TONE[3].format(rate=48000)]
+    src = _ffmpeg(tmp_path / "ac3.avi", *VIDEO, *tone, "-c:v", "mpeg4", "-c:a", "ac3", "-b:a", "96k", "-shortest")
+    _damage_audio_packet(src, which=0.05)  # early: read before any selected shot ends
+    s, mp4 = _summarize(src, tmp_path / "out", monkeypatch)
+    assert s["settings"]["summary_audio"] == "aac 48000 Hz mono"  # not "dropped: ..."
+    kept = sum(s["shots"][k][1] - s["shots"][k][0] + 1 for k in s["selected"])
+    frames, audio, rate = _decode(mp4)
+    assert frames == kept and abs(audio.shape[1] / rate - kept / FPS) < 2 / FPS
+    assert np.sqrt(np.mean(audio**2)) > 0.05  # the tone is there, not silence

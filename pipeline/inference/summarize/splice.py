@@ -10,6 +10,7 @@ to temp files in the output folder; summary.mp4 appears by one rename, complete 
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pipeline.data.backends import open_video
 from pipeline.data.records import atomic_path
 from pipeline.inference.summarize.video import VideoSummary
 
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}  # the disk, not the data
 AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
 
 
@@ -96,14 +98,34 @@ def mux_audio(video: Path, source: str | os.PathLike[str], ranges: list[tuple[fl
     return f"aac {rate} Hz {layout}"
 
 
+def _frames(src, stream) -> Iterator:
+    """The stream's decoded frames; a packet the decoder refuses (a damaged frame) is skipped and the rest
+    of the stream kept, as the ffmpeg program does: the audio goes on from the next good frame at its own
+    timestamp, and `_cut` fills the gap with silence."""
+    import av
+
+    for packet in src.demux(stream):
+        try:
+            yield from packet.decode()
+        except av.error.FFmpegError as e:
+            if isinstance(e, OSError) and e.errno in _WRITE_ERRNOS:
+                raise
+            continue  # a damaged packet: skip it
+
+
 def _decoded(src, stream, rate: int, layout: str, start: float) -> Iterator[tuple[int, np.ndarray]]:
     """(first sample's index from the first video frame, (channels, n) float32) of the whole stream,
-    resampled; the index counts on from the first frame's timestamp."""
+    resampled; the index counts on from the first frame's timestamp, and jumps where a skipped packet left
+    a gap (more than 20 ms between where the samples reached and the next frame's timestamp)."""
     import av
 
     resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
     position = None
-    for frame in chain(src.decode(stream), [None]):  # None flushes the resampler
+    for frame in chain(_frames(src, stream), [None]):  # None flushes the resampler
+        if frame is not None and frame.pts is not None and position is not None:
+            at = round((float(frame.pts * frame.time_base) - start) * rate)
+            if at > position + rate // 50:
+                position = at  # `_cut` makes the gap silence, so what follows stays in step
         for f in resampler.resample(frame):
             if position is None:
                 position = round((float(f.pts * f.time_base) - start) * rate) if f.pts is not None else 0
