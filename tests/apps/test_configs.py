@@ -223,3 +223,44 @@ def test_the_task_key_names_a_registered_task_only(tmp_path, monkeypatch):
     assert task_name(["--config", "a.yaml", "--task", "classification"]) == "classification"
     with pytest.raises(UnknownNameError, match="allowed: classification, glimpse"):
         task_name(["--task", "subprocess.Popen"])
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "name"),
+    [
+        ("callbacks", [{"class_path": "lightning.pytorch.callbacks.LambdaCallback",
+                        "init_args": {"on_fit_start": "os.system"}}], "os.system"),  # fmt: skip
+        ("logger", {"class_path": "this.Nothing"}, "this.Nothing"),  # importing `this` prints a poem
+    ],
+)
+def test_a_config_names_only_the_parts_of_a_run(tmp_path, monkeypatch, capsys, section, value, name):
+    """A config cannot call any importable function, nor import a module to run its side effects: what is
+    not a part of a run is refused before it is imported."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.txt").write_text("a.mp4 0\nb.mp4 1\n")
+    cfg = tmp_path / "evil.yaml"
+    cfg.write_text(json.dumps({"data": {"make": None, "train": "train.txt"}, "trainer": {section: value}}))
+    with pytest.raises(SystemExit) as e:
+        build(cfg, ["--trainer.enable_progress_bar", "false"])
+    assert e.value.code == 2
+    out, err = capsys.readouterr()
+    assert f"a config may not name {name!r}" in err and "VAP_CONFIG_IMPORTS" in err and len(err.splitlines()) == 1
+    assert "Zen of Python" not in out + err  # refused before the import, not after it
+
+
+def test_your_own_modules_by_an_explicit_opt_in(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.txt").write_text("a.mp4 0\nb.mp4 1\n")
+    (tmp_path / "mylab").mkdir()
+    (tmp_path / "mylab" / "__init__.py").write_text("")
+    (tmp_path / "mylab" / "callbacks.py").write_text("import lightning as L\nclass Beep(L.Callback):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg = tmp_path / "mine.yaml"
+    callbacks = [{"class_path": "mylab.callbacks.Beep"}]
+    cfg.write_text(json.dumps({"data": {"make": None, "train": "train.txt"}, "trainer": {"callbacks": callbacks}}))
+    with pytest.raises(SystemExit):
+        build(cfg, ["--trainer.logger", "false"])
+    assert "a config may not name 'mylab.callbacks.Beep'" in capsys.readouterr().err
+    monkeypatch.setenv("VAP_CONFIG_IMPORTS", "mylab.callbacks")
+    cli = build(cfg, ["--trainer.logger", "false"])
+    assert any(type(c).__name__ == "Beep" for c in cli.trainer.callbacks)

@@ -20,12 +20,13 @@ from __future__ import annotations
 import logging
 import netrc
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from pipeline.apps.train.configs import configs_dir, resolve_config_args
 from pipeline.data.datamodule import VideoDataModule
@@ -137,6 +138,19 @@ def task_name(args: list[str]) -> str:
     return name or DEFAULT_TASK
 
 
+class VapParser(LightningArgumentParser):
+    """LightningCLI's parser; a config that names what it may not (`config_imports`) gets one line."""
+
+    def error(self, message: str, ex: Exception | None = None) -> Any:
+        denied = re.search(r"Importing '([^']+)' is not allowed", message)
+        if denied:
+            print(f"vap train: error: a config may not name {denied[1]!r}: it names only the parts of a run "
+                  "(lightning callbacks and loggers, torch optimisers, torchmetrics, this package); list your "
+                  "own modules in VAP_CONFIG_IMPORTS (docs/training.md)", file=sys.stderr)  # fmt: skip
+            sys.exit(2)
+        return super().error(message, ex)
+
+
 class VapCLI(LightningCLI):
     """Links the data's classes (and, for the glimpse agent, the clip length) into the model, so configs
     never repeat them; `task` says which registered task the model section configures."""
@@ -184,7 +198,10 @@ class VapCLI(LightningCLI):
                 cb for cb in self.trainer_defaults.get("callbacks", []) if not isinstance(cb, LearningRateMonitor)
             ]
         if config.trainer.get("enable_progress_bar") is not False:
-            kwargs["callbacks"] = [*kwargs.get("callbacks", []), RichProgressBar()]
+            # after the config's own callbacks: `kwargs` replaces the config's `trainer.callbacks` whole
+            from_config = self._get(self.config_init, "trainer", default={}).get("callbacks") or []
+            from_config = from_config if isinstance(from_config, list) else [from_config]
+            kwargs["callbacks"] = [*from_config, *kwargs.get("callbacks", []), RichProgressBar()]
         return super().instantiate_trainer(**kwargs)
 
     def after_fit(self) -> None:
@@ -247,7 +264,32 @@ def safe_parsing() -> None:
     """
     import jsonargparse
 
-    jsonargparse.set_parsing_settings(validate_subclass_spec_in_any=False, instantiate_subclass_spec_in_any=False)
+    jsonargparse.set_parsing_settings(
+        validate_subclass_spec_in_any=False, instantiate_subclass_spec_in_any=False,
+        import_path_denylist=["*"], import_path_allowlist=config_imports(),
+    )  # fmt: skip
+
+
+# What a config may name (a `class_path`, or a callable such as LambdaCallback's hooks): the parts a run is
+# made of. Anything else is refused before it is imported, so a shared YAML cannot start a program or run
+# an import's side effects. Your own modules: list them in VAP_CONFIG_IMPORTS (docs/training.md).
+CONFIG_IMPORTS = (
+    "pipeline",
+    "lightning.pytorch.callbacks", "lightning.pytorch.loggers", "lightning.pytorch.strategies",
+    "lightning.pytorch.accelerators", "lightning.pytorch.plugins", "lightning.pytorch.profilers",
+    "lightning.pytorch.core", "lightning.pytorch.trainer", "lightning.pytorch.demos",
+    "torch.optim", "torch.nn", "torchmetrics",
+)  # fmt: skip
+
+
+def config_imports() -> list[str]:
+    """`CONFIG_IMPORTS` and the dotted module paths the user opted in with `VAP_CONFIG_IMPORTS`
+    (comma-separated, e.g. `VAP_CONFIG_IMPORTS=mylab.callbacks,mylab.loggers`)."""
+    extra = [m.strip() for m in os.environ.get("VAP_CONFIG_IMPORTS", "").split(",") if m.strip()]
+    bad = [m for m in extra if not all(part.isidentifier() for part in m.split("."))]
+    if bad:
+        raise ConfigError(f"VAP_CONFIG_IMPORTS: {bad[0]!r} is not a dotted module path (e.g. mylab.callbacks)")
+    return [*CONFIG_IMPORTS, *extra]
 
 
 class _NoTips(logging.Filter):
@@ -297,6 +339,7 @@ def run(subcommand: str, argv: list[str]) -> int:
             trainer_defaults=trainer_defaults(),
             save_config_kwargs={"overwrite": True},
             auto_configure_optimizers=False,
+            parser_class=VapParser,
         )
     return 0
 
@@ -304,6 +347,7 @@ def run(subcommand: str, argv: list[str]) -> int:
 def build(config: str | Path, overrides: list[str] | None = None) -> VapCLI:
     """Instantiate the model, data module and trainer of a config without running anything."""
     safe_parsing()
+    quiet_logging()
     saved_argv, sys.argv = sys.argv, ["vap"]
     args = ["--config", str(config), *(overrides or [])]
     try:
@@ -314,6 +358,7 @@ def build(config: str | Path, overrides: list[str] | None = None) -> VapCLI:
             trainer_defaults=trainer_defaults(),
             run=False,
             auto_configure_optimizers=False,
+            parser_class=VapParser,
         )
     finally:
         sys.argv = saved_argv
