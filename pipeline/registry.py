@@ -7,10 +7,11 @@ is allowed so that a typo in a YAML file is a one-line fix.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
-from pipeline.errors import UnknownNameError
+from pipeline.errors import ConfigError, UnknownNameError
 
 T = TypeVar("T")
 
@@ -50,8 +51,19 @@ class Registry(Generic[T]):
             raise UnknownNameError(f"unknown {self.kind} {name!r}; allowed: {allowed}") from None
 
     def build(self, name: str, /, **kwargs: Any) -> Any:
-        """Call the registered factory with keyword arguments from a config."""
-        return self.get(name)(**kwargs)  # type: ignore[operator]
+        """Call the registered factory with keyword arguments from a config; arguments it does not take
+        (a misspelt key, a `class_path`) are one line naming them and the ones it takes."""
+        factory = self.get(name)
+        try:
+            signature = inspect.signature(factory)  # type: ignore[arg-type]
+        except (TypeError, ValueError):  # no signature to check against: let the call say
+            return factory(**kwargs)  # type: ignore[operator]
+        try:
+            signature.bind(**kwargs)
+        except TypeError as e:
+            takes = [p.name for p in signature.parameters.values() if p.kind is not p.VAR_POSITIONAL]
+            raise ConfigError(f"{self.kind} {name!r}: {e} (it takes: {', '.join(takes) or 'nothing'})") from None
+        return factory(**kwargs)  # type: ignore[operator]
 
     def names(self) -> list[str]:
         return sorted(self._entries)

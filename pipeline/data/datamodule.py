@@ -89,6 +89,13 @@ class VideoDataModule(L.LightningDataModule):
         loader_timeout: float = 600.0,
     ) -> None:
         super().__init__()
+        for key, value in (("size", size), ("batch_size", batch_size), ("test_clips", test_clips)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"data.{key} must be a whole number of at least 1, got {value!r}")
+        if num_workers is not None and (isinstance(num_workers, bool) or num_workers < 0):
+            raise ConfigError(f"data.num_workers must be 0 or more, got {num_workers!r}")
+        if not 0 <= max_bad_rate <= 1 or loader_timeout <= 0:
+            raise ConfigError("data.max_bad_rate must be in [0, 1] and data.loader_timeout above 0")
         self.save_hyperparameters()
         self.sources = {"train": train, "val": val, "test": test}
         self.fmt, self.root, self.split = fmt, root, split

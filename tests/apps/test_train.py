@@ -138,3 +138,27 @@ def test_a_first_run_prints_each_line_once_and_no_third_party_noise(tmp_path):
     for noise in ("Tip:", "litlogger", "wandb leet", "anonymous setting", "is deprecated", "git root"):
         assert noise not in printed, noise
     assert "W&B run (offline: sync later with `wandb sync" in printed
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--data.size", "0"], "data.size must be a whole number of at least 1, got 0"),
+        (["--data.size", "-5"], "data.size must be a whole number of at least 1, got -5"),
+        (["--data.batch_size", "0"], "data.batch_size must be a whole number of at least 1, got 0"),
+        (["--model.head_args", '{"class_path": "subprocess.Popen"}'], "head 'lstm': got an unexpected keyword"),
+        (["--model.attention", "se", "--model.attention_args", '{"nope": 1}'], "unexpected keyword argument 'nope'"),
+    ],
+)
+def test_bad_values_are_one_line_naming_the_key(in_tmp, capsys, args, message):
+    assert main(["train", *common(in_tmp), "--trainer.logger", "false", "--trainer.max_epochs", "1", *args]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("vap")]
+    assert len(errors) == 1 and message in errors[0] and errors[0].startswith("vap train: error:"), errors
+
+
+def test_a_head_of_absurdly_many_classes_is_refused_before_any_allocation():
+    from pipeline.errors import ConfigError
+    from pipeline.models.heads import build_head
+
+    with pytest.raises(ConfigError, match="num_classes must be a whole number from 1 to 1,000,000"):
+        build_head("tsn", 16, 10**12)

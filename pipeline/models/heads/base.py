@@ -64,5 +64,10 @@ class AdditiveAttentionPool(nn.Module):
         return torch.einsum("bt,btd->bd", a, h), a  # (B, D), (B, T)
 
 
+MAX_CLASSES = 1_000_000  # the largest label sets in use have tens of thousands
+
+
 def build_head(name: str, in_dim: int, num_classes: int, **kwargs: object) -> TemporalHead:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or not 1 <= num_classes <= MAX_CLASSES:
+        raise ConfigError(f"num_classes must be a whole number from 1 to {MAX_CLASSES:,}, got {num_classes!r}")
     return HEADS.build(name, in_dim=in_dim, num_classes=num_classes, **kwargs)
