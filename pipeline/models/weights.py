@@ -66,8 +66,10 @@ def safe_load(
         raise FileNotFoundError(f"{path}: {what} not found")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError:
-        raise ConfigError(f"{path}: holds code or types a {what} of vap never holds; it was not loaded") from None
+    except pickle.UnpicklingError as e:
+        if "GLOBAL" in str(e):  # torch names the function or class the file wanted to import
+            raise ConfigError(f"{path}: holds code or types a {what} of vap never holds; it was not loaded") from None
+        raise ConfigError(f"{path}: cannot be read as a {what}: damaged or not a {what}; it was not loaded") from None
     except Exception as e:  # EOFError, zip and stream errors, KeyError, ... of a file that is not one of ours
         why = "empty" if path.stat().st_size == 0 else f"truncated, damaged or not a {what} ({type(e).__name__})"
         raise ConfigError(f"{path}: cannot be read as a {what}: {why}") from None

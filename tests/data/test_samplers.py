@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.data.samplers import SAMPLERS, DenseSampler, TSNSampler, UniformSampler, build_sampler, stretch
+from pipeline.errors import ConfigError
 
 frames = st.integers(min_value=1, max_value=5000)
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
@@ -109,8 +110,8 @@ def test_registry_builds_from_config():
     assert SAMPLERS.names() == ["dense", "tsn", "uniform"]
     s = build_sampler("tsn", num_segments=3)
     assert s == TSNSampler(num_segments=3)
-    with pytest.raises(TypeError):
-        build_sampler("tsn", segments=3)  # a misspelt key fails loudly
+    with pytest.raises(ConfigError, match="sampler 'tsn': got an unexpected keyword argument 'segments'"):
+        build_sampler("tsn", segments=3)  # a misspelt key fails loudly, in one line naming it
     with pytest.raises(KeyError, match="allowed: dense, tsn, uniform"):
         build_sampler("slowfast")
 

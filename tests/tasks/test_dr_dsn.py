@@ -133,7 +133,7 @@ def test_other_checkpoints_are_refused_with_one_line(tmp_path):
     with pytest.raises(ConfigError, match="a `vap train` checkpoint"):
         load_dsn(tmp_path / "train.ckpt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ConfigError, match="not a readable checkpoint"):
+    with pytest.raises(ConfigError, match="junk.pt: cannot be read as a checkpoint"):
         load_dsn(tmp_path / "junk.pt")
     with pytest.raises(FileNotFoundError):
         load_dsn(tmp_path / "missing.pt")
