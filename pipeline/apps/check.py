@@ -51,9 +51,11 @@ def main(args: argparse.Namespace) -> int:
 
     from pipeline.data.check import run_check, write_quarantine
     from pipeline.data.discover import collect_videos
+    from pipeline.data.records import check_writable
     from pipeline.errors import printable
 
     console = Console(stderr=True)
+    check_writable(args.out)  # before the checking, not after it
     paths = collect_videos(args.path, fmt=args.fmt, root=args.root)
     if not paths:
         console.print(f"[yellow]{args.path}: no videos found[/]")

@@ -23,6 +23,23 @@ from pathlib import Path
 from typing import Any
 
 
+def check_writable(path: str | os.PathLike[str], *, what: str = "--out") -> Path:
+    """Make sure a file can be written at `path` before any work: it is not a folder, and its folder
+    exists (or can be made) and is writable. One-line ConfigError otherwise."""
+    from pipeline.errors import ConfigError
+
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; {what} names a file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot make its folder {path.parent} ({e.strerror or e})") from None
+    if not os.access(path.parent, os.W_OK):
+        raise ConfigError(f"{path}: its folder {path.parent} is not writable")
+    return path
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

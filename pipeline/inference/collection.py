@@ -29,7 +29,7 @@ import torch
 
 from pipeline.data.clips import FailedVideo
 from pipeline.data.pool import buffered, run_isolated
-from pipeline.data.records import Journal, read_journal, repair_journal, write_atomic, write_parquet
+from pipeline.data.records import Journal, check_writable, read_journal, repair_journal, write_atomic, write_parquet
 from pipeline.errors import ConfigError, display_path
 from pipeline.inference.score import Scorer, readable
 
@@ -67,14 +67,7 @@ def check_output(out: Path) -> tuple[Path, Path]:
     folder, and their folder exists (or can be made) and is writable."""
     journal, record = output_files(out)
     for p in (out, journal, record):
-        if p.is_dir():
-            raise ConfigError(f"{p}: is a folder; --out names a file ending in .jsonl or .parquet")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ConfigError(f"{out}: cannot make its folder {out.parent} ({e.strerror or e})") from None
-    if not os.access(out.parent, os.W_OK):
-        raise ConfigError(f"{out}: its folder {out.parent} is not writable")
+        check_writable(p, what="--out (.jsonl or .parquet)")
     return journal, record
 
 

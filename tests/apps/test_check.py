@@ -157,3 +157,13 @@ def test_buffered_raises_the_error_of_its_source_in_the_consumer():
 
     with pytest.raises(ValueError, match="bad"):
         list(buffered(broken(), 2))
+
+
+def test_an_out_that_cannot_be_written_stops_before_the_checking(tmp_path, capsys, monkeypatch):
+    (tmp_path / "file").write_text("x")
+    checked = []
+    monkeypatch.setattr("pipeline.data.check.run_check", lambda *a, **k: checked.append(1) or [])
+    assert main(["check", str(tmp_path), "--out", str(tmp_path / "file" / "q.json")]) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "cannot make its folder" in err[0] and "Traceback" not in err[0]
+    assert checked == []  # nothing checked first

@@ -162,3 +162,19 @@ def test_a_head_of_absurdly_many_classes_is_refused_before_any_allocation():
 
     with pytest.raises(ConfigError, match="num_classes must be a whole number from 1 to 1,000,000"):
         build_head("tsn", 16, 10**12)
+
+
+def test_a_broken_or_hostile_ckpt_path_is_one_line_and_never_loaded(in_tmp, capsys):
+    import os
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {in_tmp / 'PWNED'}",))
+
+    torch.save({"state_dict": Payload()}, in_tmp / "evil.ckpt")
+    (in_tmp / "junk.ckpt").write_bytes(b"junk")
+    for name, why in (("evil.ckpt", "holds code or types"), ("junk.ckpt", "cannot be read as a checkpoint")):
+        assert main(["test", *common(in_tmp), "--trainer.logger", "false", "--ckpt_path", str(in_tmp / name)]) == 1
+        errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("vap")]
+        assert len(errors) == 1 and why in errors[0] and name in errors[0], errors
+    assert not (in_tmp / "PWNED").exists()

@@ -309,6 +309,23 @@ def quiet_logging() -> None:
             handler.addFilter(_NoTips())
 
 
+def check_ckpt_path(args: list[str]) -> None:
+    """Read a `--ckpt_path FILE` the safe way (weights only) before Lightning does: a file that holds
+    code, or is empty, truncated or damaged, is one line and never loaded."""
+    from pipeline.models.weights import safe_load
+
+    for i, a in enumerate(args):
+        value = (
+            a.split("=", 1)[1]
+            if a.startswith("--ckpt_path=")
+            else args[i + 1]
+            if a == "--ckpt_path" and i + 1 < len(args)
+            else None
+        )
+        if value and value not in ("last", "best", "hpc", "registry") and not value.startswith("registry:"):
+            safe_load(value)
+
+
 def has_config(args: list[str]) -> bool:
     return any(a in ("--config", "-c") or a.startswith(("--config=", "-c=")) for a in args)
 
@@ -324,6 +341,7 @@ def run(subcommand: str, argv: list[str]) -> int:
             raise FileNotFoundError(f"{default}: the default experiment config is missing; pass --config")
         args = ["--config", str(default), *args]
     quiet_logging()
+    check_ckpt_path(args)
     # sys.argv stays as it is: Lightning's DDP launcher starts the other ranks by re-running it.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
