@@ -43,6 +43,7 @@ def shown(name: str) -> str:
 def check_errors(err: str, expect_bad: dict[str, str]) -> None:
     assert "Traceback" not in err, err
     lines = [line for line in err.splitlines() if line.strip()]
+    assert not [line for line in lines if line.lstrip("│ ").startswith("line.mp4")], err  # no forged line
     for name, reason in expect_bad.items():
         hits = [line for line in lines if shown(name) in line]
         assert hits, (name, err)
