@@ -69,7 +69,8 @@ def safe_load(
     except pickle.UnpicklingError as e:
         if "GLOBAL" in str(e):  # torch names the function or class the file wanted to import
             raise ConfigError(f"{path}: holds code or types a {what} of vap never holds; it was not loaded") from None
-        raise ConfigError(f"{path}: cannot be read as a {what}: damaged or not a {what}; it was not loaded") from None
+        raise ConfigError(f"{path}: cannot be read as a {what}: damaged, or not a {what} (or it holds what one "
+                          "never holds); it was not loaded") from None  # fmt: skip
     except Exception as e:  # EOFError, zip and stream errors, KeyError, ... of a file that is not one of ours
         why = "empty" if path.stat().st_size == 0 else f"truncated, damaged or not a {what} ({type(e).__name__})"
         raise ConfigError(f"{path}: cannot be read as a {what}: {why}") from None

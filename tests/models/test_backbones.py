@@ -108,7 +108,7 @@ def test_weights_file_errors(tmp_path):
 
     with open(tmp_path / "evil.pth", "wb") as f:
         pickle.dump(Evil(), f)
-    with pytest.raises(ValueError, match="evil.pth: holds code or types .* it was not loaded") as e:
+    with pytest.raises(ValueError, match="evil.pth: .* it was not loaded") as e:
         build_backbone("resnet18", weights=str(tmp_path / "evil.pth"))
     assert "weights_only=False" not in str(e.value) and "\n" not in str(e.value)
 
