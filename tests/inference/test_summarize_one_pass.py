@@ -4,6 +4,7 @@ summary it is given: the record of summary.json is composed from the summary and
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 
 import pytest
@@ -28,14 +29,19 @@ def opened(monkeypatch):
     import pipeline.inference.summarize.splice as splice
     import pipeline.inference.summarize.video as video
 
-    real, seen = backends.open_video, Counter()
+    real, seen, real_mux = backends.open_video, Counter(), splice.mux_audio
 
     def counting(path, *args, **kwargs):
         seen[str(path)] += 1
         return real(path, *args, **kwargs)
 
+    def mux_audio(video_only, source, *args, **kwargs):  # what the audio is read from: a path is a new open
+        seen["audio from a path"] += isinstance(source, str | os.PathLike)
+        return real_mux(video_only, source, *args, **kwargs)
+
     for module in (backends, splice, video):
         monkeypatch.setattr(module, "open_video", counting)
+    monkeypatch.setattr(splice, "mux_audio", mux_audio)
     monkeypatch.setattr(video, "default_backbone", lambda: build_backbone("tiny").eval())
     return seen
 
@@ -71,4 +77,5 @@ def test_the_writers_leave_the_summary_as_it_was(tmp_path, opened):
     written = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert written["settings"]["summary_audio"] == final.settings["summary_audio"] == "none"
     assert "summary.mp4" in written["seconds"] and "summary_audio" not in s.settings
-    assert opened[str(src)] == 2  # the analysis, then the selected shots for summary.mp4
+    assert opened[str(src)] == 2  # the analysis, then the selected shots for summary.mp4 ...
+    assert opened["audio from a path"] == 0  # ... whose audio is read through the same open file

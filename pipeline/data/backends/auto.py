@@ -17,6 +17,7 @@ import logging
 import os
 from collections.abc import Sequence
 from functools import cache
+from typing import Any
 
 import numpy as np
 import torch
@@ -138,6 +139,9 @@ class FallbackReader(VideoReader):
 
     def _decode(self, indices: np.ndarray) -> torch.Tensor:  # pragma: no cover - get_frames delegates
         raise NotImplementedError
+
+    def media_container(self) -> Any | None:
+        return self._reader.media_container() if self._reader is not None else None
 
     def close(self) -> None:
         if self._reader is not None:

@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -187,6 +187,11 @@ class VideoReader(ABC):
         if best is None:
             raise failure
         return best[1], best[0] + 1
+
+    def media_container(self) -> Any | None:
+        """The open PyAV container of the file, where this reader holds one, so that its other streams
+        (audio) can be read without opening the file again; None otherwise."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional for backends with nothing to release
         """Release the decoder. Safe to call twice."""

@@ -25,6 +25,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -280,6 +281,9 @@ class PyAVReader(VideoReader):
     def _to_rgb(self, frame) -> np.ndarray:  # noqa: ANN001 - a PyAV VideoFrame
         arr = _rgb().reformat(frame, format="rgb24", threads=1).to_ndarray()  # (H, W, 3)
         return np.ascontiguousarray(np.rot90(arr, self.rotation // 90)) if self.rotation else arr
+
+    def media_container(self) -> Any | None:
+        return self._container
 
     def close(self) -> None:
         container = getattr(self, "_container", None)

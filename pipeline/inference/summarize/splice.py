@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from pipeline.data.backends import open_video
+from pipeline.data.backends import VideoReader, open_video
 from pipeline.data.records import atomic_path
 from pipeline.inference.summarize.video import VideoSummary
 
@@ -27,15 +28,14 @@ _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}  # the disk
 AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
 
 
-def _selected_frames(summary: VideoSummary, backend: str, chunk: int = 32) -> Iterator[np.ndarray]:
+def _selected_frames(summary: VideoSummary, video: VideoReader, chunk: int = 32) -> Iterator[np.ndarray]:
     """The selected shots' frames, decoded `chunk` at a time so a long summary never sits in memory."""
-    with open_video(summary.path, backend=backend) as video:
-        for k in summary.selected:
-            s, e = summary.shots[k]
-            for a in range(s, e + 1, chunk):
-                for frame in video.get_frames(list(range(a, min(a + chunk, e + 1)))):  # (C, H, W)
-                    h, w = frame.shape[1] // 2 * 2, frame.shape[2] // 2 * 2  # yuv420p needs even sizes
-                    yield frame[:, :h, :w]
+    for k in summary.selected:
+        s, e = summary.shots[k]
+        for a in range(s, e + 1, chunk):
+            for frame in video.get_frames(list(range(a, min(a + chunk, e + 1)))):  # (C, H, W)
+                h, w = frame.shape[1] // 2 * 2, frame.shape[2] // 2 * 2  # yuv420p needs even sizes
+                yield frame[:, :h, :w]
 
 
 @dataclass(frozen=True)
@@ -59,14 +59,15 @@ def write_summary_video(summary: VideoSummary, out: Path, *, backend: str = "aut
     with atomic_path(final) as muxed:
         video_only = muxed.with_name(f"{muxed.stem}.video.mp4")  # scratch beside it, never an output
         try:
-            write_video(video_only, _selected_frames(summary, backend), fps=fps)
-            ranges = [(summary.shots[k][0] / fps, (summary.shots[k][1] + 1) / fps) for k in summary.selected]
-            try:
-                audio = mux_audio(video_only, summary.path, ranges, muxed)
-            except Exception as e:  # a broken audio track must not cost the user the summary...
-                if isinstance(e, OSError) and e.errno is not None:
-                    raise  # ... but a write that failed (a full disk) fails the video: nothing is kept as done
-                audio = "dropped: " + (" ".join(str(e).split()) or type(e).__name__)
+            with open_video(summary.path, backend=backend) as video:  # one open for the frames and the audio
+                write_video(video_only, _selected_frames(summary, video), fps=fps)
+                ranges = [(summary.shots[k][0] / fps, (summary.shots[k][1] + 1) / fps) for k in summary.selected]
+                try:
+                    audio = mux_audio(video_only, video.media_container() or summary.path, ranges, muxed)
+                except Exception as e:  # a broken audio track must not cost the user the summary...
+                    if isinstance(e, OSError) and e.errno is not None:
+                        raise  # ... but a failed write (a full disk) fails the video: nothing is kept as done
+                    audio = "dropped: " + (" ".join(str(e).split()) or type(e).__name__)
             if not audio.startswith("aac"):
                 os.replace(video_only, muxed)
         finally:
@@ -74,27 +75,35 @@ def write_summary_video(summary: VideoSummary, out: Path, *, backend: str = "aut
     return SummaryClip(final, audio)
 
 
-def mux_audio(video: Path, source: str | os.PathLike[str], ranges: list[tuple[float, float]], dst: Path) -> str:
+def mux_audio(video: Path, source: Any, ranges: list[tuple[float, float]], dst: Path) -> str:
     """Write `dst`: `video`'s packets (copied) beside AAC audio of `source`'s `ranges` (seconds from the
-    source's first video frame, ascending, disjoint), concatenated. Returns "none" without writing
-    when the source has no audio stream, else "aac <rate> Hz <layout>"."""
+    source's first video frame, ascending, disjoint), concatenated. `source`: a path, or the open PyAV
+    container of the source (read again from its start). Returns "none" without writing when the source
+    has no audio stream, else "aac <rate> Hz <layout>"."""
     import av
 
+    if not isinstance(source, str | os.PathLike):  # the video reader's container: no second open
+        source.seek(0)
+        return _mux_audio(video, source, ranges, dst)
     with av.open(str(source)) as src:
-        if not src.streams.audio:
-            return "none"
-        stream = src.streams.audio[0]
-        # By channel count, not name: an unnamed layout ("1 channels") cannot be encoded; 5.1 is mixed down.
-        layout = "mono" if stream.layout.nb_channels == 1 else "stereo"
-        rate = stream.rate or stream.codec_context.sample_rate or 48000
-        rate = rate if rate in AAC_RATES else 48000
-        start = 0.0  # seconds of the first video frame: audio times are taken from there
-        if src.streams.video and src.streams.video[0].start_time is not None:
-            v = src.streams.video[0]
-            start = float(v.start_time * v.time_base)
-        bounds = [(round(a * rate), round(b * rate)) for a, b in ranges]  # samples from the first video frame
-        pieces = _cut(_decoded(src, stream, rate, layout, start), bounds, channels=2 if layout == "stereo" else 1)
-        _write(video, dst, pieces, rate, layout)
+        return _mux_audio(video, src, ranges, dst)
+
+
+def _mux_audio(video: Path, src: Any, ranges: list[tuple[float, float]], dst: Path) -> str:
+    if not src.streams.audio:
+        return "none"
+    stream = src.streams.audio[0]
+    # By channel count, not name: an unnamed layout ("1 channels") cannot be encoded; 5.1 is mixed down.
+    layout = "mono" if stream.layout.nb_channels == 1 else "stereo"
+    rate = stream.rate or stream.codec_context.sample_rate or 48000
+    rate = rate if rate in AAC_RATES else 48000
+    start = 0.0  # seconds of the first video frame: audio times are taken from there
+    if src.streams.video and src.streams.video[0].start_time is not None:
+        v = src.streams.video[0]
+        start = float(v.start_time * v.time_base)
+    bounds = [(round(a * rate), round(b * rate)) for a, b in ranges]  # samples from the first video frame
+    pieces = _cut(_decoded(src, stream, rate, layout, start), bounds, channels=2 if layout == "stereo" else 1)
+    _write(video, dst, pieces, rate, layout)
     return f"aac {rate} Hz {layout}"
 
 
