@@ -38,6 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--topk", type=int, default=5, help="labels per video (default: %(default)s)")
     p.add_argument("--all-scores", action="store_true", help="also write every class's score")
     p.add_argument("--with-attention", action="store_true", help="also write temporal attention and key frames")
+    p.add_argument("--embeddings", action="store_true",
+                   help="also write each video's embedding: what the classifier reads, averaged over its clips "
+                   "(a fixed-size float list column in Parquet)")  # fmt: skip
     p.add_argument("--clips", type=int, default=None, help="clips per video (default: the checkpoint's test clips)")
     p.add_argument("--three-crop", action=argparse.BooleanOptionalAction, default=None,
                    help="three crops per clip (default: as the checkpoint was tested)")  # fmt: skip
@@ -78,8 +81,9 @@ def main(args: argparse.Namespace) -> int:
     paths = shard_of(collect_inputs(args.inputs), args.shard)
     device = default_device(args.device)
     scorer = load_scorer(args.checkpoint, topk=args.topk, all_scores=args.all_scores,
-                         with_attention=args.with_attention, clips=args.clips, three_crop=args.three_crop,
-                         backend=args.backend, batch_clips=args.batch_clips, device=device)  # fmt: skip
+                         with_attention=args.with_attention, embeddings=args.embeddings, clips=args.clips,
+                         three_crop=args.three_crop, backend=args.backend, batch_clips=args.batch_clips,
+                         device=device)  # fmt: skip
     run = ScoreRun(scorer, args.checkpoint, paths, out=args.out, workers=args.workers, timeout=args.timeout,
                    engine=args.engine, threads=args.threads)  # fmt: skip
     for journal, lines in run.repaired.items():

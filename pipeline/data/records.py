@@ -176,6 +176,12 @@ def write_parquet(records: Iterable[dict[str, Any]], path: str | os.PathLike[str
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pylist(list(records))
+    if "embedding" in table.column_names:  # one length for every video: a fixed-size float column
+        lengths = {len(e) for e in table.column("embedding").to_pylist() if e is not None}
+        if len(lengths) == 1:
+            typ = pa.list_(pa.float32(), lengths.pop())
+            table = table.set_column(table.column_names.index("embedding"), "embedding",
+                                     table.column("embedding").cast(typ))  # fmt: skip
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
     return Path(path)

@@ -3,6 +3,7 @@
     predictor = Predictor.load("best.ckpt")        # the checkpoint read once
     predictor.predict("video.mp4")                 # -> Prediction(labels, probs, scores)
     predictor.predict(frames)                      # uint8 (N, C, H, W): the frames of one video
+    predictor.embed("video.mp4")                   # (D',) what the classifier reads: for retrieval
 
 A path goes through the scorer's own `prepare` and `score` (the decoding, sampling and preprocessing of
 `vap score`, so the two agree to the last digit); frames are sampled and transformed the same way, as
@@ -57,16 +58,29 @@ class Predictor:
     def class_names(self) -> list[str]:
         return self.scorer.class_names
 
+    def embed(self, video: str | os.PathLike[str] | torch.Tensor, *, fps: float = 25.0) -> np.ndarray:
+        """The video's embedding (D',), float32: what the classifier reads, averaged over the test clips;
+        the same numbers `vap score --embeddings` records."""
+        if not isinstance(self.scorer, ClassifierScorer):
+            raise ConfigError("a glimpse agent has no embedding of its own; embed with its classifier's checkpoint")
+        self.scorer.embeddings = True
+        try:
+            item = self._item(video, fps)
+            record = next(iter(self.scorer.score([item])))
+        finally:
+            self.scorer.embeddings = False
+        return np.asarray(record.embedding, dtype=np.float32)
+
+    def _item(self, video: str | os.PathLike[str] | torch.Tensor, fps: float) -> DecodedVideo:
+        item = self._from_frames(video, fps) if isinstance(video, torch.Tensor) else self._prepare(os.fspath(video))
+        if isinstance(item, FailedVideo):
+            raise VideoError(item.path, item.reason)
+        return item
+
     def predict(self, video: str | os.PathLike[str] | torch.Tensor, *, fps: float = 25.0) -> Prediction:
         """Labels of a video file, or of its decoded frames, uint8 (N, C, H, W) in order (`fps`: their rate,
         for samplers that sample by time). A video that cannot be decoded raises `VideoError`."""
-        if isinstance(video, torch.Tensor):
-            item: DecodedVideo | FailedVideo = self._from_frames(video, fps)
-        else:
-            item = self._prepare(os.fspath(video))
-        if isinstance(item, FailedVideo):
-            raise VideoError(item.path, item.reason)
-        record = next(iter(self.scorer.score([item])))
+        record = next(iter(self.scorer.score([self._item(video, fps)])))
         return Prediction(record.labels or [], record.probs or [], record.scores or [])
 
     def _from_frames(self, frames: torch.Tensor, fps: float) -> DecodedVideo:

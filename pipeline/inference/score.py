@@ -54,6 +54,8 @@ class ScoreRecord:
     # the file name's bytes in hex where they are not UTF-8 (`path` shows them as \xNN):
     # os.fsdecode(bytes.fromhex(path_hex)) is the path again
     path_hex: str | None = None
+    # with --embeddings: what the classifier reads, the head's pooled clip (D'), averaged over the clips
+    embedding: list[float] | None = None
 
 
 def readable(record: dict[str, Any]) -> dict[str, Any]:
@@ -128,6 +130,7 @@ class ClassifierScorer(Scorer):
         transform: Compose,
         *,
         with_attention: bool = False,
+        embeddings: bool = False,
         keyframes: int = 3,
         batch_clips: int = 16,
         device: torch.device | str = "cpu",
@@ -136,11 +139,12 @@ class ClassifierScorer(Scorer):
         super().__init__(meta, sampler, transform, **common)
         self.model, self.multilabel = model.eval(), meta.multilabel
         self.with_attention, self.keyframes, self.batch_clips = with_attention, keyframes, batch_clips
+        self.embeddings = embeddings
         self.to(device)
 
     @property
     def settings(self) -> dict[str, Any]:
-        return {**super().settings, "with_attention": self.with_attention}
+        return {**super().settings, "with_attention": self.with_attention, "embeddings": self.embeddings}
 
     def to(self, device: torch.device | str) -> ClassifierScorer:
         self.device = torch.device(device)
@@ -169,8 +173,12 @@ class ClassifierScorer(Scorer):
         out = self.model(clips)
         probs = torch.sigmoid(out.logits) if self.multilabel else out.logits.softmax(-1)  # (N, K)
         counts = [v.clips.shape[0] for v in videos]
-        for video, p, att in zip(videos, probs.split(counts), out.attention.split(counts), strict=True):
-            yield self._record(video, p.mean(0).cpu(), att.cpu())  # (K,), (J, T)
+        embedded = out.embedding.split(counts) if self.embeddings else [None] * len(videos)  # [(J, D')]
+        for video, p, att, emb in zip(videos, probs.split(counts), out.attention.split(counts), embedded, strict=True):
+            rec = self._record(video, p.mean(0).cpu(), att.cpu())  # (K,), (J, T)
+            if emb is not None:
+                rec.embedding = [round(float(x), 6) for x in emb.mean(0).cpu()]  # (D',) the video's
+            yield rec
 
     def _record(self, video: DecodedVideo, probs: torch.Tensor, attention: torch.Tensor) -> ScoreRecord:
         rec = self._ok(video.path, probs, backend=video.backend, duration=video.duration, frames=video.num_frames,
@@ -230,6 +238,7 @@ def load_scorer(
     topk: int = 5,
     all_scores: bool = False,
     with_attention: bool = False,
+    embeddings: bool = False,
     clips: int | None = None,
     three_crop: bool | None = None,
     backend: str = "auto",
@@ -246,8 +255,11 @@ def load_scorer(
                               "the frames it looked at (glimpse_frames)")  # fmt: skip
         if (clips or 1) > 1 or three_crop:
             raise ConfigError("--clips/--three-crop: a glimpse-agent checkpoint looks at one clip, one view")
+        if embeddings:
+            raise ConfigError("--embeddings: a glimpse agent's answer comes from the frames it chose; embed with "
+                              "its classifier's checkpoint")  # fmt: skip
         sampler, transform = eval_pipeline(meta.preprocessing, clips=1, three_crop=False)
         return AgentScorer(model, meta, sampler, transform, **common)
     sampler, transform = eval_pipeline(meta.preprocessing, clips=clips, three_crop=three_crop)
-    return ClassifierScorer(model, meta, sampler, transform, with_attention=with_attention,
+    return ClassifierScorer(model, meta, sampler, transform, with_attention=with_attention, embeddings=embeddings,
                             batch_clips=batch_clips, device=device, **common)  # fmt: skip

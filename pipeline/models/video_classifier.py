@@ -25,6 +25,7 @@ class VideoOutput:
     logits: torch.Tensor  # (B, K)
     attention: torch.Tensor  # (B, T) temporal attention, rows sum to 1
     features: torch.Tensor | None = None  # (B, T, D) per-frame features, when asked for
+    embedding: torch.Tensor | None = None  # (B, D') what the classifier reads (the head's pooled clip)
 
 
 class VideoClassifier(nn.Module):
@@ -115,7 +116,8 @@ class VideoClassifier(nn.Module):
             logits = rearrange(out.logits, "(b v) k -> b v k", v=v).mean(dim=1)  # (B, K)
             attention = rearrange(out.attention, "(b v) t -> b v t", v=v).mean(dim=1)  # (B, T)
             feats = None if out.features is None else rearrange(out.features, "(b v) t d -> b v t d", v=v).mean(1)
-            return VideoOutput(logits, attention, feats)
+            emb = None if out.embedding is None else rearrange(out.embedding, "(b v) d -> b v d", v=v).mean(dim=1)
+            return VideoOutput(logits, attention, feats, emb)  # (B, K), (B, T), (B, T, D), (B, D')
         if video.dim() != 5:
             raise ValueError(f"video must be (B, T, C, H, W) or (B, V, T, C, H, W), got {tuple(video.shape)}")
         if self.cache_features and cache_keys is not None and frame_indices is not None:
@@ -123,4 +125,4 @@ class VideoClassifier(nn.Module):
         else:
             feats = self.frame_features(video)  # (B, T, D)
         out = self.head(feats, mask)
-        return VideoOutput(out.logits, out.attention, feats if return_features else None)
+        return VideoOutput(out.logits, out.attention, feats if return_features else None, out.pooled)

@@ -48,3 +48,30 @@ def test_a_video_that_cannot_be_decoded_raises(checkpoint_and_video, tmp_path):
     bad.write_bytes(b"\x00" * 100)
     with pytest.raises(VideoError, match="bad.mp4"):
         Predictor.load(checkpoint_and_video[0]).predict(bad)
+
+
+def test_embeddings_are_what_the_classifier_reads_in_records_and_in_python(checkpoint_and_video, tmp_path):
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import torch
+
+    from pipeline.data.clips import decode_clips, eval_pipeline
+    from pipeline.models.checkpoint import load_model
+
+    ckpt, video = checkpoint_and_video
+    out = tmp_path / "s.parquet"
+    assert main(["score", "--checkpoint", str(ckpt), str(video), "--out", str(out), "--embeddings",
+                 "--workers", "1"]) == 0  # fmt: skip
+    table = pq.read_table(out)
+    assert pa.types.is_fixed_size_list(table.schema.field("embedding").type)
+    recorded = np.asarray(table.column("embedding").to_pylist()[0], dtype=np.float32)
+    model, meta = load_model(ckpt)
+    sampler, transform = eval_pipeline(meta.preprocessing)
+    clips = decode_clips(str(video), sampler=sampler, transform=transform).clips  # (J, T, C, H, W)
+    with torch.no_grad():
+        out_model = model(clips)
+    expected = out_model.embedding.mean(0).numpy()  # (D',) the head's pooled clips, averaged
+    assert recorded.shape == expected.shape and np.allclose(recorded, expected, atol=1e-5)
+    assert torch.allclose(model.head.fc(out_model.embedding), out_model.logits, atol=1e-5)  # the classifier reads it
+    assert np.allclose(Predictor.load(ckpt).embed(video), recorded, atol=1e-6)

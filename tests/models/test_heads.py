@@ -172,3 +172,13 @@ def test_full_product_backbone_attention_head(backbone, attention, head):
     _train_step(
         VideoClassifier.build(num_classes=2, backbone=backbone, attention=attention, attention_stages=stages, head=head)
     )
+
+
+@pytest.mark.parametrize("name, kwargs", HEAD_CONFIGS, ids=IDS)
+def test_every_head_gives_the_pooled_clip_its_classifier_reads(name, kwargs):
+    torch.manual_seed(0)
+    head = build_head(name, 16, 5, **kwargs).eval()
+    out = head(torch.randn(3, 6, 16))  # (B, T, D)
+    assert out.pooled is not None and out.pooled.shape[0] == 3 and torch.isfinite(out.pooled).all()
+    if kwargs.get("consensus") != "max":  # max consensus takes each class's best frame: no one vector
+        assert torch.allclose(head.fc(out.pooled), out.logits, atol=1e-5)

@@ -21,6 +21,7 @@ HEADS: Registry[type[TemporalHead]] = Registry("head")
 class HeadOutput:
     logits: torch.Tensor  # (B, K)
     attention: torch.Tensor  # (B, T), rows sum to 1 over valid frames
+    pooled: torch.Tensor | None = None  # (B, D') the clip's representation the classifier reads: an embedding
 
 
 class TemporalHead(nn.Module):

@@ -49,4 +49,4 @@ class LSTMHead(TemporalHead):
             packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
             h, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=x.shape[1])
         context, a = self.pool(h, mask)  # (B, H'), (B, T)
-        return HeadOutput(self.fc(self.dropout(context)), a)
+        return HeadOutput(self.fc(self.dropout(context)), a, context)

@@ -108,6 +108,6 @@ class TransformerHead(TemporalHead):
         if self.cls is not None:
             w = self.blocks[-1].weights[:, :, 0, 1:].mean(dim=1)  # (B, T) CLS -> frames, mean over heads
             a = w / w.sum(dim=1, keepdim=True).clamp_min(1e-12)  # renormalise without the CLS->CLS share
-            return HeadOutput(self.fc(h[:, 0]), a)
+            return HeadOutput(self.fc(h[:, 0]), a, h[:, 0])
         pooled, a = self.attn_pool(h, mask)  # (B, dim), (B, T)
-        return HeadOutput(self.fc(pooled), a)
+        return HeadOutput(self.fc(pooled), a, pooled)

@@ -34,13 +34,13 @@ class TSNHead(TemporalHead):
         frame_logits = self.fc(self.dropout(x))  # (B, T, K)
         if self.consensus == "attention":
             _, a = self.pool(x, mask)  # (B, T)
-            return HeadOutput(torch.einsum("bt,btk->bk", a, frame_logits), a)
+            return HeadOutput(torch.einsum("bt,btk->bk", a, frame_logits), a, torch.einsum("bt,btd->bd", a, x))
         if self.consensus == "avg":
             a = mask.float() / mask.sum(dim=1, keepdim=True)  # (B, T) uniform over valid frames
-            return HeadOutput(torch.einsum("bt,btk->bk", a, frame_logits), a)
+            return HeadOutput(torch.einsum("bt,btk->bk", a, frame_logits), a, torch.einsum("bt,btd->bd", a, x))
         masked = frame_logits.masked_fill(~mask[..., None], float("-inf"))  # (B, T, K)
         logits, arg = masked.max(dim=1)  # (B, K), (B, K) frame of each class's maximum
         # Attention of max consensus: the frame that decided the predicted class.
         best = arg.gather(1, logits.argmax(dim=1, keepdim=True))  # (B, 1)
         a = torch.zeros_like(mask, dtype=x.dtype).scatter_(1, best, 1.0)  # (B, T) one-hot
-        return HeadOutput(logits, a)
+        return HeadOutput(logits, a, torch.einsum("bt,btd->bd", a, x))  # the deciding frame's features
