@@ -156,3 +156,53 @@ def load_any(
     ckpt = read_checkpoint(path, map_location=map_location)
     meta = checkpoint_meta(ckpt, path)
     return (_agent if is_agent(meta) else _classifier)(ckpt, meta, path), meta
+
+
+CLASSIFIER = "head.fc."  # the one layer whose shape follows the class list, in every temporal head
+
+
+@dataclass
+class Transfer:
+    """What `init_from_checkpoint` did: tensors loaded, left new (the classifier of another class list),
+    and in the file but not in the model (dropped)."""
+
+    loaded: list[str]
+    new: list[str]
+    dropped: list[str]
+
+    def summary(self, path: str | os.PathLike[str]) -> str:
+        def names(keys: list[str]) -> str:
+            return ", ".join(sorted({k.rsplit(".", 1)[0] for k in keys})) or "nothing"
+
+        return (f"init_from {path}: loaded {len(self.loaded)} tensors (backbone, attention, temporal head); "
+                f"new: {names(self.new)}; dropped: {names(self.dropped)}")  # fmt: skip
+
+
+def init_from_checkpoint(model: VideoClassifier, path: str | os.PathLike[str]) -> Transfer:
+    """Start `model` from the weights of a `vap` checkpoint (or a plain state dict of a VideoClassifier):
+    every tensor whose name and shape match is loaded; the classifier (`head.fc`) is rebuilt when its class
+    list differs; any other mismatch (another backbone, attention or head) is refused, naming the tensor."""
+    raw = safe_load(path)
+    state = raw.get("state_dict", raw) if isinstance(raw, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ConfigError(f"{path}: holds no state dict of a video classifier")
+    if any(k.startswith("model.") for k in state):  # a `vap train` (Lightning) checkpoint: the task's `model.`
+        state = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+    own = model.state_dict()
+    loaded, new = [], []
+    for key, value in own.items():
+        theirs = state.get(key)
+        if theirs is not None and theirs.shape == value.shape:
+            loaded.append(key)
+        elif key.startswith(CLASSIFIER):
+            new.append(key)
+        elif theirs is None:
+            raise ConfigError(f"{path}: has no {key!r}; it was trained with another backbone, attention or head")
+        else:
+            raise ConfigError(f"{path}: {key!r} is {tuple(theirs.shape)} there, {tuple(value.shape)} here; only "
+                              "the classifier may differ (another backbone, attention or head?)")  # fmt: skip
+    if not loaded:
+        raise ConfigError(f"{path}: not one tensor fits this model")
+    model.load_state_dict({k: state[k] for k in loaded}, strict=False)
+    dropped = sorted(set(state) - set(own))
+    return Transfer(loaded, new, dropped)

@@ -25,7 +25,7 @@ from torchmetrics.aggregation import SumMetric
 from pipeline.data.dataset import VideoBatch
 from pipeline.errors import ConfigError
 from pipeline.models import VideoClassifier
-from pipeline.models.checkpoint import MODEL_KEYS, checkpoint_record
+from pipeline.models.checkpoint import MODEL_KEYS, checkpoint_record, init_from_checkpoint
 from pipeline.tasks.metrics import VideoScores, classification_metrics, confusion_matrix, flatten, labeled
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,11 @@ class VideoClassificationTask(L.LightningModule):
         label_smoothing: float = 0.0,
         channels_last: bool = False,
         compile: bool = False,
+        init_from: str | None = None,
     ) -> None:
+        """`init_from`: start from another run's weights (a `vap` checkpoint or a plain state dict) for a new
+        class list: backbone, attention and temporal head loaded, the classifier new, optimiser and
+        schedule fresh (`--ckpt_path` resumes a run instead, everything included)."""
         super().__init__()
         if num_classes < 2:
             raise ConfigError(f"model.num_classes must be at least 2, got {num_classes} (it is set from the data)")
@@ -86,6 +90,10 @@ class VideoClassificationTask(L.LightningModule):
             attention_stages=attention_stages, attention_args=attention_args, freeze=freeze,
             partial_bn=partial_bn, head=head, head_args=head_args,
         )  # fmt: skip
+        if init_from:
+            from lightning.pytorch.utilities import rank_zero_info
+
+            rank_zero_info(init_from_checkpoint(self.model, init_from).summary(init_from))
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         # The compiled wrapper shares self.model's weights; kept out of the module tree so that the
