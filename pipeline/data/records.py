@@ -22,12 +22,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import ConfigError
+
 
 def check_writable(path: str | os.PathLike[str], *, what: str = "--out") -> Path:
     """Make sure a file can be written at `path` before any work: it is not a folder, and its folder
     exists (or can be made) and is writable. One-line ConfigError otherwise."""
-    from pipeline.errors import ConfigError
-
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder; {what} names a file")

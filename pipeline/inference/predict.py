@@ -20,7 +20,7 @@ import torch
 
 from pipeline.data.clips import DecodedVideo, FailedVideo
 from pipeline.errors import ConfigError, VideoError
-from pipeline.inference.score import AgentScorer, ClassifierScorer, Scorer, default_device, load_scorer
+from pipeline.inference.score import AgentScorer, ClassifierScorer, Scorer, ScoreRecord, default_device, load_scorer
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class Predictor:
 
     def __init__(self, scorer: Scorer) -> None:
         self.scorer = scorer
+        if isinstance(scorer, ClassifierScorer):
+            scorer.embeddings = True  # the model computes them anyway: `embed` reads the same record
         self._prepare = scorer.prepare()
 
     @classmethod
@@ -63,24 +65,19 @@ class Predictor:
         the same numbers `vap score --embeddings` records."""
         if not isinstance(self.scorer, ClassifierScorer):
             raise ConfigError("a glimpse agent has no embedding of its own; embed with its classifier's checkpoint")
-        self.scorer.embeddings = True
-        try:
-            item = self._item(video, fps)
-            record = next(iter(self.scorer.score([item])))
-        finally:
-            self.scorer.embeddings = False
-        return np.asarray(record.embedding, dtype=np.float32)
+        return np.asarray(self._record(video, fps).embedding, dtype=np.float32)
 
-    def _item(self, video: str | os.PathLike[str] | torch.Tensor, fps: float) -> DecodedVideo:
+    def _record(self, video: str | os.PathLike[str] | torch.Tensor, fps: float) -> ScoreRecord:
+        """The `vap score` record of one video (path or frames); a video that cannot be decoded raises."""
         item = self._from_frames(video, fps) if isinstance(video, torch.Tensor) else self._prepare(os.fspath(video))
         if isinstance(item, FailedVideo):
             raise VideoError(item.path, item.reason)
-        return item
+        return next(iter(self.scorer.score([item])))
 
     def predict(self, video: str | os.PathLike[str] | torch.Tensor, *, fps: float = 25.0) -> Prediction:
         """Labels of a video file, or of its decoded frames, uint8 (N, C, H, W) in order (`fps`: their rate,
         for samplers that sample by time). A video that cannot be decoded raises `VideoError`."""
-        record = next(iter(self.scorer.score([self._item(video, fps)])))
+        record = self._record(video, fps)
         return Prediction(record.labels or [], record.probs or [], record.scores or [])
 
     def _from_frames(self, frames: torch.Tensor, fps: float) -> DecodedVideo:
