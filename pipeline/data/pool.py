@@ -4,6 +4,11 @@ Why hand-written: a decoder that hangs in native code holding the GIL (decord#37
 interrupted by signals or threads, and `multiprocessing.Pool` / `concurrent.futures` cannot kill one
 stuck worker without losing the pool. Here each worker has its own pipe; a worker past its deadline is
 killed and replaced, and its input is reported as timed out. Results come back in completion order.
+
+A function may return a generator (a long video's windows, one by one): each part it yields comes back
+as soon as it is made, as a `partial` outcome, and each part restarts the item's clock, so the timeout
+bounds the wait for the next part, not the whole video. The pipe's buffer is the back-pressure: a
+worker waits while the caller has not read its last parts, so memory stays flat however long the video.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import signal
 import sys
 import threading
 import time
+import types
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -28,6 +34,7 @@ class Outcome:
     item: Any
     result: Any = None
     error: str | None = None  # "timed out after N s" or the worker's exception, one line
+    partial: bool = False  # one part of a generator's output; the item goes on (its end: a non-partial outcome)
 
 
 STARTUP_SECONDS = 120.0  # a new worker's start (spawn, imports) is not counted against its first item
@@ -48,7 +55,12 @@ def _serve(pickled: bytes, conn: Connection) -> None:
             if item is None:
                 return
             try:
-                conn.send(("ok", fn(item)))
+                result = fn(item)
+                if isinstance(result, types.GeneratorType):
+                    for part in result:
+                        conn.send(("part", part))
+                    result = None
+                conn.send(("ok", result))
             except Exception as e:  # report, keep serving
                 conn.send(("error", " ".join(f"{type(e).__name__}: {e}".split())))
     except (EOFError, BrokenPipeError, ConnectionResetError):
@@ -138,6 +150,10 @@ class IsolatedPool:
                     continue
                 if status == "ready":
                     w.became_ready()
+                    continue
+                if status == "part":  # progress: the item's clock starts again
+                    w.started = time.monotonic()
+                    yield Outcome(w.queue[0], value, None, partial=True)
                     continue
                 item = w.answered()
                 yield Outcome(item, value, None) if status == "ok" else Outcome(item, None, value)

@@ -167,3 +167,23 @@ def test_an_out_that_cannot_be_written_stops_before_the_checking(tmp_path, capsy
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and "cannot make its folder" in err[0] and "Traceback" not in err[0]
     assert checked == []  # nothing checked first
+
+
+def _slow_parts(n: float):  # a generator: one part every 0.4 s, n parts; a negative n fails after one part
+    for i in range(int(abs(n))):
+        time.sleep(0.4)
+        if n < 0 and i == 1:
+            raise ValueError("broken at part 1")
+        yield i
+
+
+def test_isolated_pool_streams_a_generator_part_by_part_under_a_per_part_timeout():
+    """A long video's windows come back one by one as they are made; each part restarts the clock, so a
+    run of 6 parts (2.4 s) lives under a 1.5 s timeout, and a failure after some parts keeps them."""
+    outcomes = list(run_isolated(_slow_parts, [6.0, -3.0], jobs=2, timeout=1.5))
+    parts = [(o.item, o.result) for o in outcomes if o.partial]
+    ends = {o.item: o for o in outcomes if not o.partial}
+    assert [p for i, p in parts if i == 6.0] == [0, 1, 2, 3, 4, 5]
+    assert [p for i, p in parts if i == -3.0] == [0]
+    assert ends[6.0].error is None and ends[6.0].result is None
+    assert ends[-3.0].error == "ValueError: broken at part 1"

@@ -64,6 +64,20 @@ def test_frame_n_is_the_nth_presented_frame(corpus, case, backend):
         assert r.meta.rotation == rotation
 
 
+@pytest.mark.parametrize("case", NAMES)
+def test_a_reader_reused_window_after_window_decodes_the_file_once(corpus, case):
+    """`vap score --window` asks one reader for window after window: every request returns exactly its
+    frames, and PyAV decodes on from where the last one stopped instead of seeking back to a keyframe
+    (or, in AVI and MPEG-PS, counting again from the first frame)."""
+    path, truth = corpus[case]
+    n = len(truth)
+    with open_video(path, "pyav") as r:
+        for start in range(0, n, 5):  # windows of 5 frames, 2 sampled in each
+            idx = [start + 1, min(start + 3, n - 1)]
+            assert numbers(r.get_frames(idx), rotation_of(case)) == [truth[i] for i in idx], start
+        assert r.codec_frames <= n + 12  # one pass over the file, and at most one group of pictures (12) twice
+
+
 @pytest.mark.parametrize(
     "backend, case",
     [

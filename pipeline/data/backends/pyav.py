@@ -84,6 +84,8 @@ class PyAVReader(VideoReader):
 
         if self._container is not None:
             self._container.close()
+        self._cursor = None  # (frame iterator, index of its last frame): where decoding can go on from
+        self._seek_lead = getattr(self, "_seek_lead", 0)  # frames the last seek presented before its keyframe
         try:
             self._container = av.open(str(self.path))
         except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as e:
@@ -219,10 +221,15 @@ class PyAVReader(VideoReader):
     def _decode_seeking(self, indices: np.ndarray) -> dict[int, np.ndarray]:
         wanted = set(indices.tolist())
         out: dict[int, np.ndarray] = {}
-        pos, frames = -1, None  # index of the last decoded frame, and the decoder's frame iterator
+        # index of the last decoded frame, and the decoder's frame iterator: where the last request left
+        # them, so that a request further on in the same group of pictures decodes on instead of seeking
+        frames, pos = self._cursor or (None, -1)
+        self._cursor = None  # kept only if this request ends well
         for target in indices.tolist():
             key = self._keyframe_before(target)
-            if frames is None or target <= pos or key > pos:  # seeking beats decoding past a keyframe
+            # seek back, or ahead where that decodes fewer frames than going on: from the keyframe, plus what
+            # the last seek presented before its keyframe (where the index's keyframes are only hints)
+            if frames is None or target <= pos or key > pos + self._seek_lead:
                 frames, pos = self._seek(key), None
             for frame in frames:
                 self.codec_frames += 1
@@ -234,12 +241,14 @@ class PyAVReader(VideoReader):
                 if pos >= target:
                     break
             else:
-                break  # the stream ended before `target`: the caller clamps
+                return out  # the stream ended before `target`: the caller clamps
+        self._cursor = (frames, pos) if frames is not None else None
         return out
 
     def _seek(self, key: int) -> Iterator:
         """Decoder frames from the keyframe `key` on (frames before it may come first)."""
-        self._seek_key = key
+        self._seek_key, self._landed = key, key
+        self._cursor = None
         self._container.seek(int(self._pts[key]), stream=self._stream, backward=True)
         return iter(self._container.decode(self._stream))
 
@@ -251,7 +260,12 @@ class PyAVReader(VideoReader):
         i = self._index_of[t]
         if pos is None and i > self._seek_key:
             raise _Lost(f"the seek for frame {self._seek_key} landed at frame {i}")
-        return None if pos is None and i < self._seek_key else i
+        if pos is None and i == self._seek_key:
+            self._seek_lead = self._seek_key - self._landed  # frames decoded before the keyframe, in vain
+        if pos is None and i < self._seek_key:
+            self._landed = min(self._landed, i)
+            return None
+        return i
 
     def _first_frame(self) -> tuple[int | None, int]:
         """Decode the first presented frame (a check that the stream decodes): its timestamp and rotation."""
@@ -267,14 +281,22 @@ class PyAVReader(VideoReader):
         return frame.pts, frame_rotation(frame)
 
     def _decode_from_start(self, indices: np.ndarray) -> dict[int, np.ndarray]:
-        """Decode from the first frame, counting: the definition of frame n, and the fallback."""
-        self._open()
+        """Decode from the first frame, counting: the definition of frame n, and the fallback. A request
+        that starts after the last one's frames goes on counting from there (a long AVI read window by
+        window is decoded once, not once per window)."""
+        frames, pos = self._cursor if self._cursor and self._cursor[1] < int(indices.min()) else (None, -1)
+        if frames is None:
+            self._open()
+            frames = iter(self._container.decode(self._stream))
+        self._cursor = None
         wanted, out, last = set(indices.tolist()), {}, int(indices.max())
-        for i, frame in enumerate(self._container.decode(self._stream)):
+        for frame in frames:
+            pos += 1
             self.codec_frames += 1
-            if i in wanted:
-                out[i] = self._to_rgb(frame)
-            if i >= last:
+            if pos in wanted:
+                out[pos] = self._to_rgb(frame)
+            if pos >= last:
+                self._cursor = (frames, pos)
                 break
         return out
 
@@ -283,6 +305,7 @@ class PyAVReader(VideoReader):
         return np.ascontiguousarray(np.rot90(arr, self.rotation // 90)) if self.rotation else arr
 
     def media_container(self) -> Any | None:
+        self._cursor = None  # the caller may demux or seek: the next request seeks again
         return self._container
 
     def close(self) -> None:
