@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 EXAMPLE = """example:
   vap score --checkpoint runs/csv/version_0/checkpoints/last.ckpt videos/ --out scores.jsonl
@@ -16,8 +17,10 @@ EXAMPLE = """example:
   torchrun --nproc_per_node 4 -m pipeline.cli score --checkpoint best.ckpt videos/ --out scores.jsonl
   vap score --checkpoint best.ckpt videos/ --out part_$SLURM_ARRAY_TASK_ID.jsonl \\
       --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT
+  vap score --checkpoint best.ckpt match.mp4 --out timeline.parquet --window 2 --stride 1 --plot plots/
 
-Rerun the same command to resume after a crash or a kill: finished videos are skipped."""
+Rerun the same command to resume after a crash or a kill: finished videos are skipped, and with --window
+a video cut short goes on from its last journaled window."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -41,6 +44,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--embeddings", action="store_true",
                    help="also write each video's embedding: what the classifier reads, averaged over its clips "
                    "(a fixed-size float list column in Parquet)")  # fmt: skip
+    w = p.add_argument_group("what happens when (long videos)")
+    w.add_argument("--window", type=float, default=None, metavar="SECONDS",
+                   help="score each video in windows of SECONDS, each sampled as the checkpoint's test clips are; "
+                   "records get `windows` (start, end, top-k labels and probs of each) and `segments`")  # fmt: skip
+    w.add_argument("--stride", type=float, default=None, metavar="SECONDS",
+                   help="seconds from one window's start to the next (default: --window, back to back)")  # fmt: skip
+    w.add_argument("--threshold", type=float, default=0.5,
+                   help="a segment is a run of consecutive windows whose best label is the same with at least this "
+                   "probability (default: %(default)s)")  # fmt: skip
+    w.add_argument("--plot", type=Path, default=None, metavar="DIR",
+                   help="also draw each video's timeline (top classes over time, segments shaded) as "
+                   "DIR/<name>.png")  # fmt: skip
     p.add_argument("--clips", type=int, default=None, help="clips per video (default: the checkpoint's test clips)")
     p.add_argument("--three-crop", action=argparse.BooleanOptionalAction, default=None,
                    help="three crops per clip (default: as the checkpoint was tested)")  # fmt: skip
@@ -75,35 +90,61 @@ def main(args: argparse.Namespace) -> int:
     from pipeline.errors import printable
     from pipeline.inference.collection import ScoreRun, check_output, shard_of
     from pipeline.inference.score import default_device, load_scorer
+    from pipeline.inference.timeline import check_plot_folder, plot_record
 
     console = Console(stderr=True)
     check_output(args.out)  # a wrong suffix, a folder or a read-only place stops here, before any work
+    windows = window_settings(args)
+    if args.plot is not None:
+        check_plot_folder(args.plot)
     paths = shard_of(collect_inputs(args.inputs), args.shard)
+    if windows is not None:
+        check_strides(paths, windows)
     device = default_device(args.device)
     scorer = load_scorer(args.checkpoint, topk=args.topk, all_scores=args.all_scores,
                          with_attention=args.with_attention, embeddings=args.embeddings, clips=args.clips,
                          three_crop=args.three_crop, backend=args.backend, batch_clips=args.batch_clips,
-                         device=device)  # fmt: skip
+                         device=device, windows=windows, threshold=args.threshold)  # fmt: skip
     run = ScoreRun(scorer, args.checkpoint, paths, out=args.out, workers=args.workers, timeout=args.timeout,
                    engine=args.engine, threads=args.threads)  # fmt: skip
     for journal, lines in run.repaired.items():
         console.print(f"[yellow]warning[/] {journal}: line(s) {', '.join(map(str, lines))} were not JSON records; "
                       "taken out, their videos are scored again", highlight=False, soft_wrap=True)  # fmt: skip
+    for path, done in run.resumed.items():
+        console.print(f"{escape(printable(path))}: going on from window {done} (windows 0-{done - 1} were journaled)",
+                      highlight=False, soft_wrap=True)  # fmt: skip
     try:
         counts: Counter[str] = Counter()
-        columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.fields[rate]} videos/s"), TimeRemainingColumn())  # fmt: skip
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[rate]}"), TimeRemainingColumn())  # fmt: skip
         show = console.is_terminal and run.rank == 0
         with Progress(*columns, console=console, disable=not show) as bar:
-            task = bar.add_task("score", total=len(run.todo), rate="-")
+            task = bar.add_task("videos", total=len(run.todo), rate="- videos/s")
+            if windows is not None:  # inside the videos: windows/s, and how far the latest video is
+                inner = bar.add_task("windows", total=None, rate="- windows/s")
+                scored = [0]
+
+                def on_window(path: str, done: int, total: int) -> None:
+                    scored[0] += 1
+                    elapsed = bar.tasks[inner].elapsed or 0.0
+                    rate = f"{scored[0] / elapsed:.1f} windows/s" if elapsed > 0 else "- windows/s"
+                    bar.update(inner, completed=done, total=total, rate=rate,
+                               description=f"windows of {Path(printable(path)).name[:30]}")  # fmt: skip
+
+                run.on_window = on_window
             for rec in run.records():
                 counts[rec["status"]] += 1
                 bar.advance(task)
                 elapsed = bar.tasks[0].elapsed or 0.0
-                bar.update(task, rate=f"{sum(counts.values()) / elapsed:.1f}" if elapsed > 0 else "-")
+                bar.update(task, rate=f"{sum(counts.values()) / elapsed:.1f} videos/s" if elapsed > 0 else "-")
                 if rec["status"] == "error":
                     line = f"{printable(rec['path'])}: {printable(rec['error'])}"
                     console.print(f"[red]error[/] {escape(line)}", highlight=False, soft_wrap=True)
+                elif rec.get("stopped"):
+                    line = f"{printable(rec['path'])}: windows stop early: {printable(rec['stopped'])}"
+                    console.print(f"[yellow]warning[/] {escape(line)}", highlight=False, soft_wrap=True)
+                if args.plot is not None and rec["status"] == "ok" and rec.get("windows"):
+                    plot_record(rec, args.plot, args.threshold)
         summary = run.finish()
     finally:
         run.close()  # a run that stops early releases the output too
@@ -114,3 +155,33 @@ def main(args: argparse.Namespace) -> int:
         table.add_row(str(summary.videos), str(summary.ok), str(summary.error), str(summary.skipped))
         console.print(table)
     return 0
+
+
+def window_settings(args: argparse.Namespace) -> Any:
+    """`Windows` from --window/--stride (None without --window); a bad value stops here, before any work."""
+    from pipeline.data.windows import Windows
+    from pipeline.errors import ConfigError
+
+    if args.window is None:
+        for flag, value in (("--stride", args.stride), ("--plot", args.plot)):
+            if value is not None:
+                raise ConfigError(f"{flag}: needs --window SECONDS (the windows to score each video in)")
+        return None
+    if not 0.0 <= args.threshold <= 1.0:
+        raise ConfigError(f"--threshold {args.threshold:g}: a probability, in [0, 1]")
+    return Windows(args.window, args.stride)
+
+
+def check_strides(paths: list[str], windows: Any) -> None:
+    """A stride longer than the window and than a video would score one window of it and skip the rest:
+    said before anything runs, from the containers' headers (a millisecond per file, read only when the
+    stride is longer than the window)."""
+    from pipeline.data.backends.probe import header_duration
+    from pipeline.errors import ConfigError, printable
+
+    if windows.step <= windows.window:
+        return
+    for path in paths:
+        duration = header_duration(path)
+        if duration is not None and (why := windows.too_short(duration)):
+            raise ConfigError(f"{printable(path)}: {why}; use a smaller --stride")

@@ -21,6 +21,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ from pipeline.data.pool import buffered, run_isolated
 from pipeline.data.records import Journal, check_writable, read_journal, repair_journal, write_atomic, write_parquet
 from pipeline.errors import ConfigError, display_path
 from pipeline.inference.score import Scorer, readable
+
+WINDOW_FIELDS = ("windows", "segments", "stopped")  # record fields of --window runs only
 
 
 class RunMismatch(ConfigError):
@@ -60,6 +63,41 @@ def output_files(out: Path) -> tuple[Path, Path]:
     else:
         raise ConfigError(f"{out}: --out must end in .jsonl or .parquet")
     return journal, out.with_name(out.name + ".run.json")
+
+
+def windows_journal(journal: Path) -> Path:
+    """Where `--window` runs journal each scored window (scores.windows.jsonl beside scores.jsonl): a killed
+    run goes on from a video's last journaled window. Removed when the run finishes."""
+    return journal.with_name(journal.name.removesuffix(".jsonl") + ".windows.jsonl")
+
+
+def journaled_windows(path: Path) -> dict[str, list[dict[str, Any]]]:
+    """The windows in a windows journal, by video: each index once, only the run from window 0 with no
+    gap (what a rerun can go on from)."""
+    found: dict[str, dict[int, dict[str, Any]]] = {}
+    for line in read_journal(path):
+        entry = {k: v for k, v in line.items() if k != "path"}
+        found.setdefault(line["path"], {}).setdefault(entry["index"], entry)
+    out = {}
+    for video, by_index in found.items():
+        n = 0
+        while n in by_index:
+            n += 1
+        out[video] = [by_index[i] for i in range(n)]
+    return out
+
+
+def merge_window_journals(journal: Path) -> None:
+    """Append the ranks' window lines to the windows journal (each window once), then remove the rank files."""
+    seen = {(p, w["index"]) for p, ws in journaled_windows(journal).items() for w in ws}
+    with Journal(journal) as out:
+        for part in rank_journals(journal):
+            for line in read_journal(part):
+                if (line["path"], line["index"]) not in seen:
+                    out.append(line)
+                    seen.add((line["path"], line["index"]))
+    for part in rank_journals(journal):
+        part.unlink()
 
 
 def check_output(out: Path) -> tuple[Path, Path]:
@@ -201,13 +239,17 @@ class ScoreRun:
         if engine == "ray" and self.ranks.world > 1:
             raise ConfigError("--engine ray runs from one driver process; do not start it under torchrun")
         self.lock, self.repaired = None, {}
+        self.windowed = getattr(scorer, "windows", None) is not None
+        self.window_journal = windows_journal(self.journal)
         if self.ranks.rank == 0:
             self.lock = lock_output(self.journal)  # the ranks of one run write under rank 0's lock
             check_run(self.record_path, self.journal, self.run)
-            for journal in (self.journal, *rank_journals(self.journal)):
+            wj = self.window_journal
+            for journal in (self.journal, *rank_journals(self.journal), wj, *rank_journals(wj)):
                 if lines := repair_journal(journal):
-                    self.repaired[journal] = lines  # damaged lines out; their videos are scored again
+                    self.repaired[journal] = lines  # damaged lines out; their videos (windows) are scored again
             merge_rank_journals(self.journal)  # what the ranks of a killed run had finished
+            merge_window_journals(wj)
         self.ranks.barrier()
         if self.ranks.rank > 0:
             check_run(self.record_path, self.journal, self.run)
@@ -217,6 +259,13 @@ class ScoreRun:
         self.todo = todo_all[self.ranks.rank :: self.ranks.world]
         single = self.ranks.world == 1
         self.mine = self.journal if single else self.journal.with_name(f"{self.journal.name}.rank{self.ranks.rank}")
+        wj = self.window_journal
+        self.my_windows = wj if single else wj.with_name(f"{wj.name}.rank{self.ranks.rank}")
+        # windows a killed run journaled, for the videos this rank scores: they go on from there
+        mine = {display_path(p): p for p in self.todo}
+        self.previous = {k: v for k, v in journaled_windows(wj).items() if k in mine and v} if self.windowed else {}
+        self.resumed = {mine[k]: len(v) for k, v in self.previous.items()}  # path -> windows already done
+        self.on_window = None  # progress inside a video: on_window(path shown, windows done, windows in all)
 
     @property
     def rank(self) -> int:
@@ -227,7 +276,7 @@ class ScoreRun:
             from pipeline.inference.ray import score_with_ray
 
             yield from score_with_ray(self.todo, self.scorer, timeout=self.timeout, decoders=self.workers,
-                                      threads=self.threads)  # fmt: skip
+                                      threads=self.threads, starts=self.resumed)  # fmt: skip
             return
         if getattr(self.scorer, "device", torch.device("cpu")).type == "cpu":
             # the workers decode on the same cores: a model with every core's thread oversubscribes them, and
@@ -238,19 +287,34 @@ class ScoreRun:
         batch = getattr(self.scorer, "batch_clips", 1)
 
         def prepared() -> Iterator[Any]:
-            outcomes = run_isolated(self.scorer.prepare(), self.todo, jobs=self.workers, timeout=self.timeout)
-            # decoding runs ahead while the model computes: up to 4 model calls' worth of videos
+            decode = self.scorer.prepare(self.resumed)
+            outcomes = run_isolated(decode, self.todo, jobs=self.workers, timeout=self.timeout)
+            # decoding runs ahead while the model computes: up to 4 model calls' worth of videos (or windows)
             for o in buffered(outcomes, 4 * max(batch, self.workers)):
-                yield o.result if o.error is None else FailedVideo(o.item, o.error)
+                if o.error is not None:
+                    yield FailedVideo(o.item, o.error)
+                elif o.partial or not self.windowed:  # a windowed video's own end is its VideoEnd part
+                    yield o.result
 
-        yield from (readable(asdict(rec)) for rec in self.scorer.score(prepared()))
+        yield from self.scorer.score(prepared())
 
     def records(self) -> Iterator[dict[str, Any]]:
-        """Score what is still to do, appending each record to the journal before yielding it."""
-        with Journal(self.mine) as journal:
-            for rec in self._stream():
-                journal.append(rec)
-                yield rec
+        """Score what is still to do, appending each record to the journal before yielding it (and, with
+        windows, each window to the windows journal as it is scored)."""
+        from pipeline.inference.windows import WindowAssembler
+
+        with Journal(self.mine) as journal, ExitStack() as stack:
+            windows = stack.enter_context(Journal(self.my_windows)) if self.windowed else None
+            assembler = WindowAssembler(getattr(self.scorer, "threshold", 0.5), previous=self.previous,
+                                        journal=windows.append if windows else print,
+                                        on_window=self.on_window)  # fmt: skip
+            for rec in assembler.feed(self._stream()):
+                line = readable(asdict(rec))
+                if not self.windowed:  # records without --window stay as they were
+                    for key in WINDOW_FIELDS:
+                        del line[key]
+                journal.append(line)
+                yield line
 
     def finish(self) -> RunSummary | None:
         """Merge the ranks' journals, write Parquet; the summary on rank 0 (None on the others)."""
@@ -260,6 +324,8 @@ class ScoreRun:
             if self.ranks.world > 1:
                 merge_rank_journals(self.journal)
             records = read_journal(self.journal)
+            for wj in (self.window_journal, *rank_journals(self.window_journal)):
+                wj.unlink(missing_ok=True)  # every video has its record: the windows are in it
             if self.out.suffix == ".parquet":
                 write_parquet(records, self.out)
             new = Counter(r["status"] for r in records if r["path"] not in self.done)

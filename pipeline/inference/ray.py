@@ -12,12 +12,10 @@ must be reachable at the same paths from every node (a shared file system).
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -25,24 +23,40 @@ import numpy as np
 from pipeline.data.clips import FailedVideo
 from pipeline.data.pool import IsolatedPool
 from pipeline.errors import ConfigError
-from pipeline.inference.score import Scorer, readable
+from pipeline.inference.score import Scorer
 
 
 class DecodeStage:
-    """Decodes a batch of paths in a worker process under a per-video timeout."""
+    """Decodes a batch of paths in a worker process under a per-video timeout. Scoring in windows, the
+    prepared parts of a video leave in blocks of `parts_per_block` as they are made (a generator UDF), so
+    a long video streams through Ray instead of sitting in one block."""
 
-    def __init__(self, decode: Callable[[str], Any], timeout: float) -> None:
+    def __init__(self, decode: Callable[[str], Any], timeout: float, parts_per_block: int = 8) -> None:
         self.pool = IsolatedPool(decode, jobs=1, timeout=timeout)
+        self.parts_per_block = parts_per_block
 
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
+    def __call__(self, batch: dict[str, np.ndarray]) -> Iterator[dict[str, list]]:
         paths = [str(p) for p in batch["path"]]
-        done = {o.item: o.result if o.error is None else FailedVideo(o.item, o.error) for o in self.pool.map(paths)}
-        # Our own objects between our own processes (Ray pickles too); a column of bytes keeps Arrow simple.
-        return {"payload": [pickle.dumps(done[p]) for p in paths]}
+        block: list[bytes] = []
+        for o in self.pool.map(paths):
+            if o.error is not None:
+                item = FailedVideo(o.item, o.error)
+            elif o.partial or o.result is not None:
+                item = o.result
+            else:
+                continue  # a generator's end: its last part (VideoEnd) said it
+            # Our own objects between our own processes (Ray pickles too); a column of bytes keeps Arrow simple.
+            block.append(pickle.dumps(item))
+            if len(block) >= self.parts_per_block:
+                yield {"payload": block}
+                block = []
+        if block:
+            yield {"payload": block}
 
 
 class ModelStage:
-    """Scores prepared videos with the scorer the driver built (its model moved to this actor's device)."""
+    """Scores prepared videos with the scorer the driver built (its model moved to this actor's device);
+    what it gives (records, or scored windows and the parts the driver's assembler needs) goes back pickled."""
 
     def __init__(self, scorer: Scorer, threads: int | None = None) -> None:
         import torch
@@ -53,7 +67,7 @@ class ModelStage:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
         items = [pickle.loads(b) for b in batch["payload"]]
-        return {"record": [json.dumps(readable(asdict(r)), ensure_ascii=False) for r in self.scorer.score(items)]}
+        return {"payload": [pickle.dumps(r) for r in self.scorer.score(items)]}
 
 
 def decode_actors(decoders: int, model_cpus: float) -> int:
@@ -88,8 +102,10 @@ def score_with_ray(
     threads: int | None = None,
     batch_videos: int = 16,
     decode_batch: int = 16,
-) -> Iterator[dict[str, Any]]:
-    """Records (dicts) in completion order, streamed from a Ray Data pipeline.
+    starts: dict[str, int] | None = None,
+) -> Iterator[Any]:
+    """What the scorer's `score` gives (records; scoring in windows, scored windows and video parts), in
+    completion order, streamed from a Ray Data pipeline. `starts`: windows journaled by a killed run.
 
     `decoders` CPU actors decode `decode_batch` videos per Ray task: with short videos a task's scheduling
     costs as much as its decoding, so 16 videos per task and per model call did better than 4 and 8
@@ -118,8 +134,9 @@ def score_with_ray(
     actors = decode_actors(decoders, 0 if gpu else threads or 1)
     if actors < decoders:
         print(f"Ray: {actors} decoding actor(s), as many as the cluster's CPUs hold beside the model", file=sys.stderr)
-    ds = decoded_dataset(paths, decode=scorer.prepare(), timeout=timeout, actors=actors, decode_batch=decode_batch)
+    ds = decoded_dataset(paths, decode=scorer.prepare(starts), timeout=timeout, actors=actors,
+                         decode_batch=decode_batch)  # fmt: skip
     ds = ds.map_batches(ModelStage, fn_constructor_kwargs=model_args, batch_size=batch_videos, concurrency=1,
                         **model_resources)  # fmt: skip
     for row in ds.iter_rows():
-        yield json.loads(row["record"])
+        yield pickle.loads(row["payload"])

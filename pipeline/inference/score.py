@@ -24,6 +24,7 @@ import torch
 from pipeline.data.clips import DecodedVideo, FailedVideo, decode_clips, eval_pipeline
 from pipeline.data.samplers import ClipSampler
 from pipeline.data.transforms import Compose
+from pipeline.data.windows import WindowClips, Windows, decode_windows
 from pipeline.errors import ConfigError, display_path, path_bytes_hex
 from pipeline.inference.episodes import AgentEpisode, agent_episode
 from pipeline.models.checkpoint import CheckpointMeta, is_agent, load_any
@@ -55,7 +56,22 @@ class ScoreRecord:
     # os.fsdecode(bytes.fromhex(path_hex)) is the path again
     path_hex: str | None = None
     # with --embeddings: what the classifier reads, the head's pooled clip (D'), averaged over the clips
+    # (with --window: over the windows, each of which also holds its own)
     embedding: list[float] | None = None
+    # with --window: every window's {start, end, labels, probs} (seconds; top-k), in time order ...
+    windows: list[dict[str, Any]] | None = None
+    # ... runs of consecutive windows with the same best label above --threshold: {start, end, label, score}
+    segments: list[dict[str, Any]] | None = None
+    stopped: str | None = None  # why the windows end before the video does (a truncated file), if they do
+
+
+@dataclass
+class ScoredWindow:
+    """One window's answer, as journaled: `entry` holds index, start, end, labels, probs (and scores,
+    embedding where asked for). `vap score --window` only."""
+
+    path: str
+    entry: dict[str, Any]
 
 
 def readable(record: dict[str, Any]) -> dict[str, Any]:
@@ -92,26 +108,31 @@ class Scorer(ABC):
                 "transform": repr(self.transform), "backend": self.backend}  # fmt: skip
 
     @abstractmethod
-    def prepare(self) -> Callable[[str], Any]:
-        """A picklable `path -> prepared video | FailedVideo`, run in decoding worker processes."""
+    def prepare(self, starts: dict[str, int] | None = None) -> Callable[[str], Any]:
+        """A picklable `path -> prepared video | FailedVideo` (or, scoring in windows, a generator of a
+        video's parts, skipping the first `starts[path]` windows), run in decoding worker processes."""
 
     @abstractmethod
-    def score(self, stream: Iterable[Any]) -> Iterator[ScoreRecord]:
-        """Records for a stream of prepared (or failed) videos, in the order they finish."""
+    def score(self, stream: Iterable[Any]) -> Iterator[Any]:
+        """Records for a stream of prepared (or failed) videos, in the order they finish (scoring in
+        windows: `ScoredWindow`s and the parts the assembler needs, `pipeline.inference.windows`)."""
 
     def to(self, device: torch.device | str) -> Scorer:  # noqa: B027 - a no-op where nothing runs here
         """Move the main-side model, if any, to `device`."""
         return self
 
+    def _answer(self, probs: torch.Tensor) -> dict[str, Any]:
+        """labels, probs (top-k) and, with --all-scores, scores, from one (K,) probability vector."""
+        top = probs.topk(self.topk)
+        return {"labels": [self.class_names[i] for i in top.indices.tolist()],
+                "probs": [round(float(x), 6) for x in top.values],
+                "scores": [round(float(x), 6) for x in probs] if self.all_scores else None}  # fmt: skip
+
     def _ok(
         self, path: str, probs: torch.Tensor, *, backend: str, duration: float, frames: int, fps: float
     ) -> ScoreRecord:
-        top = probs.topk(self.topk)
-        return ScoreRecord(
-            path, "ok", backend=backend, duration=round(duration, 4), frames=frames, fps=round(fps, 4),
-            labels=[self.class_names[i] for i in top.indices.tolist()], probs=[round(float(x), 6) for x in top.values],
-            scores=[round(float(x), 6) for x in probs] if self.all_scores else None,
-        )  # fmt: skip
+        return ScoreRecord(path, "ok", backend=backend, duration=round(duration, 4), frames=frames, fps=round(fps, 4),
+                           **self._answer(probs))  # fmt: skip
 
 
 class ClassifierScorer(Scorer):
@@ -134,51 +155,85 @@ class ClassifierScorer(Scorer):
         keyframes: int = 3,
         batch_clips: int = 16,
         device: torch.device | str = "cpu",
+        windows: Windows | None = None,
+        threshold: float = 0.5,
         **common: Any,
     ) -> None:
         super().__init__(meta, sampler, transform, **common)
         self.model, self.multilabel = model.eval(), meta.multilabel
         self.with_attention, self.keyframes, self.batch_clips = with_attention, keyframes, batch_clips
         self.embeddings = embeddings
+        if windows is not None and with_attention:
+            raise ConfigError("--with-attention: not with --window; each window's labels say what happens when")
+        self.windows, self.threshold = windows, threshold
         self.to(device)
 
     @property
     def settings(self) -> dict[str, Any]:
-        return {**super().settings, "with_attention": self.with_attention, "embeddings": self.embeddings}
+        windowed = {} if self.windows is None else {
+            "window": self.windows.window, "stride": self.windows.step, "threshold": self.threshold}  # fmt: skip
+        return {**super().settings, "with_attention": self.with_attention, "embeddings": self.embeddings, **windowed}
 
     def to(self, device: torch.device | str) -> ClassifierScorer:
         self.device = torch.device(device)
         self.model.to(self.device)
         return self
 
-    def prepare(self) -> Callable[[str], DecodedVideo | FailedVideo]:
+    def prepare(self, starts: dict[str, int] | None = None) -> Callable[[str], Any]:
+        if self.windows is not None:  # a generator of parts; `starts`: windows journaled by a killed run
+            return partial(decode_windows, windows=self.windows, sampler=self.sampler, transform=self.transform,
+                           backend=self.backend, starts=starts or None)  # fmt: skip
         return partial(decode_clips, sampler=self.sampler, transform=self.transform, backend=self.backend)
 
-    def score(self, stream: Iterable[DecodedVideo | FailedVideo]) -> Iterator[ScoreRecord]:
-        pending: list[DecodedVideo] = []
+    def score(self, stream: Iterable[Any]) -> Iterator[Any]:
+        if self.windows is None:  # DecodedVideo -> ScoreRecord; a FailedVideo becomes an error record
+            yield from self._batched(stream, DecodedVideo, self._run,
+                                     lambda f: ScoreRecord(f.path, "error", error=f.reason))  # fmt: skip
+        else:  # WindowClips -> ScoredWindow; VideoStart, VideoEnd and FailedVideo go on to the assembler
+            yield from self._batched(stream, WindowClips, self._run_windows, lambda part: part)
+
+    def _batched(self, stream: Iterable[Any], kind: type, run: Callable[[list[Any]], Iterator[Any]],
+                 other: Callable[[Any], Any]) -> Iterator[Any]:  # fmt: skip
+        """Items of `kind` (each with `clips`), several videos' or windows' concatenated up to `batch_clips`
+        clips per model call (`run`); anything else through `other`, at once."""
+        pending: list[Any] = []
         for item in stream:
-            if isinstance(item, FailedVideo):
-                yield ScoreRecord(item.path, "error", error=item.reason)
+            if not isinstance(item, kind):
+                yield other(item)
                 continue
             pending.append(item)
-            if sum(v.clips.shape[0] for v in pending) >= self.batch_clips:
-                yield from self._run(pending)
+            if sum(x.clips.shape[0] for x in pending) >= self.batch_clips:
+                yield from run(pending)
                 pending = []
         if pending:
-            yield from self._run(pending)
+            yield from run(pending)
 
     @torch.inference_mode()
-    def _run(self, videos: list[DecodedVideo]) -> Iterator[ScoreRecord]:
-        clips = torch.cat([v.clips for v in videos]).to(self.device, non_blocking=True)  # (N, [V,] T, C, H, W)
+    def _forward(self, items: list[Any]) -> Iterator[tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+        """(item, its clips' probabilities (J, K), attention (J, T), embeddings (J, D') or None), one model
+        call for all the items' clips."""
+        clips = torch.cat([x.clips for x in items]).to(self.device, non_blocking=True)  # (N, [V,] T, C, H, W)
         out = self.model(clips)
         probs = torch.sigmoid(out.logits) if self.multilabel else out.logits.softmax(-1)  # (N, K)
-        counts = [v.clips.shape[0] for v in videos]
-        embedded = out.embedding.split(counts) if self.embeddings else [None] * len(videos)  # [(J, D')]
-        for video, p, att, emb in zip(videos, probs.split(counts), out.attention.split(counts), embedded, strict=True):
+        counts = [x.clips.shape[0] for x in items]
+        embedded = out.embedding.split(counts) if self.embeddings else [None] * len(items)  # [(J, D')]
+        yield from zip(items, probs.split(counts), out.attention.split(counts), embedded, strict=True)
+
+    def _run(self, videos: list[DecodedVideo]) -> Iterator[ScoreRecord]:
+        for video, p, att, emb in self._forward(videos):
             rec = self._record(video, p.mean(0).cpu(), att.cpu())  # (K,), (J, T)
             if emb is not None:
                 rec.embedding = [round(float(x), 6) for x in emb.mean(0).cpu()]  # (D',) the video's
             yield rec
+
+    def _run_windows(self, windows: list[WindowClips]) -> Iterator[ScoredWindow]:
+        for w, p, _, emb in self._forward(windows):
+            entry = {"index": w.index, "start": w.start, "end": w.end, **self._answer(p.mean(0).cpu())}
+            if entry["scores"] is None:
+                del entry["scores"]
+            if emb is not None:
+                entry["embedding"] = [round(float(x), 6) for x in emb.mean(0).cpu()]  # (D',)
+            yield ScoredWindow(w.path, entry)
 
     def _record(self, video: DecodedVideo, probs: torch.Tensor, attention: torch.Tensor) -> ScoreRecord:
         rec = self._ok(video.path, probs, backend=video.backend, duration=video.duration, frames=video.num_frames,
@@ -205,7 +260,7 @@ class AgentScorer(Scorer):
         super().__init__(meta, sampler, transform, **common)
         self.model = model.eval()
 
-    def prepare(self) -> Callable[[str], AgentEpisode | FailedVideo]:
+    def prepare(self, starts: dict[str, int] | None = None) -> Callable[[str], AgentEpisode | FailedVideo]:
         return partial(agent_episode, model=self.model, multilabel=self.meta.multilabel, sampler=self.sampler,
                        transform=self.transform, backend=self.backend)  # fmt: skip
 
@@ -244,12 +299,18 @@ def load_scorer(
     backend: str = "auto",
     batch_clips: int = 16,
     device: str = "cpu",
+    windows: Windows | None = None,
+    threshold: float = 0.5,
 ) -> Scorer:
     """The scorer of a `vap train` checkpoint, whichever kind it holds; the file is read once, here.
-    `clips`/`three_crop` override the checkpoint's multi-view test settings (a classifier's only)."""
+    `clips`/`three_crop` override the checkpoint's multi-view test settings (a classifier's only);
+    `windows` scores each video in time windows (a classifier's only), `threshold` makes their segments."""
     model, meta = load_any(checkpoint)
     common = {"backend": backend, "topk": topk, "all_scores": all_scores}
     if is_agent(meta):  # the agent picks frames within one clip, at the frozen classifier's single view
+        if windows is not None:
+            raise ConfigError("--window: a glimpse agent's checkpoint answers for a whole video; score windows "
+                              "with its classifier's checkpoint")  # fmt: skip
         if with_attention:
             raise ConfigError("--with-attention: a glimpse agent has no temporal attention; its records list "
                               "the frames it looked at (glimpse_frames)")  # fmt: skip
@@ -262,4 +323,5 @@ def load_scorer(
         return AgentScorer(model, meta, sampler, transform, **common)
     sampler, transform = eval_pipeline(meta.preprocessing, clips=clips, three_crop=three_crop)
     return ClassifierScorer(model, meta, sampler, transform, with_attention=with_attention, embeddings=embeddings,
-                            batch_clips=batch_clips, device=device, **common)  # fmt: skip
+                            batch_clips=batch_clips, device=device, windows=windows, threshold=threshold,
+                            **common)  # fmt: skip

@@ -60,3 +60,20 @@ def probe_video(path: str | os.PathLike[str]) -> Probe:
 def frame_rotation(frame: object) -> int:
     """Counter-clockwise degrees from a decoded PyAV frame's display matrix, as 0, 90, 180 or 270."""
     return int(round(float(getattr(frame, "rotation", 0) or 0) / 90)) * 90 % 360
+
+
+def header_duration(path: str | os.PathLike[str]) -> float | None:
+    """The video stream's duration in seconds as the container header states it (nothing decoded), or
+    the container's; None where the header says nothing or the file does not open (its reader says why)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return None
+            stream = container.streams.video[0]
+            if stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+            return container.duration / 1_000_000 if container.duration else None
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError):
+        return None
