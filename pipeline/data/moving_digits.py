@@ -186,14 +186,20 @@ def _still_pose(size: int, rng: np.random.Generator) -> np.ndarray:
     return np.array([cx, cy, side])
 
 
-def _draw(digit: np.ndarray, poses: np.ndarray, size: int, rng: np.random.Generator, visible: np.ndarray) -> np.ndarray:
+def _draw(
+    digit: np.ndarray, poses: np.ndarray, size: int, rng: np.random.Generator, visible: np.ndarray, wrap: bool = False
+) -> np.ndarray:
     """Composite the digit at each pose, in the frames where it is `visible` (background and noise only in
-    the others). Plain numpy: torch's thread pool costs 5x here on a busy machine."""
+    the others). With `wrap`, the canvas is a torus: a digit leaving one edge comes in at the opposite one
+    (a motion that goes on for as long as a video lasts). Plain numpy: torch's thread pool costs 5x here on
+    a busy machine."""
     up = _bicubic_upscale(digit.shape[0])  # (U, h)
     ink = np.clip(up @ digit.astype(np.float32) @ up.T, 0.0, 1.0)  # (U, U)
     cx, cy, side = poses.T  # (T,) each
-    alpha = _resample(cy, side, size) @ ink @ _resample(cx, side, size).transpose(0, 2, 1)  # (T, H, W)
-    alpha *= visible[:, None, None]
+    shifts = (-size, 0, size) if wrap else (0,)
+    alpha = sum(_resample(cy + dy, side, size) @ ink @ _resample(cx + dx, side, size).transpose(0, 2, 1)
+                for dy in shifts for dx in shifts)  # (T, H, W)  # fmt: skip
+    alpha = np.minimum(alpha, 1.0) * visible[:, None, None]
 
     background = rng.uniform(0, 48, 3).astype(np.float32)[None, :, None, None]  # (1, 3, 1, 1)
     hue = rng.uniform(0.2, 1.0, 3)
@@ -431,3 +437,6 @@ def make_sparse(
     """moving-digits with the motion in only a few consecutive frames, recorded in videos/<split>/meta.json."""
     cfg = _config("sparse", seed, overrides)
     return make_moving_digits(out, cfg, progress=progress, overwrite=overwrite)
+
+
+from pipeline.data import digit_timeline  # noqa: E402, F401 - registers moving-digits-timeline beside these makers

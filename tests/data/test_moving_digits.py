@@ -266,3 +266,21 @@ def test_makers_and_default_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("VAP_DATA_DIR")
     repo = Path(md.__file__).resolve().parents[2]
     assert default_data_dir() == repo / "datasets" / "moving-digits"  # the tests run from a checkout
+
+
+def test_timeline_videos_hold_their_events_where_truth_says():
+    """moving-digits-timeline: deterministic; events in time order, apart, no class twice in a row; the
+    frames inside an event show a digit (bright ink), the frames between them only the dark noisy canvas."""
+    from pipeline.data.digit_timeline import render_timeline
+
+    frames, events = render_timeline(3, 0, seconds=60, size=32, fps=8)
+    again, same = render_timeline(3, 0, seconds=60, size=32, fps=8)
+    assert torch.equal(frames, again) and events == same and frames.shape == (480, 3, 32, 32)
+    assert len(events) >= 2
+    for a, b in zip(events, events[1:], strict=False):
+        assert b["start"] - a["end"] >= 3 and a["label"] != b["label"]
+    inside = np.zeros(480, dtype=bool)
+    for e in events:
+        inside[round(e["start"] * 8) : round(e["end"] * 8)] = True
+    peak = frames.flatten(1).float().quantile(0.999, dim=1).numpy()  # (T,) brightest pixels of each frame
+    assert (peak[inside] > 120).mean() > 0.95 and peak[~inside].max() < 90  # (a digit can start tiny or at an edge)

@@ -123,7 +123,6 @@ class PyAVReader(VideoReader):
         if start is None or duration is None or abs(start + duration - first_pts - len(kept) * step[0]) >= step[0]:
             return False
         self._pts = first_pts + int(step[0]) * np.arange(len(kept), dtype=np.int64)  # (N,) display order
-        self._index_of = {int(t): i for i, t in enumerate(self._pts)}
         # Keyframes in decode order, which is display order at a closed GOP's keyframe; only a hint where
         # to seek (a wrong one is caught by `_place`).
         self._set_keyframes(np.flatnonzero([e.is_keyframe for e in kept]))
@@ -154,7 +153,6 @@ class PyAVReader(VideoReader):
         self._pts = np.asarray(pts, dtype=np.int64)[order]  # (N,) display order
         if np.unique(self._pts).size != self._pts.size:
             raise VideoError(self.path, "two frames share a timestamp; cannot index them")
-        self._index_of = {int(t): i for i, t in enumerate(self._pts)}
         self._set_keyframes(np.flatnonzero(np.asarray(key)[order]))
         self._open()  # rewind for the requests
 
@@ -255,9 +253,10 @@ class PyAVReader(VideoReader):
     def _place(self, frame, pos: int | None) -> int | None:  # noqa: ANN001 - a PyAV VideoFrame
         """The index of `frame`, decoded after frame `pos` (None: just after a seek, before the keyframe)."""
         t = frame.pts
-        if t is None or t not in self._index_of:
+        # the index is sorted: a binary search, not a dict (a 2-hour video's dict of ints held ~20 MB)
+        i = int(np.searchsorted(self._pts, t)) if t is not None else len(self._pts)
+        if i >= len(self._pts) or self._pts[i] != t:
             raise _Lost(f"frame timestamp {t} is not in the index")
-        i = self._index_of[t]
         if pos is None and i > self._seek_key:
             raise _Lost(f"the seek for frame {self._seek_key} landed at frame {i}")
         if pos is None and i == self._seek_key:
