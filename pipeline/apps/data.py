@@ -18,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "model cannot tell them apart. Deterministic under --seed; a complete dataset with the same "
         "parameters is left as it is.",
     )
-    make.add_argument("name", help='dataset to make (see `vap list "data maker"`): moving-digits, moving-digits-sparse')
+    make.add_argument("name", help='dataset to make (see `vap list "data maker"`): moving-digits, '
+                      "moving-digits-sparse, moving-digits-timeline")  # fmt: skip
     make.add_argument("--out", type=Path, default=None, help="output folder (default: datasets/<name> in a checkout)")
     make.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     make.add_argument("--num-train", type=int, default=None, help="training videos (default: the maker's)")
@@ -54,7 +55,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main_make(args: argparse.Namespace) -> int:
-    from pipeline.data.moving_digits import DATA_MAKERS, default_data_dir
+    from pipeline.data.makers import DATA_MAKERS
+    from pipeline.data.moving_digits import default_data_dir
 
     out = args.out or (default_data_dir().parent / args.name)
     overrides = {

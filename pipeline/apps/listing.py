@@ -13,7 +13,7 @@ REGISTERING_MODULES = (
     "pipeline.data.samplers",
     "pipeline.data.transforms",
     "pipeline.data.annotations",
-    "pipeline.data.moving_digits",
+    "pipeline.data.makers",
     "pipeline.layers",
     "pipeline.models",
     "pipeline.inference.summarize.video",

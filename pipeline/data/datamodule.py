@@ -153,7 +153,7 @@ class VideoDataModule(L.LightningDataModule):
         self._prepared = True
         from filelock import FileLock
 
-        from pipeline.data.moving_digits import DATA_MAKERS
+        from pipeline.data.makers import DATA_MAKERS
 
         marker = self._made_marker()
         if local_rank() != 0:

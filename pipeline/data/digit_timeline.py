@@ -127,8 +127,8 @@ def make_timeline(
     seconds: float = 150.0,
     size: int = 64,
     fps: int = 8,
-    num_train: int = 400,
-    num_val: int = 100,
+    num_train: int = 1200,
+    num_val: int = 200,
 ) -> Path:
     """Long moving-digits videos with events of known class at known times (truth.json), and short clips
     of the same world to train on (train.txt, val.txt)."""

@@ -437,6 +437,3 @@ def make_sparse(
     """moving-digits with the motion in only a few consecutive frames, recorded in videos/<split>/meta.json."""
     cfg = _config("sparse", seed, overrides)
     return make_moving_digits(out, cfg, progress=progress, overwrite=overwrite)
-
-
-from pipeline.data import digit_timeline  # noqa: E402, F401 - registers moving-digits-timeline beside these makers

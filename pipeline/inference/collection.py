@@ -305,7 +305,9 @@ class ScoreRun:
 
         with Journal(self.mine) as journal, ExitStack() as stack:
             windows = stack.enter_context(Journal(self.my_windows)) if self.windowed else None
+            windows_of = getattr(self.scorer, "windows", None)
             assembler = WindowAssembler(getattr(self.scorer, "threshold", 0.5), previous=self.previous,
+                                        stride=windows_of.step if windows_of is not None else None,
                                         journal=windows.append if windows else print,
                                         on_window=self.on_window)  # fmt: skip
             for rec in assembler.feed(self._stream()):

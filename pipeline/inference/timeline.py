@@ -50,9 +50,9 @@ def plot_timeline(record: dict[str, Any], out: Path, *, threshold: float, max_cl
     for seg in record.get("segments") or []:
         colour = colours.get(seg["label"], "lightgrey")
         ax.axvspan(seg["start"], seg["end"], color=colour, alpha=0.18, lw=0)
-        upright = seg["end"] - seg["start"] < duration / 12  # a short segment's label stands up
-        ax.text((seg["start"] + seg["end"]) / 2, 1.02, seg["label"], ha="center", va="bottom", fontsize=7,
-                color=colour, clip_on=False, rotation=90 if upright else 0)  # fmt: skip
+        upright = seg["end"] - seg["start"] < duration / 12  # a short segment's label stands up, inside it
+        ax.text((seg["start"] + seg["end"]) / 2, 0.03, seg["label"], ha="center", va="bottom", fontsize=7,
+                color=colour, rotation=90 if upright else 0)  # fmt: skip
     for c in classes:
         ys = [dict(zip(w["labels"], w["probs"], strict=True)).get(c, 0.0) for w in windows]
         ax.plot(centres, ys, color=colours[c], lw=1.4, label=c, marker="." if len(windows) < 60 else None)
@@ -64,7 +64,7 @@ def plot_timeline(record: dict[str, Any], out: Path, *, threshold: float, max_cl
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     span = windows[0]["end"] - windows[0]["start"]
     ax.set_title(f"{os.path.basename(record['path'])}: {len(windows)} windows of {span:g} s, "
-                 f"{len(record.get('segments') or [])} segments", fontsize=9, pad=14)  # fmt: skip
+                 f"{len(record.get('segments') or [])} segments", fontsize=9)  # fmt: skip
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:

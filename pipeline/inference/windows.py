@@ -7,8 +7,9 @@
        and all its windows are in (in any order: Ray does not keep it), its record with `windows` and
        `segments`
 Segments are runs of consecutive windows whose best class is the same and scores at least `threshold`,
-merged into (start, end, label, mean score); they are computed from the journaled (rounded) windows, so
-a resumed run and an uninterrupted one give the same record.
+merged into (start, end, label, mean score), each window standing for the stride around its centre; they
+are computed from the journaled (rounded) windows, so a resumed run and an uninterrupted one give the
+same record.
 """
 
 from __future__ import annotations
@@ -24,16 +25,34 @@ from pipeline.errors import display_path
 from pipeline.inference.score import ScoredWindow, ScoreRecord
 
 
-def segments(windows: Iterable[dict[str, Any]], threshold: float) -> list[dict[str, Any]]:
+def segments(windows: Iterable[dict[str, Any]], threshold: float, stride: float | None = None) -> list[dict[str, Any]]:
     """Runs of consecutive windows (in time order) whose best label is the same and whose best probability
-    is at least `threshold`: [{start, end, label, score}], score the run's mean best probability."""
+    is at least `threshold`: [{start, end, label, score}], score the run's mean best probability.
+
+    With `stride`, a run spans the time its windows stand for: each window the `stride` around its centre
+    (within the window; the video's first window from its start, its last one to its end). Overlapping
+    windows would otherwise stretch every segment by the overlap at both ends: with 2-second windows every
+    second, a window half over an action and half over what follows counts for both."""
+    windows = list(windows)
+    if not windows:
+        return []
+    first, last = windows[0], windows[-1]
+
+    def span(w: dict[str, Any]) -> tuple[float, float]:
+        if stride is None:
+            return w["start"], w["end"]
+        centre = (w["start"] + w["end"]) / 2
+        lo = w["start"] if w is first else max(w["start"], centre - stride / 2)
+        hi = w["end"] if w is last else min(w["end"], centre + stride / 2)
+        return round(lo, 4), round(hi, 4)
+
     out: list[dict[str, Any]] = []
     run: list[dict[str, Any]] = []
 
     def close() -> None:
         if run:
             score = float(np.mean([w["probs"][0] for w in run]))
-            out.append({"start": run[0]["start"], "end": run[-1]["end"], "label": run[0]["labels"][0],
+            out.append({"start": span(run[0])[0], "end": span(run[-1])[1], "label": run[0]["labels"][0],
                         "score": round(score, 6)})  # fmt: skip
             run.clear()
 
@@ -58,11 +77,12 @@ class WindowAssembler:
         self,
         threshold: float,
         *,
+        stride: float | None = None,
         previous: dict[str, list[dict[str, Any]]] | None = None,
         journal: Callable[[dict[str, Any]], None] = lambda line: None,
         on_window: Callable[[str, int, int], None] | None = None,
     ) -> None:
-        self.threshold, self.journal, self.on_window = threshold, journal, on_window
+        self.threshold, self.stride, self.journal, self.on_window = threshold, stride, journal, on_window
         self.windows: dict[str, dict[int, dict[str, Any]]] = {
             p: {w["index"]: w for w in ws} for p, ws in (previous or {}).items()
         }
@@ -121,7 +141,7 @@ class WindowAssembler:
         shown = [{k: v for k, v in w.items() if k != "index"} for w in windows]
         rec = ScoreRecord(path, "ok", backend=backend, frames=frames, fps=None if fps is None else round(fps, 4),
                           duration=round(frames / fps, 4) if frames and fps else None, windows=shown,
-                          segments=segments(windows, self.threshold), stopped=stopped)  # fmt: skip
+                          segments=segments(windows, self.threshold, self.stride), stopped=stopped)  # fmt: skip
         if windows and "embedding" in windows[0]:
             mean = np.mean([w["embedding"] for w in windows], axis=0)  # (D',) the video's: mean of its windows'
             rec.embedding = [round(float(x), 6) for x in mean]

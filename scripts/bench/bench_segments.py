@@ -1,9 +1,10 @@
 """Are `vap score --window`'s segments right? Long videos with planted actions at known times, 3 seeds.
 
-Per seed S: `vap train` the default experiment (configs/moving_digits_lstm.yaml, moving-digits 2-second
-clips) with `--seed_everything S`; `moving-digits-timeline` videos of seed S (150 s each, held-out
-handwriting, events of 6-14 s of one class between 3-8 s of empty background, consecutive classes
-different); `vap score --window W --stride S_ --threshold T` on them. Then, against truth.json:
+Per seed S: `moving-digits-timeline` of seed S (150-second videos of held-out handwriting, events of 6-14 s
+of one endless move between 3-8 s of background, consecutive classes different; and 2-second clips of
+the same world to train on); `vap train` with the default experiment's model and settings
+(configs/moving_digits_lstm.yaml) on those clips, `--seed_everything S`; `vap score --window W --stride
+S_ --threshold T` on the videos. Then, against truth.json:
 
 - per-second accuracy: for every planted second (its centre inside an event), the label of the segment
   that covers it (none counts as wrong) equals the event's;
@@ -13,6 +14,7 @@ different); `vap score --window W --stride S_ --threshold T` on them. Then, agai
 
     .venv/bin/python scripts/bench/bench_segments.py               # writes docs/bench/segments.md and .json
     .venv/bin/python scripts/bench/bench_segments.py --quick --out /tmp/seg   # one seed, 2 epochs, minutes
+    .venv/bin/python scripts/bench/bench_segments.py --reuse   # score again with the checkpoints in --work
 """
 
 from __future__ import annotations
@@ -54,8 +56,23 @@ def vap(*args: str, cwd: Path) -> None:
         raise SystemExit(f"vap {args[0]} failed:\n{done.stderr[-3000:]}")
 
 
-def train(root: Path, data: Path, seed: int, epochs: int) -> Path:
-    """The default experiment's model and settings, on the maker's short clips."""
+def val_top1(root: Path) -> float | None:
+    """The last validation top-1 of the run under `root` (its CSV metrics): how good the classifier is on
+    clips, before any window."""
+    import csv
+
+    for metrics in root.glob("runs/csv/version_*/metrics.csv"):
+        with open(metrics) as f:
+            rows = [r for r in csv.DictReader(f) if r.get("val/top1")]
+        return round(float(rows[-1]["val/top1"]), 4) if rows else None
+    return None
+
+
+def train(root: Path, data: Path, seed: int, epochs: int, reuse: bool = False) -> Path:
+    """The default experiment's model and settings, on the maker's short clips (with `reuse`, the checkpoint
+    an earlier run of this script left in `root`, if there is one)."""
+    if reuse and (found := sorted(root.glob("runs/csv/version_*/checkpoints/last.ckpt"))):
+        return found[-1]
     shutil.rmtree(root / "runs", ignore_errors=True)
     vap(
         "train",
@@ -117,7 +134,7 @@ def evaluate(record: dict[str, Any], truth: dict[str, Any], stride: float) -> di
     }
 
 
-def run_seed(root: Path, seed: int, cfg: BenchConfig) -> dict[str, Any]:
+def run_seed(root: Path, seed: int, cfg: BenchConfig, reuse: bool = False) -> dict[str, Any]:
     from pipeline.data.digit_timeline import make_timeline
     from pipeline.data.records import read_journal
 
@@ -132,8 +149,9 @@ def run_seed(root: Path, seed: int, cfg: BenchConfig) -> dict[str, Any]:
         num_val=cfg.val_clips,
     )
     t0 = time.perf_counter()
-    ckpt = train(root, data, seed, cfg.epochs)
-    t_train = time.perf_counter() - t0
+    reused = reuse and any(root.glob("runs/csv/version_*/checkpoints/last.ckpt"))
+    ckpt = train(root, data, seed, cfg.epochs, reuse)
+    t_train = None if reused else time.perf_counter() - t0
     truth = json.loads((data / "truth.json").read_text())
     out = root / "segments.jsonl"
     for f in (out, out.with_name("segments.jsonl.run.json")):
@@ -174,7 +192,8 @@ def run_seed(root: Path, seed: int, cfg: BenchConfig) -> dict[str, Any]:
     errors = [e for v in per_video.values() for e in v["boundary_errors"]]
     return {
         "seed": seed,
-        "train_seconds": round(t_train, 1),
+        "train_seconds": None if t_train is None else round(t_train, 1),
+        "val_top1": val_top1(root),
         "score_seconds": round(t_score, 1),
         "per_second_accuracy": round(total["right_seconds"] / total["planted_seconds"], 4),
         "boundary_error_mean": round(float(np.mean(errors)), 3) if errors else None,
@@ -193,7 +212,7 @@ def report(results: list[dict[str, Any]], cfg: BenchConfig, prov: dict[str, str]
         return "-" if x is None else f"{x:.{digits}f}"
 
     rows = "\n".join(
-        f"| {r['seed']} | {f(r['per_second_accuracy'])} | {f(r['boundaries_within_one_stride'])} | "
+        f"| {r['seed']} | {f(r['val_top1'])} | {f(r['per_second_accuracy'])} | {f(r['boundaries_within_one_stride'])} | "
         f"{f(r['boundary_error_mean'], 2)} / {f(r['boundary_error_median'], 2)} | {r['events_found']} | "
         f"{f(r['false_alarm_share'])} |"
         for r in results
@@ -204,16 +223,18 @@ def report(results: list[dict[str, Any]], cfg: BenchConfig, prov: dict[str, str]
 
 Command: `{prov["command"]}` ({prov["date"]})
 
-Per seed: the default experiment (`configs/moving_digits_lstm.yaml`, {cfg.epochs} epochs on the 2-second
-moving-digits clips) trained with that seed; {cfg.videos} `moving-digits-timeline` videos of that seed,
-{cfg.seconds:g} s each at 8 fps (held-out handwriting; events of 6-14 s of one class between 3-8 s of empty
-background; consecutive classes different); `vap score --window {cfg.window:g} --stride {cfg.stride:g}
---threshold {cfg.threshold:g}`. A planted second is right when the segment covering its centre has the
-event's label; an event's boundaries are the first start and last end of the segments of its label that
-overlap it; false alarms are background seconds inside any segment.
+Per seed: the default experiment's model and settings (`configs/moving_digits_lstm.yaml`: a tiny CNN per
+frame, an LSTM with attention, TSN-8 sampling, 32 px) trained for {cfg.epochs} epochs with that seed on the
+maker's {cfg.train_clips} short clips (2 s of a digit moving right, left, down or up on a wrapping canvas,
+or of `background`), then {cfg.videos} `moving-digits-timeline` videos of that seed, {cfg.seconds:g} s each at
+8 fps (held-out handwriting; events of 6-14 s of one move between 3-8 s of background; consecutive classes
+different), scored with `vap score --window {cfg.window:g} --stride {cfg.stride:g} --threshold {cfg.threshold:g}`.
+A planted second is right when the segment covering its centre has the event's label (segments labelled
+`background` count as none); an event's boundaries are the first start and last end of the segments of
+its label that overlap it; false alarms are background seconds inside a segment of a move.
 
-| seed | per-second accuracy | boundaries within one stride ({cfg.stride:g} s) | boundary error mean / median (s) | events found | false-alarm share of background |
-|---|---|---|---|---|---|
+| seed | the checkpoint's top-1 on held-out clips | per-second accuracy | boundaries within one stride ({cfg.stride:g} s) | boundary error mean / median (s) | events found | false-alarm share of background |
+|---|---|---|---|---|---|---|
 {rows}
 
 Over the seeds: per-second accuracy {min(acc):.3f}-{max(acc):.3f} (median {np.median(acc):.3f}); boundaries
@@ -230,7 +251,20 @@ def main() -> None:
     p.add_argument("--work", type=Path, default=Path("/tmp/vap-bench-segments"))
     p.add_argument("--quick", action="store_true", help="one seed, 2 epochs, one 60 s video")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: 0 1 2)")
+    p.add_argument(
+        "--reuse",
+        action="store_true",
+        help="score again with the checkpoints an earlier run left in --work (no training)",
+    )
+    p.add_argument("--report-only", action="store_true", help="write the Markdown report again from --out's JSON")
     args = p.parse_args()
+    if args.report_only:  # the report's wording changed, not its figures
+        saved = json.loads((args.out / "segments.json").read_text())
+        cfg = BenchConfig(**saved["config"])
+        for r in saved["results"]:
+            r.setdefault("val_top1", None)
+        (args.out / "segments.md").write_text(report(saved["results"], cfg, saved["provenance"]))
+        return
     cfg = (
         BenchConfig(seeds=[0], epochs=2, videos=1, seconds=60.0, train_clips=100, val_clips=20)
         if args.quick
@@ -240,7 +274,7 @@ def main() -> None:
         cfg.seeds = args.seeds
     results = []
     for seed in cfg.seeds:
-        results.append(run_seed(args.work / f"seed{seed}", seed, cfg))
+        results.append(run_seed(args.work / f"seed{seed}", seed, cfg, reuse=args.reuse))
         print(json.dumps({k: v for k, v in results[-1].items() if k != "videos"}), flush=True)
     prov = provenance("bench/bench_segments.py")
     args.out.mkdir(parents=True, exist_ok=True)

@@ -77,6 +77,11 @@ def test_segments_merge_consecutive_windows_with_the_same_confident_label():
     ]
     assert segments(w, 0.95) == []
     assert [s["label"] for s in segments(w, 0.0)] == ["a", "b", "a"]
+    # each window stands for the stride around its centre (the first from its start, the last to its end):
+    # overlapping windows no longer stretch a segment by the overlap at both ends
+    assert [(s["start"], s["end"]) for s in segments(w, 0.5, stride=1.0)] == [(0, 2.5), (2.5, 3.5), (4.5, 5.5),
+                                                                             (5.5, 7)]  # fmt: skip
+    assert segments(w, 0.5, stride=2.0) == segments(w, 0.5)  # back to back: the windows themselves
 
 
 # --- the command ---------------------------------------------------------------------------------------
@@ -91,7 +96,7 @@ def test_windows_and_segments_in_every_record(long_video, tmp_path):
     assert [(w["start"], w["end"]) for w in windows] == [(float(s), float(s + 2)) for s in range(11)]
     assert all(set(w) == {"start", "end", "labels", "probs"} and len(w["labels"]) == 3 for w in windows)
     assert all(w["probs"] == sorted(w["probs"], reverse=True) for w in windows)
-    assert rec["segments"] == segments(windows, 0.0)  # threshold 0: every window is in one segment
+    assert rec["segments"] == segments(windows, 0.0, stride=1.0)  # threshold 0: every window is in one segment
     assert rec["segments"][0]["start"] == 0.0 and rec["segments"][-1]["end"] == 12.0
     assert not list(tmp_path.glob("*.windows.jsonl"))  # the run finished: its windows are in the record
 
