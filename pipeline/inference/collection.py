@@ -306,10 +306,10 @@ class ScoreRun:
         with Journal(self.mine) as journal, ExitStack() as stack:
             windows = stack.enter_context(Journal(self.my_windows)) if self.windowed else None
             windows_of = getattr(self.scorer, "windows", None)
+            journaled = {"journal": windows.append} if windows else {}  # (without --window: no window parts)
             assembler = WindowAssembler(getattr(self.scorer, "threshold", 0.5), previous=self.previous,
                                         stride=windows_of.step if windows_of is not None else None,
-                                        journal=windows.append if windows else print,
-                                        on_window=self.on_window)  # fmt: skip
+                                        on_window=self.on_window, **journaled)  # fmt: skip
             for rec in assembler.feed(self._stream()):
                 line = readable(asdict(rec))
                 if not self.windowed:  # records without --window stay as they were

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,6 +29,11 @@ def ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True, timeout=300)
 
 
+def encode(src: Path, dst: Path, *seek: str) -> None:
+    """`src` from `seek` (ffmpeg's -ss/-t) at the figure's size and rate, H.264, no audio."""
+    ffmpeg(*seek, "-i", str(src), "-an", "-vf", VF, "-c:v", "libx264", "-preset", "veryfast", str(dst))
+
+
 def duration(path: Path) -> float:
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
@@ -40,13 +44,9 @@ def duration(path: Path) -> float:
     return float(out.stdout)
 
 
-def vap(*args: str, cwd: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=cwd, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"vap {args[0]} failed:\n{done.stderr[-3000:]}")
-
-
 def main() -> None:
+    from bench_segments import vap
+
     from pipeline.data.records import read_journal
     from pipeline.env import provenance
 
@@ -63,38 +63,10 @@ def main() -> None:
         starts = [round(0.25 * i, 2) for i in range(int((cut - 1.0) / 0.25) + 1)]
         for i, s in enumerate(starts):  # every 4th clip to validation
             split = "val" if i % 4 == 3 else "train"
-            ffmpeg(
-                "-ss",
-                str(s),
-                "-t",
-                "1",
-                "-i",
-                str(src),
-                "-an",
-                "-vf",
-                VF,
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                str(work / "scenes" / split / scene / f"{scene}_{i:03d}.mp4"),
-            )
+            encode(src, work / "scenes" / split / scene / f"{scene}_{i:03d}.mp4", "-ss", str(s), "-t", "1")
             lists[split].append(f"{split}/{scene}/{scene}_{i:03d}.mp4 {list(SCENES).index(scene)}\n")
         parts[scene] = work / "parts" / f"{scene}.mp4"
-        ffmpeg(
-            "-ss",
-            str(round(cut, 2)),
-            "-i",
-            str(src),
-            "-an",
-            "-vf",
-            VF,
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            str(parts[scene]),
-        )
+        encode(src, parts[scene], "-ss", str(round(cut, 2)))
     for split, lines in lists.items():
         (work / "scenes" / f"{split}.txt").write_text("".join(lines))
     (work / "scenes" / "classes.txt").write_text("".join(f"{c}\n" for c in SCENES))
