@@ -79,6 +79,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.engine == "local":  # the decoding workers' imports go on beside this process's own (2 cores: 9 -> ? s)
+        from pipeline.data.pool import warm_up
+
+        warm_up("pipeline.data.windows", "av")
     from collections import Counter
 
     from rich.console import Console

@@ -109,6 +109,28 @@ class _Worker:
             self.kill()
 
 
+def _context() -> Any:
+    """forkserver where the platform has it (Linux, macOS), else spawn. Not fork: a fork taken after FFmpeg,
+    OpenMP or decoder threads have started in this process can deadlock in the child (seen here with
+    TorchCodec loaded before the fork). The fork server is a clean process that never decodes; each worker
+    is forked from it, with what `warm_up` had it import already in memory."""
+    return mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+
+
+def warm_up(*modules: str) -> None:
+    """Start the process the workers are forked from now, importing `modules` there (torch, torchvision and
+    the decoders: seconds), while this process goes on with its own start-up on another core. Call it
+    first thing, before this process imports them too; later calls change nothing. Why: `vap score` on one
+    video spent 3-4 s starting its decoding worker after its own 4-5 s of imports (docs/bench/windows.md)."""
+    ctx = _context()
+    if ctx.get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
+
+    ctx.set_forkserver_preload(list(modules))
+    forkserver.ensure_running()
+
+
 class IsolatedPool:
     """`jobs` worker processes running `fn`, each call under a timeout; reusable across `map` calls
     (a Ray actor keeps one for its life). `fn` must be picklable (a module-level function or a partial).
@@ -116,9 +138,7 @@ class IsolatedPool:
     with the last result (decoding overlaps the model); the timeout runs from when an item starts."""
 
     def __init__(self, fn: Callable[[Any], Any], *, jobs: int = 1, timeout: float = 60.0, depth: int = 2) -> None:
-        # spawn, not fork: a fork taken after FFmpeg, OpenMP or decoder threads have started in this
-        # process can deadlock in the child (seen here with TorchCodec loaded before the fork).
-        self._ctx = mp.get_context("spawn")
+        self._ctx = _context()
         self.fn, self.jobs, self.timeout, self.depth = fn, max(1, jobs), timeout, max(1, depth)
         self._workers: list[_Worker] = []
 

@@ -39,8 +39,8 @@ class LSTMHead(TemporalHead):
         self.fc = nn.Linear(out, num_classes)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> HeadOutput:
-        mask = full_mask(x, mask)  # (B, T)
-        if mask.all():
+        mask = None if mask is None else full_mask(x, mask)  # (B, T), checked
+        if mask is None or mask.all():  # no padding (`None` first: an export traces no data-dependent branch)
             h, _ = self.lstm(x)  # (B, T, H')
         else:  # padding must not run through the backward direction: pack to each clip's length
             if not (mask.long().diff(dim=1) <= 0).all():
@@ -48,5 +48,5 @@ class LSTMHead(TemporalHead):
             lengths = mask.sum(dim=1).cpu()
             packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
             h, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=x.shape[1])
-        context, a = self.pool(h, mask)  # (B, H'), (B, T)
+        context, a = self.pool(h, full_mask(x, mask))  # (B, H'), (B, T)
         return HeadOutput(self.fc(self.dropout(context)), a, context)
