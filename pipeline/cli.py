@@ -16,7 +16,7 @@ from pipeline import __version__
 from pipeline.errors import AnnotationError, ConfigError, VideoError, printable
 
 # Subcommand modules, in the order `vap --help` lists them.
-APPS = ("train", "summarize", "score", "check", "data", "attention", "listing")
+APPS = ("train", "summarize", "score", "export", "check", "data", "attention", "listing")
 
 
 def threading_main() -> bool:

@@ -29,7 +29,7 @@ want="$(cat pyproject.toml setup.py scripts/setup.sh | sha256sum | cut -d' ' -f1
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing the package and its dependencies into $VENV (first time: a few minutes)"
   log="$VENV/setup-pip.log"
-  if ! { "$VENV/bin/python" -m pip install --upgrade pip && "$VENV/bin/python" -m pip install -e ".[dev,ray,bench]"; } >"$log" 2>&1; then
+  if ! { "$VENV/bin/python" -m pip install --upgrade pip && "$VENV/bin/python" -m pip install -e ".[dev,ray,bench,onnx]"; } >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     echo "setup: pip failed; the whole log is $log" >&2
     exit 1

@@ -136,10 +136,17 @@ def in_tmp(tmp_path, monkeypatch) -> Path:
 
 
 def train_tiny_checkpoint(
-    root: Path, *, make_args: dict, num_segments: int, head_args: dict | None = None, test_clips: int = 1
+    root: Path,
+    *,
+    make_args: dict,
+    num_segments: int,
+    head_args: dict | None = None,
+    test_clips: int = 1,
+    head: str = "tsn",
+    attention: str = "none",
 ) -> Path:
     """A `vap train` checkpoint made in two SGD steps on moving-digits (written under root/md): tiny
-    backbone, tsn head (attention consensus by default), 32 px; root/model.ckpt."""
+    backbone, tsn head (attention consensus by default) or `head`, 32 px; root/model.ckpt."""
     import lightning as L
 
     from pipeline.data.datamodule import VideoDataModule
@@ -149,8 +156,10 @@ def train_tiny_checkpoint(
     dm = VideoDataModule(train=str(md / "train.txt"), val=str(md / "val.txt"), test=str(md / "test.txt"),
                          make="moving-digits", make_args=make_args, size=32, batch_size=4, num_workers=0,
                          test_clips=test_clips, sampler_args={"num_segments": num_segments})  # fmt: skip
-    task = VideoClassificationTask(num_classes=6, backbone="tiny", weights=None, head="tsn",
-                                   head_args=head_args or {"consensus": "attention"})  # fmt: skip
+    if head_args is None:
+        head_args = {"consensus": "attention"} if head == "tsn" else {}
+    task = VideoClassificationTask(num_classes=6, backbone="tiny", weights=None, head=head, head_args=head_args,
+                                   attention=attention)  # fmt: skip
     trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
                         default_root_dir=root)  # fmt: skip

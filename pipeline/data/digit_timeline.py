@@ -13,7 +13,9 @@ have different classes.
 A model trained on the built-in 2-second clips does not carry over to such windows (it learnt where a
 clip's digit starts and ends as much as which way it goes: 38-48% of the windows inside endless moves
 right), so the maker also writes what a user would train on: short labelled clips of the same world, 2 s
-of an endless move at a random phase, or of `background` (the canvas alone). Written layout, under `DIR`:
+of an endless move at a random phase, or of `background` (the canvas alone), two in five of them across
+an event's start or end, labelled by what covers most of the clip (`render_clip`). Each long video keeps
+one background and ink colour throughout, as one camera's scene does. Written layout, under `DIR`:
 
     videos/timeline_<nnn>.mp4     H.264, `size`x`size` at `fps`, `seconds` long
     truth.json                    video file name -> {"duration": s, "events": [{start, end, label}]}
@@ -37,7 +39,7 @@ from pipeline.data.moving_digits import CLASS_NAMES, DATA_MAKERS, _draw, _still_
 from pipeline.data.records import write_atomic
 from pipeline.data.writer import write_video
 
-VERSION = 2  # 2: endless moves on a wrapping canvas, not training clips end to end
+VERSION = 3  # 2: endless moves on a wrapping canvas; 3: training clips across event boundaries, one scene per video
 
 
 MOVES = CLASS_NAMES[:4]  # move_right, move_left, move_down, move_up
@@ -77,28 +79,43 @@ def render_timeline(seed: int, index: int, *, seconds: float, size: int, fps: in
     digits = digit_pools(seed)["test"]  # handwriting no training video shows
     total = int(round(seconds * fps))
     frames = np.empty((total, 3, size, size), dtype=np.uint8)
+    scene = [seed, 13, index]  # one background and ink colour for the whole video, as one camera's scene
     cursor = 0
     for e in [*events, None]:
         a, b = (round(e["start"] * fps), round(e["end"] * fps)) if e else (total, total)
         if a > cursor:  # background: the canvas alone
             poses = np.repeat(_still_pose(size, rng)[None], a - cursor, axis=0)  # never drawn
-            frames[cursor:a] = _draw(digits[0], poses, size, rng, np.zeros(a - cursor, dtype=bool))
+            frames[cursor:a] = _draw(digits[0], poses, size, rng, np.zeros(a - cursor, dtype=bool),
+                                     palette=np.random.default_rng(scene))  # fmt: skip
         if e:
             digit = digits[rng.integers(len(digits))]
             poses = endless_move(MOVES.index(e["label"]), b - a, size, rng)
-            frames[a:b] = _draw(digit, poses, size, rng, np.ones(b - a, dtype=bool), wrap=True)
+            frames[a:b] = _draw(digit, poses, size, rng, np.ones(b - a, dtype=bool), wrap=True,
+                                palette=np.random.default_rng(scene))  # fmt: skip
         cursor = b
     return torch.from_numpy(frames), events
 
 
 def render_clip(label: int, rng: np.random.Generator, digits: np.ndarray, size: int, frames: int) -> torch.Tensor:
-    """uint8 `(frames, 3, H, W)`: a piece of an endless move (`label` < 4) or of background (4)."""
+    """uint8 `(frames, 3, H, W)`: a piece of an endless move (`label` < 4) or of background (4).
+
+    Two clips in five cross an event's start or end, as the windows `vap score --window` slides over a
+    long video do, and are labelled by what covers most of their frames: a move in 9-15 of 16 frames is
+    that move, in 1-7 of them background. Sliding-window detectors train on windows labelled by their
+    overlap with the truth in the same way (S-CNN, Shou et al., CVPR 2016); trained on whole clips only,
+    the model called windows across a boundary one of the other moves (2-3 wrong seconds per event)."""
+    crossing, half = rng.random() < 0.4, frames // 2
     if label == len(MOVES):
-        poses = np.repeat(_still_pose(size, rng)[None], frames, axis=0)  # never drawn
-        return torch.from_numpy(_draw(digits[0], poses, size, rng, np.zeros(frames, dtype=bool)))
-    poses = endless_move(label, frames, size, rng)
+        move, shown = int(rng.integers(len(MOVES))), int(rng.integers(1, half)) if crossing else 0
+    else:
+        move, shown = label, int(rng.integers(half + 1, frames)) if crossing else frames
+    visible = np.zeros(frames, dtype=bool)
+    visible[:shown] = True  # the event ends inside the clip ...
+    if rng.random() < 0.5:
+        visible = visible[::-1].copy()  # ... or starts inside it
+    poses = endless_move(move, frames, size, rng)
     digit = digits[rng.integers(len(digits))]
-    return torch.from_numpy(_draw(digit, poses, size, rng, np.ones(frames, dtype=bool), wrap=True))
+    return torch.from_numpy(_draw(digit, poses, size, rng, visible, wrap=True))
 
 
 def write_clips(out: Path, seed: int, counts: dict[str, int], size: int, fps: int) -> None:

@@ -187,12 +187,19 @@ def _still_pose(size: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _draw(
-    digit: np.ndarray, poses: np.ndarray, size: int, rng: np.random.Generator, visible: np.ndarray, wrap: bool = False
+    digit: np.ndarray,
+    poses: np.ndarray,
+    size: int,
+    rng: np.random.Generator,
+    visible: np.ndarray,
+    wrap: bool = False,
+    palette: np.random.Generator | None = None,
 ) -> np.ndarray:
     """Composite the digit at each pose, in the frames where it is `visible` (background and noise only in
     the others). With `wrap`, the canvas is a torus: a digit leaving one edge comes in at the opposite one
-    (a motion that goes on for as long as a video lasts). Plain numpy: torch's thread pool costs 5x here on
-    a busy machine."""
+    (a motion that goes on for as long as a video lasts). The background and ink colours come from
+    `palette` where given (the same seed for every piece of one long video: one scene), else from `rng`.
+    Plain numpy: torch's thread pool costs 5x here on a busy machine."""
     up = _bicubic_upscale(digit.shape[0])  # (U, h)
     ink = np.clip(up @ digit.astype(np.float32) @ up.T, 0.0, 1.0)  # (U, U)
     cx, cy, side = poses.T  # (T,) each
@@ -201,9 +208,10 @@ def _draw(
                 for dy in shifts for dx in shifts)  # (T, H, W)  # fmt: skip
     alpha = np.minimum(alpha, 1.0) * visible[:, None, None]
 
-    background = rng.uniform(0, 48, 3).astype(np.float32)[None, :, None, None]  # (1, 3, 1, 1)
-    hue = rng.uniform(0.2, 1.0, 3)
-    tint = (hue / hue.max() * rng.uniform(170, 255)).astype(np.float32)[None, :, None, None]
+    colours = rng if palette is None else palette
+    background = colours.uniform(0, 48, 3).astype(np.float32)[None, :, None, None]  # (1, 3, 1, 1)
+    hue = colours.uniform(0.2, 1.0, 3)
+    tint = (hue / hue.max() * colours.uniform(170, 255)).astype(np.float32)[None, :, None, None]
     noise = rng.standard_normal((len(poses), 1, size, size), dtype=np.float32)  # grey: a third of the cost
     frames = background + (tint - background) * alpha[:, None] + _NOISE_STD * noise  # (T, 3, H, W)
     return np.clip(np.rint(frames), 0, 255).astype(np.uint8)

@@ -27,6 +27,7 @@ from pipeline.data.transforms import Compose
 from pipeline.data.windows import WindowClips, Windows, decode_windows
 from pipeline.errors import ConfigError, display_path, path_bytes_hex
 from pipeline.inference.episodes import AgentEpisode, agent_episode
+from pipeline.inference.onnx_runtime import is_onnx
 from pipeline.models.checkpoint import CheckpointMeta, is_agent, load_any
 
 
@@ -305,7 +306,12 @@ def load_scorer(
     """The scorer of a `vap train` checkpoint, whichever kind it holds; the file is read once, here.
     `clips`/`three_crop` override the checkpoint's multi-view test settings (a classifier's only);
     `windows` scores each video in time windows (a classifier's only), `threshold` makes their segments."""
-    model, meta = load_any(checkpoint)
+    if is_onnx(checkpoint):  # `vap export --format onnx`: ONNX Runtime runs it, the rest is the same
+        from pipeline.inference.onnx_runtime import load_onnx
+
+        model, meta = load_onnx(checkpoint, device=device)
+    else:
+        model, meta = load_any(checkpoint)
     common = {"backend": backend, "topk": topk, "all_scores": all_scores}
     if is_agent(meta):  # the agent picks frames within one clip, at the frozen classifier's single view
         if windows is not None:

@@ -28,6 +28,15 @@ class VideoOutput:
     embedding: torch.Tensor | None = None  # (B, D') what the classifier reads (the head's pooled clip)
 
 
+def merge_views(out: VideoOutput, views: int) -> VideoOutput:
+    """The output of (B*V) clips, the V views of each clip next to each other, averaged over the views."""
+    logits = rearrange(out.logits, "(b v) k -> b v k", v=views).mean(dim=1)  # (B, K)
+    attention = rearrange(out.attention, "(b v) t -> b v t", v=views).mean(dim=1)  # (B, T)
+    feats = None if out.features is None else rearrange(out.features, "(b v) t d -> b v t d", v=views).mean(1)
+    emb = None if out.embedding is None else rearrange(out.embedding, "(b v) d -> b v d", v=views).mean(dim=1)
+    return VideoOutput(logits, attention, feats, emb)  # (B, K), (B, T), (B, T, D), (B, D')
+
+
 class VideoClassifier(nn.Module):
     """Backbone x attention x head, composed."""
 
@@ -109,15 +118,10 @@ class VideoClassifier(nn.Module):
         return_features: bool = False,
     ) -> VideoOutput:
         if video.dim() == 6:  # multi-view (B, V, T, C, H, W): every view through the model, then averaged
-            b, v = video.shape[:2]
+            v = video.shape[1]
             views = rearrange(video, "b v t c h w -> (b v) t c h w")
             vmask = None if mask is None else mask.repeat_interleave(v, dim=0)
-            out = self.forward(views, vmask, return_features=return_features)
-            logits = rearrange(out.logits, "(b v) k -> b v k", v=v).mean(dim=1)  # (B, K)
-            attention = rearrange(out.attention, "(b v) t -> b v t", v=v).mean(dim=1)  # (B, T)
-            feats = None if out.features is None else rearrange(out.features, "(b v) t d -> b v t d", v=v).mean(1)
-            emb = None if out.embedding is None else rearrange(out.embedding, "(b v) d -> b v d", v=v).mean(dim=1)
-            return VideoOutput(logits, attention, feats, emb)  # (B, K), (B, T), (B, T, D), (B, D')
+            return merge_views(self.forward(views, vmask, return_features=return_features), v)
         if video.dim() != 5:
             raise ValueError(f"video must be (B, T, C, H, W) or (B, V, T, C, H, W), got {tuple(video.shape)}")
         if self.cache_features and cache_keys is not None and frame_indices is not None:

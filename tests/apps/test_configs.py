@@ -228,8 +228,11 @@ def test_the_task_key_names_a_registered_task_only(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("section", "value", "name"),
     [
-        ("callbacks", [{"class_path": "lightning.pytorch.callbacks.LambdaCallback",
-                        "init_args": {"on_fit_start": "os.system"}}], "os.system"),  # fmt: skip
+        (
+            "callbacks",
+            [{"class_path": "lightning.pytorch.callbacks.LambdaCallback", "init_args": {"on_fit_start": "os.system"}}],
+            "os.system",
+        ),  # fmt: skip
         ("logger", {"class_path": "this.Nothing"}, "this.Nothing"),  # importing `this` prints a poem
     ],
 )

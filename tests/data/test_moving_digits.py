@@ -284,3 +284,31 @@ def test_timeline_videos_hold_their_events_where_truth_says():
         inside[round(e["start"] * 8) : round(e["end"] * 8)] = True
     peak = frames.flatten(1).float().quantile(0.999, dim=1).numpy()  # (T,) brightest pixels of each frame
     assert (peak[inside] > 120).mean() > 0.95 and peak[~inside].max() < 90  # (a digit can start tiny or at an edge)
+    # one scene: the canvas before the first event and after it has the same colour (noise aside)
+    before, after = (
+        frames[: round(events[0]["start"] * 8)],
+        frames[round(events[0]["end"] * 8) : round(events[1]["start"] * 8)],
+    )
+    assert (before.float().mean(dim=(0, 2, 3)) - after.float().mean(dim=(0, 2, 3))).abs().max() < 2.0
+
+
+def test_timeline_training_clips_cross_event_boundaries_labelled_by_majority():
+    """Two clips in five show a move in only part of their frames, at the start or the end; a move's clip
+    shows it in more than half its frames, a background clip in fewer than half."""
+    from pipeline.data.digit_timeline import MOVES, render_clip
+    from pipeline.data.moving_digits import digit_pools
+
+    digits = digit_pools(0)["val"]
+    shown: dict[int, list[int]] = {0: [], 4: []}
+    ends = set()
+    for i in range(60):
+        for label in shown:
+            clip = render_clip(label, np.random.default_rng([i, label]), digits, 32, 16)  # (16, 3, 32, 32)
+            ink = clip.flatten(1).float().quantile(0.999, dim=1).numpy() > 120  # (16,) frames with a digit
+            shown[label].append(int(ink.sum()))
+            if 0 < ink.sum() < 16:
+                ends.add("start" if ink[-1] else "end")
+    move, background = np.array(shown[0]), np.array(shown[len(MOVES)])
+    assert (move >= 8).all() and (background <= 8).all()  # majority (a digit at an edge may look dark a frame)
+    assert 0.2 < (move < 16).mean() < 0.6 and 0.2 < (background > 0).mean() < 0.6
+    assert ends == {"start", "end"}

@@ -12,7 +12,7 @@ import torch
 from pipeline.tasks.metrics import VideoLevel
 from pipeline.tasks.predictions import read_predictions, spreadsheet_safe, write_predictions
 
-HOSTILE = ["=HYPERLINK(\"http://x\",\"y\")", "+1+2", "-cmd", "@SUM(A1)", "\tTAB", "walk"]
+HOSTILE = ['=HYPERLINK("http://x","y")', "+1+2", "-cmd", "@SUM(A1)", "\tTAB", "walk"]
 
 
 def test_cells_that_start_like_a_formula_are_text(tmp_path):
@@ -27,7 +27,7 @@ def test_cells_that_start_like_a_formula_are_text(tmp_path):
     assert risky == [], risky  # 18 such cells before the escape
     rows = read_predictions(path)
     assert [r["video_id"] for r in rows] == [spreadsheet_safe(i) for i in ids]
-    assert rows[0]["predicted"] == "'=HYPERLINK(\"http://x\",\"y\")" and rows[5]["predicted"] == "walk"
+    assert rows[0]["predicted"] == '\'=HYPERLINK("http://x","y")' and rows[5]["predicted"] == "walk"
     assert rows[0]["score"] == "0.910000"  # numbers stay numbers
 
 
