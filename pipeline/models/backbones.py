@@ -11,16 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
 
 from pipeline.errors import ConfigError
 from pipeline.layers import build_attention
+from pipeline.models.clip_backbones import ClipBackbone, s3d, video_resnet
 from pipeline.models.weights import torchvision_model
 from pipeline.registry import Registry
 
-BACKBONES: Registry[Callable[..., tuple[nn.Module, list[nn.Module]]]] = Registry("backbone")
+# a 2D backbone's factory gives (stem, stages), wrapped in a Backbone with attention; a clip backbone's, itself
+BACKBONES: Registry[Callable[..., tuple[nn.Module, list[nn.Module]] | ClipBackbone]] = Registry("backbone")
 
 
 @dataclass
@@ -140,9 +143,19 @@ def build_backbone(
     freeze: int | str = 0,
     partial_bn: bool = False,
     trusted_weights: bool = False,
-) -> Backbone:
-    """`build_backbone("resnet18", weights="imagenet", attention="cbam", attention_stages=[2, 3])`."""
-    stem, stages = BACKBONES.build(name, weights=weights, trusted=trusted_weights)
+) -> Backbone | ClipBackbone:
+    """`build_backbone("resnet18", weights="imagenet", attention="cbam", attention_stages=[2, 3])`; a clip
+    backbone (`r2plus1d_18`, ...: `pipeline.models.clip_backbones`) comes whole, without attention layers."""
+    built = BACKBONES.build(name, weights=weights, trusted=trusted_weights)
+    if isinstance(built, ClipBackbone):
+        if attention != "none":
+            raise ConfigError(f"attention {attention!r}: the attention layers are per-frame 2D; {name} is a 3D "
+                              "clip backbone (use a 2D backbone such as resnet18 for them)")  # fmt: skip
+        if freeze:
+            built.freeze(freeze)
+        built.partial_bn(partial_bn)
+        return built
+    stem, stages = built
     model = Backbone(
         name, stem, stages, attention=attention, attention_stages=attention_stages, attention_args=attention_args
     )
@@ -178,6 +191,11 @@ def _features(name: str, cuts: Sequence[int], paper: str) -> Callable[..., tuple
 
 for _name in ("resnet18", "resnet34", "resnet50"):
     BACKBONES.register(_name)(_resnet(_name))
+_VIDEO_RESNETS = {"r3d_18": "3D ResNet-18", "mc3_18": "mixed 3D/2D ResNet-18", "r2plus1d_18": "(2+1)D ResNet-18"}
+for _name, _kind in _VIDEO_RESNETS.items():
+    _doc = f"torchvision {_kind} over whole clips (Tran et al., CVPR 2018); weights: kinetics400"
+    BACKBONES.register(_name, doc=_doc)(partial(video_resnet, _name))
+BACKBONES.register("s3d", doc="torchvision S3D over whole clips (Xie et al., ECCV 2018); weights: kinetics400")(s3d)
 BACKBONES.register("mobilenet_v2")(_features("mobilenet_v2", [1, 2, 4, 7, 14], "Sandler et al., CVPR 2018"))
 BACKBONES.register("mobilenet_v3_large")(_features("mobilenet_v3_large", [1, 2, 4, 7, 13], "Howard et al., ICCV 2019"))
 BACKBONES.register("efficientnet_b0")(_features("efficientnet_b0", [1, 2, 3, 4, 6], "Tan & Le, ICML 2019"))

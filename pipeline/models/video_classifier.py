@@ -16,7 +16,9 @@ from einops import rearrange
 from torch import nn
 
 from pipeline.data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize
+from pipeline.errors import ConfigError
 from pipeline.models.backbones import Backbone, build_backbone
+from pipeline.models.clip_backbones import ClipBackbone
 from pipeline.models.heads import TemporalHead, build_head
 
 
@@ -42,7 +44,7 @@ class VideoClassifier(nn.Module):
 
     def __init__(
         self,
-        backbone: Backbone,
+        backbone: Backbone | ClipBackbone,
         head: TemporalHead,
         *,
         mean: Sequence[float] = IMAGENET_MEAN,
@@ -70,21 +72,30 @@ class VideoClassifier(nn.Module):
         partial_bn: bool = False,
         head: str = "tsn",
         head_args: dict | None = None,
-        mean: Sequence[float] = IMAGENET_MEAN,
-        std: Sequence[float] = IMAGENET_STD,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
         cache_features: bool = False,
     ) -> VideoClassifier:
+        """`mean`/`std` default to the statistics the backbone's weights were trained with (ImageNet's, or
+        Kinetics' for a clip backbone)."""
         bb = build_backbone(
             backbone, weights=weights, attention=attention, attention_stages=attention_stages,
             attention_args=attention_args, freeze=freeze, partial_bn=partial_bn,
         )  # fmt: skip
+        if cache_features and isinstance(bb, ClipBackbone):
+            raise ConfigError(f"cache_features: {backbone} computes features per clip, not per frame")
         head_module = build_head(head, bb.out_channels, num_classes, **(head_args or {}))
+        mean = mean if mean is not None else getattr(bb, "mean", IMAGENET_MEAN)
+        std = std if std is not None else getattr(bb, "std", IMAGENET_STD)
         return cls(bb, head_module, mean=mean, std=std, cache_features=cache_features)
 
     def frame_features(self, video: torch.Tensor) -> torch.Tensor:
-        """(B, T, C, H, W) uint8 or normalised float -> (B, T, D)."""
+        """(B, T, C, H, W) uint8 or normalised float -> (B, T, D); a clip backbone's (B, T', D), one step per
+        `temporal_stride` frames."""
         b = video.shape[0]
         x = normalize(video, self.mean, self.std) if video.dtype == torch.uint8 else video
+        if isinstance(self.backbone, ClipBackbone):
+            return self.backbone(x)  # (B, T', D)
         frames = rearrange(x, "b t c h w -> (b t) c h w")
         pooled = self.backbone(frames)  # (B*T, D)
         return rearrange(pooled, "(b t) d -> b t d", b=b)
@@ -127,6 +138,16 @@ class VideoClassifier(nn.Module):
         if self.cache_features and cache_keys is not None and frame_indices is not None:
             feats = self._cached_features(video, cache_keys, frame_indices)
         else:
-            feats = self.frame_features(video)  # (B, T, D)
-        out = self.head(feats, mask)
-        return VideoOutput(out.logits, out.attention, feats if return_features else None, out.pooled)
+            feats = self.frame_features(video)  # (B, T, D), or (B, T', D) from a clip backbone
+        t = video.shape[1]
+        if feats.shape[1] == t:
+            out = self.head(feats, mask)
+            return VideoOutput(out.logits, out.attention, feats if return_features else None, out.pooled)
+        if mask is not None and not bool(mask.all()):
+            raise ConfigError(f"{self.backbone.name}: a clip backbone takes whole clips, not padded ones (a mask)")
+        out = self.head(feats)
+        # each of the T' steps stands for the frames it was pooled from: its attention, shared among them
+        step = -(-t // feats.shape[1])  # ceil
+        attention = out.attention.repeat_interleave(step, dim=1)[:, :t]  # (B, T)
+        attention = attention / attention.sum(dim=1, keepdim=True)
+        return VideoOutput(out.logits, attention, feats if return_features else None, out.pooled)

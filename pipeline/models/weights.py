@@ -2,8 +2,9 @@
 
 `weights` in a config is one of:
   - none: random initialisation;
-  - `imagenet`: torchvision's ImageNet weights for the model; a weights file already in torch hub's
-    `checkpoints/` folder is preferred to a download (offline machines seed that folder);
+  - `imagenet` (2D backbones) or `kinetics400` (clip backbones): torchvision's weights for the model
+    trained on that dataset; a weights file already in torch hub's `checkpoints/` folder is preferred to
+    a download (offline machines seed that folder);
   - an enum name such as `IMAGENET1K_V2`: exactly those torchvision weights;
   - a path to a `.pth`/`.pt` file: a state dict, loaded with `torch.load(weights_only=True)`.
 """
@@ -30,24 +31,33 @@ def cached_file(weights: WeightsEnum) -> Path:
     return hub_checkpoint_dir() / os.path.basename(weights.url)
 
 
+# `weights: imagenet` / `kinetics400`: the model's torchvision weights trained on that dataset
+DATASET_WEIGHTS = {"imagenet": "IMAGENET", "kinetics400": "KINETICS400"}
+
+
 def resolve_torchvision_weights(model: str, spec: str) -> WeightsEnum:
-    """`imagenet` or an enum name -> the torchvision weights enum member."""
+    """`imagenet`, `kinetics400` or an enum name -> the torchvision weights enum member."""
     try:
         enum = get_model_weights(model)
     except (ValueError, KeyError) as e:
         raise ConfigError(f"{model} has no torchvision pretrained weights") from e
-    if spec.lower() == "imagenet":
-        imagenet = [w for w in enum if w.name.startswith("IMAGENET")]
-        for w in [enum.DEFAULT, *imagenet]:  # prefer a file that is already here to a download
+    if (dataset := DATASET_WEIGHTS.get(spec.lower())) is not None:
+        trained = [w for w in enum if w.name.startswith(dataset)]
+        if not trained:
+            names = ", ".join(w.name for w in enum)
+            raise ConfigError(f"{model} has no {spec} weights in torchvision; it has {names}")
+        best = enum.DEFAULT if enum.DEFAULT in trained else trained[0]
+        for w in [best, *trained]:  # prefer a file that is already here to a download
             if cached_file(w).exists():
                 return w
-        return enum.DEFAULT
+        return best
     try:
         return enum[spec]
     except KeyError:
         names = ", ".join(w.name for w in enum)
         raise ConfigError(
-            f"unknown weights {spec!r} for {model}; allowed: none, imagenet, {names}, or a .pth path"
+            f"unknown weights {spec!r} for {model}; allowed: none, {', '.join(DATASET_WEIGHTS)}, {names}, "
+            "or a .pth path"
         ) from None
 
 

@@ -42,6 +42,10 @@ class BenchConfig:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     epochs: int = 15
     lr: float = 0.001  # the default 0.003 left down and up apart at chance on seed 1 (clip top-1 0.80 at 10 epochs)
+    # a training whose top-1 on the held-out clips (never the long videos) stays under `gate` is done again with
+    # another training seed (seed + 1000 k), at most `attempts` times in all, as a user would; every try is reported
+    gate: float = 0.95
+    attempts: int = 3
     train_clips: int = 1200  # 2-second clips to train on, a fifth of them background
     val_clips: int = 200
     videos: int = 3
@@ -70,11 +74,12 @@ def val_top1(root: Path) -> float | None:
 
 
 def train(root: Path, data: Path, seed: int, cfg: BenchConfig, reuse: bool = False) -> Path:
-    """The default experiment's model and settings, on the maker's short clips (with `reuse`, the checkpoint
-    an earlier run of this script left in `root`, if there is one)."""
+    """The default experiment's model and settings, on the maker's short clips, trained with `seed` in `root`
+    (with `reuse`, the checkpoint an earlier run of this script left there, if there is one)."""
     if reuse and (found := sorted(root.glob("runs/csv/version_*/checkpoints/last.ckpt"))):
         return found[-1]
     shutil.rmtree(root / "runs", ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
     vap(
         "train",
         "--config",
@@ -99,6 +104,22 @@ def train(root: Path, data: Path, seed: int, cfg: BenchConfig, reuse: bool = Fal
     )
     (ckpt,) = root.glob("runs/csv/version_*/checkpoints/last.ckpt")
     return ckpt
+
+
+def train_until_good(
+    root: Path, data: Path, seed: int, cfg: BenchConfig, reuse: bool
+) -> tuple[Path, float | None, list]:
+    """Train with `seed`; while the held-out clips' top-1 stays under the gate, again with seed + 1000 k. The
+    accepted checkpoint (or the best one, if none passes) and every try as (training seed, top-1)."""
+    tries: list[tuple[int, float | None, Path]] = []
+    for k in range(cfg.attempts):
+        where = root if k == 0 else root / f"retry{k}"
+        ckpt = train(where, data, seed + 1000 * k, cfg, reuse)
+        tries.append((seed + 1000 * k, val_top1(where), ckpt))
+        if (tries[-1][1] or 0.0) >= cfg.gate:
+            break
+    best = max(tries, key=lambda t: t[1] or 0.0) if (tries[-1][1] or 0.0) < cfg.gate else tries[-1]
+    return best[2], best[1], [[s, top1] for s, top1, _ in tries]
 
 
 def evaluate(record: dict[str, Any], truth: dict[str, Any], stride: float) -> dict[str, Any]:
@@ -153,7 +174,7 @@ def run_seed(root: Path, seed: int, cfg: BenchConfig, reuse: bool = False) -> di
     )
     t0 = time.perf_counter()
     reused = reuse and any(root.glob("runs/csv/version_*/checkpoints/last.ckpt"))
-    ckpt = train(root, data, seed, cfg, reuse)
+    ckpt, top1, tries = train_until_good(root, data, seed, cfg, reuse)
     t_train = None if reused else time.perf_counter() - t0
     truth = json.loads((data / "truth.json").read_text())
     out = root / "segments.jsonl"
@@ -196,7 +217,8 @@ def run_seed(root: Path, seed: int, cfg: BenchConfig, reuse: bool = False) -> di
     return {
         "seed": seed,
         "train_seconds": None if t_train is None else round(t_train, 1),
-        "val_top1": val_top1(root),
+        "val_top1": top1,
+        "training_tries": tries,
         "score_seconds": round(t_score, 1),
         "per_second_accuracy": round(total["right_seconds"] / total["planted_seconds"], 4),
         "boundary_error_mean": round(float(np.mean(errors)), 3) if errors else None,
@@ -214,8 +236,11 @@ def report(results: list[dict[str, Any]], cfg: BenchConfig, prov: dict[str, str]
     def f(x: float | None, digits: int = 3) -> str:
         return "-" if x is None else f"{x:.{digits}f}"
 
+    def tries(r: dict[str, Any]) -> str:
+        return ", ".join(f"{s}: {f(t)}" for s, t in r.get("training_tries") or [[r["seed"], r["val_top1"]]])
+
     rows = "\n".join(
-        f"| {r['seed']} | {f(r['val_top1'])} | {f(r['per_second_accuracy'])} | {f(r['boundaries_within_one_stride'])} | "
+        f"| {r['seed']} | {tries(r)} | {f(r['val_top1'])} | {f(r['per_second_accuracy'])} | {f(r['boundaries_within_one_stride'])} | "
         f"{f(r['boundary_error_mean'], 2)} / {f(r['boundary_error_median'], 2)} | {r['events_found']} | "
         f"{f(r['false_alarm_share'])} |"
         for r in results
@@ -227,19 +252,24 @@ def report(results: list[dict[str, Any]], cfg: BenchConfig, prov: dict[str, str]
 Command: `{prov["command"]}` ({prov["date"]})
 
 Per seed: the default experiment's model and settings (`configs/moving_digits_lstm.yaml`: a tiny CNN per
-frame, an LSTM with attention, TSN-8 sampling, 32 px), with learning rate {cfg.lr:g} (the config's 0.003 left
-moving down and moving up apart at chance on seed 1's clips: top-1 0.80 after 10 epochs, against 0.995 at
-0.001), trained for {cfg.epochs} epochs with that seed on the
-maker's {cfg.train_clips} short clips (2 s of a digit moving right, left, down or up on a wrapping canvas,
-or of `background`), then {cfg.videos} `moving-digits-timeline` videos of that seed, {cfg.seconds:g} s each at
+frame, an LSTM with attention, TSN-8 sampling, 32 px) at learning rate {cfg.lr:g}, trained for {cfg.epochs}
+epochs on the maker's {cfg.train_clips} short clips of that seed (2 s of a digit moving right, left, down or up
+on a wrapping canvas, or of `background`; two in five across an event's start or end, labelled by what
+covers most of the clip). A training whose top-1 on the {cfg.val_clips} held-out clips stays under {cfg.gate:g} is
+done again with another training seed (the seed + 1000), at most {cfg.attempts} tries, as a user who checks the
+validation accuracy would; the long videos play no part in that choice, and every try is in the table.
+Some trainings never learn to tell moving down from moving up (top-1 about 0.8: those two at chance, the
+others right; seen with training seed 1 at learning rates 0.003 and 0.001, and with CBAM or 16 frames per
+clip added, for 12-15 epochs), never left from right.
+Then {cfg.videos} `moving-digits-timeline` videos of that seed, {cfg.seconds:g} s each at
 8 fps (held-out handwriting; events of 6-14 s of one move between 3-8 s of background; consecutive classes
 different), scored with `vap score --window {cfg.window:g} --stride {cfg.stride:g} --threshold {cfg.threshold:g}`.
 A planted second is right when the segment covering its centre has the event's label (segments labelled
 `background` count as none); an event's boundaries are the first start and last end of the segments of
 its label that overlap it; false alarms are background seconds inside a segment of a move.
 
-| seed | the checkpoint's top-1 on held-out clips | per-second accuracy | boundaries within one stride ({cfg.stride:g} s) | boundary error mean / median (s) | events found | false-alarm share of background |
-|---|---|---|---|---|---|---|
+| seed | trainings (training seed: top-1 on held-out clips) | the checkpoint's top-1 on held-out clips | per-second accuracy | boundaries within one stride ({cfg.stride:g} s) | boundary error mean / median (s) | events found | false-alarm share of background |
+|---|---|---|---|---|---|---|---|
 {rows}
 
 Over the seeds: per-second accuracy {min(acc):.3f}-{max(acc):.3f} (median {np.median(acc):.3f}); boundaries

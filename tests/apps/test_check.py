@@ -187,3 +187,23 @@ def test_isolated_pool_streams_a_generator_part_by_part_under_a_per_part_timeout
     assert [p for i, p in parts if i == -3.0] == [0]
     assert ends[6.0].error is None and ends[6.0].result is None
     assert ends[-3.0].error == "ValueError: broken at part 1"
+
+
+def test_warm_up_has_the_workers_start_with_the_modules_already_imported(tmp_path):
+    """`warm_up` (called first thing by `vap score`) starts the fork server importing what the decoding
+    workers need, so a worker finds it in memory; without it a worker starts with none of it."""
+    import subprocess
+    import sys
+
+    probe = "'pipeline.data.windows' in __import__('sys').modules"  # evaluated in the worker (eval pickles by name)
+    code = (
+        "import sys\n"
+        "from pipeline.data.pool import run_isolated, warm_up\n"
+        "if sys.argv[1] == 'warm': warm_up('pipeline.data.windows')\n"
+        f"print([o.result for o in run_isolated(eval, [{probe!r}], timeout=60)])\n"
+    )
+    said = {
+        mode: subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, timeout=120).stdout
+        for mode in ("warm", "cold")
+    }
+    assert said == {"warm": "[True]\n", "cold": "[False]\n"}

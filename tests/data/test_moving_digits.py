@@ -294,7 +294,7 @@ def test_timeline_videos_hold_their_events_where_truth_says():
 
 def test_timeline_training_clips_cross_event_boundaries_labelled_by_majority():
     """Two clips in five show a move in only part of their frames, at the start or the end; a move's clip
-    shows it in more than half its frames, a background clip in fewer than half."""
+    shows it in 10-15 of its 16 frames, a background clip in 1-6."""
     from pipeline.data.digit_timeline import MOVES, render_clip
     from pipeline.data.moving_digits import digit_pools
 
@@ -309,6 +309,6 @@ def test_timeline_training_clips_cross_event_boundaries_labelled_by_majority():
             if 0 < ink.sum() < 16:
                 ends.add("start" if ink[-1] else "end")
     move, background = np.array(shown[0]), np.array(shown[len(MOVES)])
-    assert (move >= 8).all() and (background <= 8).all()  # majority (a digit at an edge may look dark a frame)
+    assert (move >= 9).all() and (background <= 7).all()  # a clear majority (a digit at an edge may look dark a frame)
     assert 0.2 < (move < 16).mean() < 0.6 and 0.2 < (background > 0).mean() < 0.6
     assert ends == {"start", "end"}
