@@ -31,6 +31,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -152,7 +153,7 @@ def peak_tree_memory(proc: subprocess.Popen, box: dict[str, float]) -> None:
         return
 
 
-def vap_score(video: Path, ckpt: Path, out: Path, cfg: BenchConfig, memory: bool = False) -> dict[str, float]:
+def vap_score(video: Path, ckpt: Path, out: Path, cfg: BenchConfig, memory: bool = False) -> dict[str, Any]:
     """`vap score --window` on one video: wall time, the run's own time (first window to the record), and with
     `memory` peak PSS and RSS. Timed runs do not watch memory: reading the processes' smaps costs about 35 ms
     of CPU per process per sample, a third of a core at 10 samples/s, on a machine of 2."""
@@ -200,8 +201,8 @@ def vap_score(video: Path, ckpt: Path, out: Path, cfg: BenchConfig, memory: bool
     return {
         "wall": wall,
         "run": wall - ((first or t0) - t0),
-        "peak_mb": box.get("peak", float("nan")),
-        "peak_rss_mb": box.get("peak_rss", float("nan")),
+        "peak_mb": box.get("peak"),  # None: not watched
+        "peak_rss_mb": box.get("peak_rss"),
         "windows": len(record["windows"]),
         "duration": record["duration"],
     }
