@@ -125,13 +125,18 @@ def backbone_for(args: argparse.Namespace) -> tuple[Any, tuple[float, ...], tupl
     """(backbone, mean, std) to draw: a `vap train` checkpoint's own (through `load_model`), or one built
     from the options; with a checkpoint, nothing pretrained is loaded (its weights replace them)."""
     from pipeline.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-    from pipeline.models.backbones import build_backbone
+    from pipeline.errors import ConfigError
+    from pipeline.models.backbones import CLIP_BACKBONES, build_backbone
     from pipeline.models.checkpoint import load_model, read_checkpoint
     from pipeline.models.weights import load_state_dict
 
+    if args.backbone in CLIP_BACKBONES:
+        raise ConfigError(f"--backbone {args.backbone}: a 3D clip backbone has no per-frame attention layers to draw")
     if args.checkpoint and "vap" in read_checkpoint(args.checkpoint):
         model, meta = load_model(args.checkpoint)
         args.backbone, args.attention = meta.model["backbone"], meta.model["attention"]
+        if args.backbone in CLIP_BACKBONES:
+            raise ConfigError(f"{args.checkpoint}: its {args.backbone} is a 3D clip backbone, with no attention layers")
         return model.backbone, model.mean, model.std
     weights = None if args.checkpoint else args.weights
     model = build_backbone(args.backbone, weights=weights, attention=args.attention, attention_stages=args.stages)

@@ -195,6 +195,7 @@ _VIDEO_RESNETS = {"r3d_18": "3D ResNet-18", "mc3_18": "mixed 3D/2D ResNet-18", "
 for _name, _kind in _VIDEO_RESNETS.items():
     _doc = f"torchvision {_kind} over whole clips (Tran et al., CVPR 2018); weights: kinetics400"
     BACKBONES.register(_name, doc=_doc)(partial(video_resnet, _name))
+CLIP_BACKBONES = (*_VIDEO_RESNETS, "s3d")  # whole clips in (`ClipBackbone`); the other backbones are per frame
 BACKBONES.register("s3d", doc="torchvision S3D over whole clips (Xie et al., ECCV 2018); weights: kinetics400")(s3d)
 BACKBONES.register("mobilenet_v2")(_features("mobilenet_v2", [1, 2, 4, 7, 14], "Sandler et al., CVPR 2018"))
 BACKBONES.register("mobilenet_v3_large")(_features("mobilenet_v3_large", [1, 2, 4, 7, 13], "Howard et al., ICCV 2019"))

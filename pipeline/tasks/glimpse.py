@@ -29,6 +29,7 @@ from pipeline.data.dataset import VideoBatch
 from pipeline.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from pipeline.errors import ConfigError
 from pipeline.models.checkpoint import MODEL_KEYS, build_classifier, checkpoint_record, load_model
+from pipeline.models.clip_backbones import ClipBackbone
 from pipeline.models.glimpse_video import GlimpseVideoModel, VideoGlimpseAgent, episode_loss
 from pipeline.models.video_classifier import VideoClassifier
 from pipeline.tasks.metrics import labeled
@@ -117,6 +118,9 @@ class GlimpseTask(L.LightningModule):
     ) -> tuple[VideoClassifier, dict[str, Any]]:
         if path is not None:
             classifier, meta = load_model(path)
+            if isinstance(classifier.backbone, ClipBackbone):
+                raise ConfigError(f"model.features_from {path}: its {meta.model['backbone']} gives features per "
+                                  "clip; the agent looks at single frames (use a 2D backbone)")  # fmt: skip
             pre = meta.preprocessing
             return classifier, {"model": meta.model, "mean": list(pre["mean"]), "std": list(pre["std"])}
         if record is None and weights is None:

@@ -8,10 +8,10 @@ from torch import nn
 
 from pipeline.errors import ConfigError
 from pipeline.layers import ATTENTION
-from pipeline.models.backbones import BACKBONES, build_backbone
+from pipeline.models.backbones import BACKBONES, CLIP_BACKBONES, build_backbone
 from pipeline.models.weights import resolve_torchvision_weights
 
-TORCHVISION = [n for n in BACKBONES.names() if n != "tiny"]
+TORCHVISION = [n for n in BACKBONES.names() if n != "tiny" and n not in CLIP_BACKBONES]  # the 2D ones
 
 
 @pytest.mark.parametrize("attention", ATTENTION.names())

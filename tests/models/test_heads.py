@@ -7,7 +7,10 @@ import torch
 
 from pipeline.layers import ATTENTION
 from pipeline.models import BACKBONES, VideoClassifier
+from pipeline.models.backbones import CLIP_BACKBONES
 from pipeline.models.heads import HEADS, build_head
+
+FRAME_BACKBONES = [b for b in BACKBONES.names() if b != "tiny" and b not in CLIP_BACKBONES]  # clip ones: own file
 
 HEAD_CONFIGS = [
     ("tsn", {"consensus": "avg"}),
@@ -158,7 +161,7 @@ def _train_step(model: VideoClassifier) -> None:
     optimizer_step(model, loss)
 
 
-@pytest.mark.parametrize("backbone", [b for b in BACKBONES.names() if b != "tiny"])
+@pytest.mark.parametrize("backbone", FRAME_BACKBONES)
 def test_every_torchvision_backbone_trains_a_step(backbone):
     _train_step(VideoClassifier.build(num_classes=2, backbone=backbone, attention="cbam", head="transformer"))
 
@@ -166,7 +169,7 @@ def test_every_torchvision_backbone_trains_a_step(backbone):
 @pytest.mark.slow
 @pytest.mark.parametrize("head", HEADS.names())
 @pytest.mark.parametrize("attention", ATTENTION.names())
-@pytest.mark.parametrize("backbone", [b for b in BACKBONES.names() if b != "tiny"])
+@pytest.mark.parametrize("backbone", FRAME_BACKBONES)
 def test_full_product_backbone_attention_head(backbone, attention, head):
     stages = [-1] if attention == "nonlocal" else None
     _train_step(
