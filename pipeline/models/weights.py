@@ -55,9 +55,9 @@ def resolve_torchvision_weights(model: str, spec: str) -> WeightsEnum:
         return enum[spec]
     except KeyError:
         names = ", ".join(w.name for w in enum)
+        datasets = [k for k, v in DATASET_WEIGHTS.items() if any(w.name.startswith(v) for w in enum)]  # its own
         raise ConfigError(
-            f"unknown weights {spec!r} for {model}; allowed: none, {', '.join(DATASET_WEIGHTS)}, {names}, "
-            "or a .pth path"
+            f"unknown weights {spec!r} for {model}; allowed: none, {', '.join(datasets)}, {names}, or a .pth path"
         ) from None
 
 
