@@ -66,6 +66,7 @@ class AttentionSnapshots(L.Callback):
         self.every_n_epochs = every_n_epochs
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        from pipeline.models.backbones import Backbone
         from pipeline.models.video_classifier import VideoClassifier
 
         if not isinstance(getattr(pl_module, "model", None), VideoClassifier):
@@ -88,7 +89,11 @@ class AttentionSnapshots(L.Callback):
             frames = video.flatten(0, 1)  # (B*T, C, H, W)
             from pipeline.data.transforms import normalize
 
-            feats = model.backbone.forward_features(normalize(frames, model.mean, model.std), return_stages=True)
+            feats = (  # a clip backbone (3D) has no per-frame attention layers to draw
+                model.backbone.forward_features(normalize(frames, model.mean, model.std), return_stages=True)
+                if isinstance(model.backbone, Backbone)
+                else None
+            )
         model.train(was_training)
         images: dict[str, list[Path]] = {"timeline": [], "spatial": []}
         names = pl_module.class_names
@@ -113,7 +118,7 @@ class AttentionSnapshots(L.Callback):
             )
         ]  # fmt: skip
         rows, titles = [], []
-        for name, maps in collect_attention(model.backbone).items():
+        for name, maps in collect_attention(model.backbone).items() if feats is not None else ():
             got = spatial_map(maps, feats.stages[int(name.split(".")[-1])])
             if got is None:
                 continue

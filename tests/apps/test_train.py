@@ -178,3 +178,19 @@ def test_a_broken_or_hostile_ckpt_path_is_one_line_and_never_loaded(in_tmp, caps
         errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("vap")]
         assert len(errors) == 1 and why in errors[0] and name in errors[0], errors
     assert not (in_tmp / "PWNED").exists()
+
+
+def test_a_clip_backbone_trains_from_the_command_line_and_its_checkpoint_scores(in_tmp, capsys):
+    """`--model.backbone mc3_18`: the validation pictures draw its temporal attention (it has no spatial
+    attention layers to draw), and the checkpoint rebuilds with the Kinetics normalisation it trained with."""
+    from pipeline.models.checkpoint import load_model
+
+    args = ["train", *common(in_tmp), "--model.backbone", "mc3_18", "--trainer.max_epochs", "1",
+            "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "1"]  # fmt: skip
+    assert main(args) == 0
+    run = in_tmp / "runs" / "csv" / "version_0"
+    assert (run / "attention" / "epoch_00" / "timeline_0.png").stat().st_size > 1000
+    assert not (run / "attention" / "epoch_00" / "spatial.png").exists()
+    model, meta = load_model(run / "checkpoints" / "last.ckpt")
+    assert meta.model["backbone"] == "mc3_18" and tuple(meta.preprocessing["mean"]) == pytest.approx(model.mean)
+    assert model.mean[0] == pytest.approx(0.43216)  # Kinetics', not ImageNet's
