@@ -65,7 +65,7 @@ def dynamic_length(model: VideoClassifier) -> bool:
 
 
 def record_json(meta: CheckpointMeta) -> str:
-    """The checkpoint's record as JSON (plain types only), what `read_record` of the exported file gives back."""
+    """The checkpoint's record as JSON (plain types only), what `onnx_runtime.read_meta` gives back."""
     return json.dumps(asdict(meta))
 
 
@@ -74,10 +74,9 @@ def export_onnx(model: nn.Module, example: torch.Tensor, out: Path, meta: Checkp
     import onnx
 
     assert isinstance(model, ClipModel)
-    dims = {
-        0: torch.export.Dim("batch", min=1, max=4096),
-        1: torch.export.Dim("frames", min=2, max=max_frames(model.model)),
-    }
+    dims = {0: torch.export.Dim("batch", min=1, max=4096)}
+    if dynamic_length(model.model):
+        dims[1] = torch.export.Dim("frames", min=2, max=max_frames(model.model))
     with warnings.catch_warnings():  # torch.export's and onnxscript's notes on what they did
         warnings.simplefilter("ignore")
         program = torch.onnx.export(model, (example,), dynamo=True, input_names=["video"], output_names=list(OUTPUTS),
@@ -114,29 +113,35 @@ def export(model: VideoClassifier, meta: CheckpointMeta, out: Path, fmt: str, *,
     return clip_model
 
 
-def run_exported(path: Path, fmt: str, clips: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """The exported file's outputs on uint8 `clips` (B, T, C, H, W), loaded as its users would load it."""
+def load_exported(path: Path, fmt: str) -> Callable[[torch.Tensor], tuple[torch.Tensor, ...]]:
+    """The exported file, loaded as its users would load it: uint8 clips (B, T, C, H, W) -> its outputs."""
     if fmt == "onnx":
         from pipeline.inference.onnx_runtime import OnnxClassifier
 
-        out = OnnxClassifier(path)(clips)
-        assert out.embedding is not None
-        return out.logits, out.attention, out.embedding
-    with warnings.catch_warnings(), torch.inference_mode():  # our own file, written a moment ago
+        runtime = OnnxClassifier(path)
+
+        def run(clips: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            out = runtime(clips)
+            assert out.embedding is not None
+            return out.logits, out.attention, out.embedding
+
+        return run
+    with warnings.catch_warnings():  # our own file, written a moment ago
         warnings.simplefilter("ignore")  # torch.jit's deprecation notice
         loaded = torch.jit.load(str(path), map_location="cpu")
-        return tuple(loaded(clips))
+    return lambda clips: tuple(loaded(clips))
 
 
 def check_export(path: Path, fmt: str, model: ClipModel, clips: torch.Tensor) -> dict[str, float]:
     """Max |exported - eager| of each output on `clips`, and on the same clips one at a time and three at
     once (the batch is dynamic)."""
     worst = dict.fromkeys(OUTPUTS, 0.0)
+    run = load_exported(path, fmt)
     one = clips[:1]  # (1, T, C, H, W)
     batches = [one, torch.cat([one, one.flip(-1)]), torch.cat([one, one.flip(-1), one.flip(-2)])]
     for batch in batches:
         with torch.inference_mode():
-            eager = model(batch)
-        for name, a, b in zip(OUTPUTS, run_exported(path, fmt, batch), eager, strict=True):
+            eager, exported = model(batch), run(batch)
+        for name, a, b in zip(OUTPUTS, exported, eager, strict=True):
             worst[name] = max(worst[name], float((a.float() - b.float()).abs().max()))
     return worst

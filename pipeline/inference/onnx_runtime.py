@@ -22,7 +22,7 @@ from einops import rearrange
 from torch import nn
 
 from pipeline.errors import ConfigError
-from pipeline.models.checkpoint import RECORD_FORMAT, CheckpointMeta
+from pipeline.models.checkpoint import CheckpointMeta, checkpoint_meta
 from pipeline.models.video_classifier import VideoOutput, merge_views
 
 ONNX_SUFFIXES = (".onnx",)
@@ -99,12 +99,7 @@ def read_meta(path: str | os.PathLike[str]) -> CheckpointMeta:
     props = {p.key: p.value for p in proto.metadata_props}
     if "vap" not in props:
         raise ConfigError(f"{path}: no `vap` metadata (class names, preprocessing); export it with `vap export`")
-    record: dict[str, Any] = json.loads(props["vap"])
-    if record.get("format", 1) < RECORD_FORMAT:
-        raise ConfigError(f"{path}: written by an older `vap export`; export the checkpoint again")
-    known = ("model", "class_names", "preprocessing", "multilabel", "version", "format")
-    return CheckpointMeta(**{k: record[k] for k in known if k in record},
-                          extra={k: v for k, v in record.items() if k not in known})  # fmt: skip
+    return checkpoint_meta({"vap": json.loads(props["vap"])}, path)  # the checkpoint's own reader
 
 
 def load_onnx(path: str | os.PathLike[str], *, device: str = "cpu") -> tuple[OnnxClassifier, CheckpointMeta]:
