@@ -25,6 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     make.add_argument("--num-train", type=int, default=None, help="training videos (default: the maker's)")
     make.add_argument("--num-val", type=int, default=None, help="validation videos")
     make.add_argument("--num-test", type=int, default=None, help="test videos")
+    make.add_argument("--classes", default=None, metavar="A,B,...",
+                      help="moving-digits: the class list, from move_right, move_left, move_down, move_up, zoom_in, "
+                      "zoom_out, move_down_right, move_up_left (default: the first six)")  # fmt: skip
     make.set_defaults(func=main_make)
 
     re = dsub.add_parser(
@@ -57,6 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def main_make(args: argparse.Namespace) -> int:
     from pipeline.data.makers import DATA_MAKERS
     from pipeline.data.moving_digits import default_data_dir
+    from pipeline.errors import ConfigError
 
     out = args.out or (default_data_dir().parent / args.name)
     overrides = {
@@ -64,6 +68,12 @@ def main_make(args: argparse.Namespace) -> int:
         for k, v in {"num_train": args.num_train, "num_val": args.num_val, "num_test": args.num_test}.items()
         if v is not None
     }
+    if args.classes:
+        if args.name not in ("moving-digits", "moving-digits-sparse"):
+            raise ConfigError(
+                f"--classes: {args.name} has a fixed class list; use moving-digits or moving-digits-sparse"
+            )
+        overrides["classes"] = tuple(name.strip() for name in args.classes.split(",") if name.strip())
     path = DATA_MAKERS.build(args.name, out=out, seed=args.seed, progress=True, **overrides)
     print(f"{args.name}: {path} (train.txt, val.txt, test.txt, classes.txt)")
     return 0

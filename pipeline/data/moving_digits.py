@@ -13,7 +13,9 @@ The `sparse` variant shows the motion in only `informative_frames` consecutive f
 point in time, so the class lives in those few frames alone (a test for temporal attention). The other
 frames are `distractor`s: `empty` (the default) shows the noisy background alone, as a video whose
 action fills a few frames; `still` holds the same digit still at an unrelated random pose, which no
-single frame can tell from a moving one (only the frames around it can). Written layout, under `DIR`:
+single frame can tell from a moving one (only the frames around it can). `classes` picks the class
+list from `MOTIONS` (the six above and a diagonal pair), for a dataset of classes a model has not seen
+(fine-tuning with `--model.init_from`). Written layout, under `DIR`:
 
     videos/<split>/<class_name>/<split>_<nnnnn>.mp4   H.264, `size`x`size`, `frames` frames at `fps`
     videos/<split>/meta.json                          video id (file stem) -> informative frame indices
@@ -47,9 +49,17 @@ import torch.nn.functional as F
 
 from pipeline.data.records import write_atomic
 from pipeline.data.writer import write_video
+from pipeline.errors import ConfigError
 from pipeline.registry import Registry
 
 CLASS_NAMES: tuple[str, ...] = ("move_right", "move_left", "move_down", "move_up", "zoom_in", "zoom_out")
+# Every motion the maker can draw, as (path axis, played backwards): the six classes above, then a diagonal pair
+# that no default dataset holds (`classes=` picks any of them: a class list the default model never saw).
+MOTIONS: dict[str, tuple[int, bool]] = {
+    **{name: (i // 2, bool(i % 2)) for i, name in enumerate(CLASS_NAMES)},
+    "move_down_right": (3, False),
+    "move_up_left": (3, True),
+}
 VARIANTS: tuple[str, ...] = ("dense", "sparse")
 DISTRACTORS: tuple[str, ...] = ("empty", "still")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -80,8 +90,13 @@ class MovingDigitsConfig:
     informative_frames: int = 4  # sparse variant only
     distractor: str = "empty"  # sparse variant only: the other frames are "empty" background or a "still" digit
     crf: int = 18
+    classes: tuple[str, ...] = CLASS_NAMES  # label i is classes[i]; any names of `MOTIONS`
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "classes", tuple(self.classes))  # a list from a YAML config or a manifest
+        unknown = [name for name in self.classes if name not in MOTIONS]
+        if unknown or len(set(self.classes)) != len(self.classes) or len(self.classes) < 2:
+            raise ValueError(f"classes must be at least 2 different names of {tuple(MOTIONS)}, got {self.classes}")
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
         if self.distractor not in DISTRACTORS:
@@ -134,14 +149,15 @@ def render_video(
     it. The second class of each pair is rendered as the first and then reversed in time, so the
     same `rng` state gives exactly the reversed frames of the partner class.
     """
-    if not 0 <= label < len(CLASS_NAMES):
-        raise ValueError(f"label must be in [0, {len(CLASS_NAMES)}), got {label}")
+    if not 0 <= label < len(cfg.classes):
+        raise ValueError(f"label must be in [0, {len(cfg.classes)}), got {label}")
     if digits.ndim != 3 or len(digits) == 0:
         raise ValueError(f"digits must be a non-empty (N, h, w) array, got shape {digits.shape}")
     t, size = cfg.frames, cfg.size
     digit = digits[rng.integers(len(digits))]  # (h, w)
     steps = cfg.informative_frames if cfg.variant == "sparse" else t
-    path = _path(label // 2, steps, size, rng)  # (steps, 3): centre x, centre y, digit size, in pixels
+    axis, backwards = MOTIONS[cfg.classes[label]]
+    path = _path(axis, steps, size, rng)  # (steps, 3): centre x, centre y, digit size, in pixels
     if steps < t:
         start = int(rng.integers(0, t - steps + 1))
         poses = np.repeat(_still_pose(size, rng)[None], t, axis=0)  # (T, 3)
@@ -155,16 +171,23 @@ def render_video(
         visible[:] = False
         visible[informative] = True
     frames = _draw(digit, poses, size, rng, visible)  # (T, 3, H, W)
-    if label % 2:
+    if backwards:
         frames = frames[::-1]
         informative = sorted(t - 1 - i for i in informative)
     return torch.from_numpy(np.ascontiguousarray(frames)), informative
 
 
 def _path(axis: int, steps: int, size: int, rng: np.random.Generator) -> np.ndarray:
-    """The forward path of a pair (right, down or zoom in) as `(steps, 3)` rows of (cx, cy, digit size)."""
+    """The forward path of a pair (0 right, 1 down, 2 zoom in, 3 down-right) as `(steps, 3)` rows of
+    (cx, cy, digit size)."""
     ramp = np.linspace(0.0, 1.0, steps)
-    if axis < 2:
+    if axis == 3:
+        side = rng.uniform(0.25, 0.31) * size
+        lo, hi = side / 2, size - side / 2
+        travel = rng.uniform(0.5, 1.0) * (hi - lo)
+        cx, cy = (rng.uniform(lo, hi - travel) + travel * ramp for _ in range(2))
+        sides = np.full(steps, side)
+    elif axis < 2:
         side = rng.uniform(0.25, 0.31) * size  # 16-20 px on a 64 px canvas
         lo, hi = side / 2, size - side / 2  # centres that keep the whole digit in view
         travel = rng.uniform(0.5, 1.0) * (hi - lo)
@@ -248,7 +271,7 @@ def render_split(cfg: MovingDigitsConfig, split: str) -> Iterator[tuple[str, int
 def _render_one(cfg: MovingDigitsConfig, split: str, i: int) -> tuple[str, int, torch.Tensor, list[int]]:
     # Each video has its own generator seeded by (seed, split, index), so any one renders alone and
     # the order of rendering does not matter. Labels cycle, so every prefix of a split is balanced.
-    label = i % len(CLASS_NAMES)
+    label = i % len(cfg.classes)
     rng = np.random.default_rng([cfg.seed, SPLITS.index(split), i])
     frames, informative = render_video(label, rng, digit_pools(cfg.seed)[split], cfg)
     return f"{split}_{i:05d}", label, frames, informative
@@ -279,7 +302,7 @@ def make_moving_digits(
 
     def write_one(split: str, i: int) -> tuple[str, str, int, list[int]]:
         video_id, label, frames, informative = _render_one(cfg, split, i)
-        rel = f"videos/{split}/{CLASS_NAMES[label]}/{video_id}.mp4"
+        rel = f"videos/{split}/{cfg.classes[label]}/{video_id}.mp4"
         write_video(out / rel, frames, fps=cfg.fps, crf=cfg.crf, reproducible=True)
         return video_id, rel, label, informative
 
@@ -298,7 +321,7 @@ def make_moving_digits(
             (out / "videos" / split).mkdir(parents=True, exist_ok=True)
             _write_json(out / "videos" / split / "meta.json", informative_by_id)
             (out / f"{split}.txt").write_text("".join(lines))
-    (out / "classes.txt").write_text("".join(f"{name}\n" for name in CLASS_NAMES))
+    (out / "classes.txt").write_text("".join(f"{name}\n" for name in cfg.classes))
     (out / "PROVENANCE.md").write_text(_provenance(cfg))
     _write_json(out / "manifest.json", {**manifest, "complete": True})  # last: marks the run finished
     return out
@@ -325,6 +348,10 @@ def _content_params(cfg: MovingDigitsConfig) -> dict[str, Any]:
     params = asdict(cfg)
     if cfg.variant == "dense":
         params.pop("distractor")
+    if cfg.classes == CLASS_NAMES:
+        params.pop("classes")  # the default: manifests written before the option stay valid
+    else:
+        params["classes"] = list(cfg.classes)
     return params
 
 
@@ -333,7 +360,7 @@ def _manifest(cfg: MovingDigitsConfig) -> dict[str, Any]:
         "generator": "moving-digits",
         "version": GENERATOR_VERSION,
         "config": _content_params(cfg),
-        "classes": list(CLASS_NAMES),
+        "classes": list(cfg.classes),
     }
 
 
@@ -400,9 +427,10 @@ Handwritten Digits" data (E. Alpaydin, C. Kaynak, 1998); keep that attribution w
 videos. The images are split before rendering ({shares}), so validation and test videos show
 digit images that the training videos never use.
 
-Classes (label = line in `classes.txt`): {", ".join(f"{i} `{n}`" for i, n in enumerate(CLASS_NAMES))}.
-Each odd class is its even partner played backwards, so only the order of the frames tells a pair
-apart; the digit's identity and colour are distractors. `videos/<split>/meta.json` maps each video id
+Classes (label = line in `classes.txt`): {", ".join(f"{i} `{n}`" for i, n in enumerate(cfg.classes))}.
+Classes come in pairs, one the other played backwards (right/left, down/up, zoom in/out,
+down-right/up-left), so only the order of the frames tells a pair apart; the digit's identity and
+colour are distractors. `videos/<split>/meta.json` maps each video id
 to the frames that carry the class (all frames in the dense variant).
 
 Parameters (`manifest.json` holds the same):
@@ -416,7 +444,10 @@ def _config(variant: str, seed: int, overrides: dict[str, Any]) -> MovingDigitsC
     unknown = sorted(set(overrides) - allowed)
     if unknown:
         raise TypeError(f"unknown moving-digits option(s) {unknown}; allowed: {sorted(allowed)}")
-    return MovingDigitsConfig(seed=seed, variant=variant, **overrides)
+    try:
+        return MovingDigitsConfig(seed=seed, variant=variant, **overrides)
+    except ValueError as e:  # a value out of range: the user's to fix, in one line (`vap data make`, `data.make_args`)
+        raise ConfigError(f"moving-digits: {e}") from None
 
 
 @DATA_MAKERS.register("moving-digits")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,42 @@ def test_a_clip_backbone_trains_from_the_command_line_and_its_checkpoint_scores(
     model, meta = load_model(run / "checkpoints" / "last.ckpt")
     assert meta.model["backbone"] == "mc3_18" and tuple(meta.preprocessing["mean"]) == pytest.approx(model.mean)
     assert model.mean[0] == pytest.approx(0.43216)  # Kinetics', not ImageNet's
+
+
+def test_init_from_fine_tunes_to_a_new_class_list_with_a_fresh_optimiser(in_tmp, capsys):
+    """`--model.init_from`: a run on 4 classes starts one on 2 others and a new one (moving-digits `classes`);
+    the line says what was loaded and what is new; the new run's checkpoint has the new class list, its own
+    step count from zero, and stands alone (it loads with the first run's checkpoint gone)."""
+    from pipeline.models.checkpoint import load_model
+
+    four = {**TINY, "classes": ["move_right", "move_left", "move_down", "move_up"]}
+    first = ["train", *common(in_tmp), "--data.make_args", json.dumps(four), "--trainer.max_epochs", "1",
+             "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1"]  # fmt: skip
+    assert main(first) == 0
+    source = in_tmp / "runs" / "csv" / "version_0" / "checkpoints" / "last.ckpt"
+    moved = in_tmp / "four.ckpt"
+    source.rename(moved)
+    capsys.readouterr()
+    three = {**TINY, "classes": ["zoom_in", "zoom_out", "move_down_right"]}
+    common_new = [a.replace(str(in_tmp / "md"), str(in_tmp / "new")) for a in common(in_tmp)]
+    second = ["train", *common_new, "--data.make_args", json.dumps(three), "--model.init_from", str(moved),
+              "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1",
+              "--trainer.limit_val_batches", "1"]  # fmt: skip
+    said: list[str] = []  # Lightning's info lines go to the stream its handler was made with, not to capsys
+    handler = logging.Handler()
+    handler.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("lightning.pytorch").addHandler(handler)
+    try:
+        assert main(second) == 0
+    finally:
+        logging.getLogger("lightning.pytorch").removeHandler(handler)
+    line = next(x for x in said if x.startswith("init_from"))
+    assert "loaded" in line and "new: head.fc" in line and "dropped: nothing" in line
+    moved.rename(in_tmp / "gone.ckpt")  # the fine-tuned checkpoint must not need it
+    tuned = torch.load(in_tmp / "runs" / "csv" / "version_1" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert tuned["vap"]["class_names"] == three["classes"] and tuned["global_step"] == 1  # its own single step
+    model, meta = load_model(in_tmp / "runs" / "csv" / "version_1" / "checkpoints" / "last.ckpt")
+    assert meta.class_names == three["classes"] and model.head.fc.out_features == 3
+    four_model, _ = load_model(in_tmp / "gone.ckpt")
+    conv = next(k for k, v in model.state_dict().items() if k.startswith("backbone.") and v.dim() == 4)
+    assert not torch.equal(model.state_dict()[conv], four_model.state_dict()[conv])  # trained on from there

@@ -312,3 +312,58 @@ def test_timeline_training_clips_cross_event_boundaries_labelled_by_majority():
     assert (move >= 9).all() and (background <= 7).all()  # a clear majority (a digit at an edge may look dark a frame)
     assert 0.2 < (move < 16).mean() < 0.6 and 0.2 < (background > 0).mean() < 0.6
     assert ends == {"start", "end"}
+
+
+def test_a_chosen_class_list_draws_those_motions_under_new_labels(tmp_path: Path) -> None:
+    """`classes=`: label i is the i-th name; a default class keeps its frames under its new label, the
+    diagonal pair moves down-right and up-left (one the other backwards), and the files say so."""
+    chosen = MovingDigitsConfig(classes=["zoom_in", "zoom_out", "move_down_right", "move_up_left"])
+    assert chosen.classes == ("zoom_in", "zoom_out", "move_down_right", "move_up_left")
+    pool = digit_pools(0)["test"]
+    for seed in range(3):
+        zoom, _ = render_video(0, np.random.default_rng(seed), pool, chosen)
+        assert torch.equal(zoom, render_video(4, np.random.default_rng(seed), pool, MovingDigitsConfig())[0])
+        diagonal, _ = render_video(2, np.random.default_rng(seed), pool, chosen)
+        back, _ = render_video(3, np.random.default_rng(seed), pool, chosen)
+        assert torch.equal(back, diagonal.flip(0))
+        centre = _centroid(diagonal)  # (T, 2): x, y
+        assert np.all(np.diff(centre, axis=0) > 0.3), centre  # right and down at every step
+    out = make_moving_digits(
+        tmp_path / "new",
+        MovingDigitsConfig(
+            seed=3, num_train=6, num_val=3, num_test=3, classes=("zoom_out", "move_down_right", "move_up")
+        ),
+    )
+    assert (out / "classes.txt").read_text().split() == ["zoom_out", "move_down_right", "move_up"]
+    lines = [line.split() for line in (out / "train.txt").read_text().splitlines()]
+    assert [int(label) for _, label in lines] == [0, 1, 2, 0, 1, 2]
+    assert all(f"/{('zoom_out', 'move_down_right', 'move_up')[int(label)]}/" in rel for rel, label in lines)
+    assert json.loads((out / "manifest.json").read_text())["config"]["classes"] == [
+        "zoom_out",
+        "move_down_right",
+        "move_up",
+    ]
+    assert (
+        make_moving_digits(
+            out,
+            MovingDigitsConfig(
+                seed=3, num_train=6, num_val=3, num_test=3, classes=("zoom_out", "move_down_right", "move_up")
+            ),
+        )
+        == out
+    )
+
+
+def test_the_default_class_list_leaves_manifests_as_they_were(tiny_dir: Path) -> None:
+    assert "classes" not in json.loads((tiny_dir / "manifest.json").read_text())["config"]
+    assert (tiny_dir / "classes.txt").read_text().split() == list(CLASS_NAMES)
+
+
+@pytest.mark.parametrize(("classes", "reason"), [(["zoom_in", "spin"], "spin"), (["zoom_in"], "at least 2"),
+                                                 (["zoom_in", "zoom_in"], "at least 2 different")])  # fmt: skip
+def test_a_bad_class_list_is_one_line_from_the_command(tmp_path: Path, classes: list[str], reason: str) -> None:
+    command = ["data", "make", "moving-digits", "--out", str(tmp_path / "d"), "--classes", ",".join(classes)]
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", *command], capture_output=True, text=True)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert reason in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (tmp_path / "d").exists()
