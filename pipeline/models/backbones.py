@@ -18,7 +18,7 @@ from torch import nn
 
 from pipeline.errors import ConfigError
 from pipeline.layers import build_attention
-from pipeline.models.clip_backbones import ClipBackbone, s3d, video_resnet
+from pipeline.models.clip_backbones import ClipBackbone, mvit_v2_s, s3d, swin3d_t, video_resnet
 from pipeline.models.weights import torchvision_model
 from pipeline.registry import Registry
 
@@ -195,8 +195,11 @@ _VIDEO_RESNETS = {"r3d_18": "3D ResNet-18", "mc3_18": "mixed 3D/2D ResNet-18", "
 for _name, _kind in _VIDEO_RESNETS.items():
     _doc = f"torchvision {_kind} over whole clips (Tran et al., CVPR 2018); weights: kinetics400"
     BACKBONES.register(_name, doc=_doc)(partial(video_resnet, _name))
-CLIP_BACKBONES = (*_VIDEO_RESNETS, "s3d")  # whole clips in (`ClipBackbone`); the other backbones are per frame
+CLIP_BACKBONES = (*_VIDEO_RESNETS, "s3d", "mvit_v2_s", "swin3d_t")  # whole clips in; the other backbones: per frame
 BACKBONES.register("s3d", doc="torchvision S3D over whole clips (Xie et al., ECCV 2018); weights: kinetics400")(s3d)
+BACKBONES.register("mvit_v2_s", doc="torchvision MViTv2-S, a video transformer (Li et al., CVPR 2022); "
+                   "weights: kinetics400 (trained on 16x224x224)")(mvit_v2_s)  # fmt: skip
+BACKBONES.register("swin3d_t", doc="torchvision Video Swin-T (Liu et al., CVPR 2022); weights: kinetics400")(swin3d_t)
 BACKBONES.register("mobilenet_v2")(_features("mobilenet_v2", [1, 2, 4, 7, 14], "Sandler et al., CVPR 2018"))
 BACKBONES.register("mobilenet_v3_large")(_features("mobilenet_v3_large", [1, 2, 4, 7, 13], "Howard et al., ICCV 2019"))
 BACKBONES.register("efficientnet_b0")(_features("efficientnet_b0", [1, 2, 3, 4, 6], "Tan & Le, ICML 2019"))

@@ -1,0 +1,206 @@
+"""Does `--model.init_from` pay? Fine-tuning to new classes against training from scratch, 3 seeds.
+
+Per seed S: moving-digits of seed S with 4 of its classes (right, left, down, up) trains the source model
+(the default experiment's: tiny CNN per frame, LSTM with attention; `vap train`). A second dataset of seed S
+holds the other 2 classes (zoom in, zoom out) and a class no default dataset has (`move_down_right`, the
+maker's diagonal), with fewer training videos, as a small new dataset is. On it, two runs of the same
+length and settings: `--model.init_from` the source checkpoint, and from scratch. Reported per epoch: the
+validation top-1 of both; and how many epochs each takes to reach the accuracy from scratch reaches
+(its best top-1 in the run, less `tolerance`).
+
+    .venv/bin/python scripts/bench/bench_finetune.py            # writes docs/bench/finetune.md and .json
+    .venv/bin/python scripts/bench/bench_finetune.py --quick --out /tmp/ft   # one seed, 2 epochs, a minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from bench_segments import vap
+
+from pipeline.env import provenance
+
+REPO = Path(__file__).resolve().parents[2]
+SOURCE_CLASSES = ("move_right", "move_left", "move_down", "move_up")
+TARGET_CLASSES = ("zoom_in", "zoom_out", "move_down_right")
+
+
+@dataclass
+class BenchConfig:
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    source_train: int = 600
+    source_epochs: int = 10
+    target_train: int = 150  # 50 per class: a small new dataset
+    val: int = 150
+    epochs: int = 12  # each run on the new classes
+    tolerance: float = 0.02  # "reaches the accuracy": within this of scratch's best top-1
+
+
+def make(out: Path, seed: int, classes: tuple[str, ...], train: int, val: int) -> Path:
+    from pipeline.data.moving_digits import MovingDigitsConfig, make_moving_digits
+
+    cfg = MovingDigitsConfig(seed=seed, classes=classes, num_train=train, num_val=val, num_test=0)
+    return make_moving_digits(out, cfg, progress=False)
+
+
+def train(root: Path, data: Path, seed: int, epochs: int, *extra: str) -> Path:
+    """`vap train` with the default experiment's config on `data`, in `root`; the last checkpoint."""
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    vap("train", "--config", str(REPO / "configs" / "moving_digits_lstm.yaml"), "--seed_everything", str(seed),
+        "--trainer.max_epochs", str(epochs), "--data.make", "null", "--data.train", str(data / "train.txt"),
+        "--data.val", str(data / "val.txt"), "--data.test", str(data / "val.txt"),
+        "--trainer.enable_progress_bar", "false", *extra, cwd=root)  # fmt: skip
+    (ckpt,) = root.glob("runs/csv/version_*/checkpoints/last.ckpt")
+    return ckpt
+
+
+def curve(root: Path) -> list[float]:
+    """Validation top-1 after each epoch, from the run's CSV metrics."""
+    (metrics,) = root.glob("runs/csv/version_*/metrics.csv")
+    with open(metrics) as f:
+        rows = [r for r in csv.DictReader(f) if r.get("val/top1")]
+    by_epoch = {int(r["epoch"]): round(float(r["val/top1"]), 4) for r in rows}
+    return [by_epoch[e] for e in sorted(by_epoch)]
+
+
+def epochs_to(top1: list[float], target: float) -> int | None:
+    """The first epoch (1-based) whose top-1 is at least `target`; None when none is."""
+    return next((i + 1 for i, t in enumerate(top1) if t >= target - 1e-9), None)
+
+
+def run_seed(work: Path, seed: int, cfg: BenchConfig) -> dict[str, Any]:
+    source_data = make(work / "data" / f"four{seed}", seed, SOURCE_CLASSES, cfg.source_train, cfg.val)
+    target_data = make(work / "data" / f"new{seed}", seed, TARGET_CLASSES, cfg.target_train, cfg.val)
+    t0 = time.perf_counter()
+    source = train(work / f"seed{seed}" / "source", source_data, seed, cfg.source_epochs)
+    t_source = time.perf_counter() - t0
+    curves, seconds = {}, {}
+    for name, extra in (("init_from", ("--model.init_from", str(source))), ("scratch", ())):
+        t0 = time.perf_counter()
+        train(work / f"seed{seed}" / name, target_data, seed, cfg.epochs, *extra)
+        seconds[name] = round(time.perf_counter() - t0, 1)
+        curves[name] = curve(work / f"seed{seed}" / name)
+    target = round(max(curves["scratch"]) - cfg.tolerance, 4)
+    return {
+        "seed": seed,
+        "source_top1": curve(work / f"seed{seed}" / "source")[-1],
+        "source_seconds": round(t_source, 1),
+        "target": target,
+        "curves": curves,
+        "epochs_to_target": {name: epochs_to(c, target) for name, c in curves.items()},
+        "seconds": seconds,
+    }
+
+
+def report(results: list[dict[str, Any]], cfg: BenchConfig, prov: dict[str, str]) -> str:
+    def n(x: int | None) -> str:
+        return "not reached" if x is None else str(x)
+
+    rows = "\n".join(
+        f"| {r['seed']} | {r['source_top1']:.3f} | {r['target']:.3f} | **{n(r['epochs_to_target']['init_from'])}** | "
+        f"{n(r['epochs_to_target']['scratch'])} | {r['curves']['init_from'][0]:.3f} / {r['curves']['scratch'][0]:.3f} | "
+        f"{max(r['curves']['init_from']):.3f} / {max(r['curves']['scratch']):.3f} |"
+        for r in results
+    )
+    epochs = range(1, cfg.epochs + 1)
+    curves = "\n".join(
+        f"| {r['seed']} | {name} | " + " | ".join(f"{t:.2f}" for t in r["curves"][name]) + " |"
+        for r in results
+        for name in ("init_from", "scratch")
+    )
+    faster = sum(
+        (r["epochs_to_target"]["init_from"] or 10**9) < (r["epochs_to_target"]["scratch"] or 10**9) for r in results
+    )
+    ratio = [
+        r["epochs_to_target"]["scratch"] / r["epochs_to_target"]["init_from"]
+        for r in results
+        if r["epochs_to_target"]["init_from"] and r["epochs_to_target"]["scratch"]
+    ]
+    return f"""# Fine-tuning to new classes with `--model.init_from`
+
+Command: `{prov["command"]}` ({prov["date"]})
+
+Per seed: the default experiment (`configs/moving_digits_lstm.yaml`: a tiny CNN per frame, an LSTM with
+attention, TSN-8, 32 px) trained for {cfg.source_epochs} epochs on moving-digits with 4 of its classes
+({", ".join(SOURCE_CLASSES)}; {cfg.source_train} training videos). Then a new dataset of the same seed with the
+other two classes and one no default dataset holds ({", ".join(TARGET_CLASSES)}; {cfg.target_train} training
+videos, {cfg.val} validation videos of held-out handwriting), trained for {cfg.epochs} epochs twice with the same
+settings and seed: `vap train --model.init_from SOURCE.ckpt` (backbone and LSTM from the source run, a new
+classifier, optimiser and schedule fresh) and from scratch. The accuracy to reach is the best validation
+top-1 of the run from scratch, less {cfg.tolerance:g}.
+
+| seed | source top-1 (4 classes) | accuracy to reach | epochs, `init_from` | epochs, scratch | top-1 after epoch 1 (`init_from` / scratch) | best top-1 (`init_from` / scratch) |
+|---|---|---|---|---|---|---|
+{rows}
+
+`init_from` reaches the accuracy in fewer epochs on {faster} of {len(results)} seeds{
+        f" ({min(ratio):.1f}-{max(ratio):.1f}x fewer)" if ratio else ""
+    }.
+
+Validation top-1 per epoch:
+
+| seed | run | {" | ".join(str(e) for e in epochs)} |
+|---|---|{"---|" * cfg.epochs}
+{curves}
+
+Timings per run are in `finetune.json`. Machine: {prov["machine"]}.
+"""
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=REPO / "docs" / "bench")
+    p.add_argument("--work", type=Path, default=Path("/tmp/vap-bench-finetune"))
+    p.add_argument("--quick", action="store_true", help="one seed, 2 epochs, few videos")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: 0 1 2)")
+    p.add_argument("--report-only", action="store_true", help="write the Markdown report again from --out's JSON")
+    args = p.parse_args()
+    name = "finetune_quick" if args.quick else "finetune"
+    if args.report_only:
+        saved = json.loads((args.out / f"{name}.json").read_text())
+        text = report(saved["results"], BenchConfig(**saved["config"]), saved["provenance"])
+        (args.out / f"{name}.md").write_text(text)
+        return
+    cfg = (
+        BenchConfig(seeds=[0], source_train=48, source_epochs=2, target_train=24, val=12, epochs=2)
+        if args.quick
+        else BenchConfig()
+    )
+    if args.seeds:
+        cfg.seeds = args.seeds
+    results = []
+    for seed in cfg.seeds:
+        results.append(run_seed(args.work, seed, cfg))
+        print(json.dumps(results[-1]), flush=True)
+    prov = provenance("bench/bench_finetune.py")
+    args.out.mkdir(parents=True, exist_ok=True)
+    summary = {
+        "init_from_faster_seeds": sum(
+            (r["epochs_to_target"]["init_from"] or 10**9) < (r["epochs_to_target"]["scratch"] or 10**9) for r in results
+        ),
+        "median_best_top1": {
+            k: float(np.median([max(r["curves"][k]) for r in results])) for k in ("init_from", "scratch")
+        },
+    }
+    (args.out / f"{name}.json").write_text(
+        json.dumps({"config": asdict(cfg), "summary": summary, "results": results, "provenance": prov}, indent=1) + "\n"
+    )
+    (args.out / f"{name}.md").write_text(report(results, cfg, prov))
+    print(f"wrote {args.out / name}.md", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("WANDB_MODE", "offline")
+    os.environ.setdefault("WANDB_SILENT", "true")
+    main()
