@@ -145,7 +145,7 @@ top-1 of the run from scratch, less {cfg.tolerance:g}.
 {rows}
 
 `init_from` reaches the accuracy in fewer epochs on {faster} of {len(results)} seeds{
-        f" ({min(ratio):.1f}-{max(ratio):.1f}x fewer)" if ratio else ""
+        f"; from scratch takes {min(ratio):.1f}-{max(ratio):.1f}x its epochs where both reach it" if ratio else ""
     }.
 
 Validation top-1 per epoch:
