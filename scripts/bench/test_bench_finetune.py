@@ -20,15 +20,18 @@ def test_curve_reads_one_top1_per_epoch_from_the_csv(tmp_path):
     assert bench.curve(tmp_path) == [0.5, 0.75, 0.8125]
 
 
-def test_the_report_counts_the_seeds_where_init_from_is_faster():
-    def result(seed, tuned, scratch):
-        return {"seed": seed, "source_top1": 0.99, "target": 0.9, "curves": {"init_from": [0.5, 0.95],
-                "scratch": [0.4, 0.92]}, "epochs_to_target": {"init_from": tuned, "scratch": scratch}}  # fmt: skip
+def test_the_report_counts_the_seeds_where_init_from_beats_both_runs_from_scratch():
+    def result(seed, tuned, scratch, scratch_low):
+        return {"seed": seed, "source_top1": 0.99, "target": 0.9,
+                "curves": {"init_from": [0.5, 0.95], "scratch": [0.4, 0.92], "scratch_low_lr": [0.3, 0.91]},
+                "epochs_to_target": {"init_from": tuned, "scratch": scratch, "scratch_low_lr": scratch_low}}  # fmt: skip
 
     cfg = bench.BenchConfig(epochs=2)
     prov = {"command": "x", "date": "d", "machine": "m"}
-    text = bench.report([result(0, 2, 6), result(1, 3, 3), result(2, None, 4)], cfg, prov)
-    assert "fewer epochs on 1 of 3 seeds; from scratch takes 1.0-3.0x its epochs where both reach it" in text.replace(
-        "\n", " "
+    results = [result(0, 2, 6, None), result(1, 3, 3, 8), result(2, None, 4, 5)]
+    assert [bench.faster(r) for r in results] == [True, False, False]
+    text = bench.report(results, cfg, prov)
+    assert "fewer epochs than both runs from scratch on 1 of 3 seeds; the faster run from scratch takes 1.0-3.0x" in (
+        text.replace("\n", " ")
     )
-    assert "| 2 | 0.990 | 0.900 | **not reached** | 4 |" in text
+    assert "| 2 | 0.990 | 0.900 | **not reached** | 4 | 5 | 0.500 / 0.400 / 0.300 |" in text
