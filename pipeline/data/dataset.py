@@ -9,7 +9,9 @@ training loop counts, logs and stops the run past a failure-rate threshold.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -17,7 +19,7 @@ import torch
 from torch.utils.data import Dataset
 
 from pipeline.data.annotations import UNLABELED, VideoRecord
-from pipeline.data.backends import open_video
+from pipeline.data.backends import VideoReader, open_video
 from pipeline.data.samplers import ClipSampler
 from pipeline.data.transforms import ClipTransform, Compose
 from pipeline.errors import VideoError
@@ -80,6 +82,43 @@ class VideoBatch:
         return self._map(lambda t: t.pin_memory())
 
 
+class LastReader:
+    """The reader of the last video asked for, kept open for its next clip.
+
+    Evaluation asks for a video's test clips one after another (a batch's items go to one loader worker),
+    so keeping the reader saves an open, an index and often a seek per clip: the decoder goes on from
+    where the last clip left it. One per process: a reader never crosses a fork (its decoder threads would
+    not), and pickling for a spawned worker leaves it behind."""
+
+    def __init__(self) -> None:
+        self.path: str | None = None
+        self.reader: VideoReader | None = None
+        self.pid = os.getpid()
+        self.opened = 0  # readers opened (the benchmark and the tests count them)
+
+    def get(self, path: str, backend: str, num_threads: int) -> VideoReader:
+        if self.pid != os.getpid():  # inherited through fork: not ours to use or to close
+            _INHERITED.append(self.reader)
+            self.path, self.reader, self.pid = None, None, os.getpid()
+        if self.reader is None or self.path != path:
+            self.close()
+            self.reader = open_video(path, backend, num_threads=num_threads)
+            self.path = path
+            self.opened += 1
+        return self.reader
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+        self.path, self.reader = None, None
+
+    def __getstate__(self) -> dict:
+        return {"path": None, "reader": None, "pid": -1, "opened": 0}
+
+
+_INHERITED: list[VideoReader | None] = []  # readers a forked worker must leave alone, kept from the collector
+
+
 class VideoDataset(Dataset):
     """Clips from a list of `VideoRecord`s.
 
@@ -114,6 +153,7 @@ class VideoDataset(Dataset):
         self.num_threads = num_threads
         self.epoch = 0
         self.clips = sampler.num_clips(training)
+        self.last_reader = LastReader()  # evaluation with several clips per video reads them with one reader
 
     def set_epoch(self, epoch: int) -> None:
         """New random clips each epoch (set it before the epoch's workers start)."""
@@ -142,12 +182,19 @@ class VideoDataset(Dataset):
         record = self.records[index // self.clips]
         clip = index % self.clips
         rng = np.random.default_rng([self.seed, epoch, index])
+        reuse = self.clips > 1 and not self.training
         try:
-            with open_video(record.path, self.backend, num_threads=self.num_threads) as reader:
+            if reuse:
+                reader = self.last_reader.get(str(record.path), self.backend, self.num_threads)
+            else:
+                reader = open_video(record.path, self.backend, num_threads=self.num_threads)
+            with nullcontext() if reuse else reader:
                 indices = self.sampler(reader.meta.num_frames, rng, training=self.training, fps=reader.meta.fps)
                 frames = reader.get_frames(indices[clip])  # (T, C, H, W) uint8
                 backend = reader.backend
         except (VideoError, RuntimeError, OSError, ValueError, IndexError) as e:
+            if reuse:
+                self.last_reader.close()
             reason = e.reason if isinstance(e, VideoError) else f"{type(e).__name__}: {e}"
             return VideoFailure(str(record.path), record.video_id, " ".join(reason.split()), index // self.clips)
         video = self.transform(frames, rng)  # outside the try: a transform error is a config error

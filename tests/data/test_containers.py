@@ -211,3 +211,39 @@ def test_pyav_leaves_a_wrong_sample_table_grid_for_the_packets(corpus, monkeypat
         assert r._from_table
         assert numbers(r.get_frames([40, 3, 59])) == [truth[40], truth[3], truth[59]]
         assert not r._from_table and r.meta.num_frames == 60
+
+
+@pytest.mark.parametrize("backend", ["auto", "torchcodec", "decord"])
+def test_multi_view_testing_reads_each_videos_clips_with_one_reader(corpus, backend):
+    """Evaluation with several clips per video (`test_clips`): the dataset keeps the last video's reader
+    open for its next clip. Every clip is still exactly its frames, on every container; one open per video;
+    a pickled dataset (a spawned loader worker) starts without it."""
+    import pickle
+
+    cases = ["mp4_h264_bframes", "avi_mpeg4", "webm_vp9", "mp4_rotated"]
+    records = [VideoRecord(corpus[c][0], 0, c) for c in cases]
+    ds = VideoDataset(records, sampler=TSNSampler(num_segments=4, test_clips=3), backend=backend)
+    for i in range(len(ds)):
+        item = ds[i]
+        case = cases[i // 3]
+        truth = corpus[case][1]
+        shown = numbers(item.video, rotation_of(case))
+        assert shown == [truth[k] for k in item.frame_indices.tolist()], (case, i)
+    assert ds.last_reader.opened == len(cases)
+    assert pickle.loads(pickle.dumps(ds)).last_reader.reader is None
+    training = VideoDataset(records, sampler=TSNSampler(num_segments=4, test_clips=3), training=True)
+    training[0]
+    assert training.last_reader.opened == 0  # one clip per video in training: nothing to keep
+
+
+def test_a_reader_left_by_a_parent_process_is_not_used_by_a_forked_worker(corpus, monkeypatch):
+    import pipeline.data.dataset as dataset
+
+    records = [VideoRecord(corpus["mp4_h264_bframes"][0], 0, "a")]
+    ds = VideoDataset(records, sampler=TSNSampler(num_segments=4, test_clips=2))
+    ds[0]
+    inherited = ds.last_reader.reader
+    monkeypatch.setattr(dataset.os, "getpid", lambda: -5)  # as in a forked worker
+    ds[1]
+    assert ds.last_reader.reader is not inherited and ds.last_reader.opened == 2
+    assert inherited in dataset._INHERITED  # kept from the collector, never closed in the child

@@ -1,7 +1,8 @@
 """The one interface every decoding backend implements.
 
 open(path) -> VideoMeta (frames that really decode, fps, duration, size) -> get_frames(indices) as a
-uint8 `(T, C, H, W)` tensor -> close(). Readers are context managers and must free their decoder on
+uint8 `(T, C, H, W)` tensor (channels-last in memory, as the decoders write it: no copy to reorder) ->
+close(). Readers are context managers and must free their decoder on
 close, because decord and PyAV both leak when readers are dropped without it (decord#1, PyAV#1117).
 """
 
@@ -154,6 +155,8 @@ class VideoReader(ABC):
             )
             self._truncate(count)
             inverse = np.minimum(inverse, frames.shape[0] - 1)
+        if inverse.size == frames.shape[0] and (np.diff(inverse) == 1).all():
+            return frames  # asked in order, each once (a sampler's usual request): no copy
         return frames[torch.as_tensor(inverse)]  # (T, C, H, W)
 
     def _decode_clamped(self, unique: np.ndarray) -> tuple[torch.Tensor, int | None]:

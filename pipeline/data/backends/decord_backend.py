@@ -68,7 +68,7 @@ class DecordReader(VideoReader):
             arr = self._vr.get_batch(indices.tolist()).asnumpy()  # (U, H, W, 3)
         except decord.DECORDError as e:
             raise VideoError(self.path, f"decode failed: {error_text(e)}") from e
-        return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()  # (U, C, H, W)
+        return torch.from_numpy(arr).permute(0, 3, 1, 2)  # (U, C, H, W), channels-last in memory, as TorchCodec
 
     def close(self) -> None:
         # decord has no close(): dropping the last reference frees the native reader.

@@ -103,8 +103,11 @@ class PyAVReader(VideoReader):
         header: nothing is scanned), else every packet's timestamp (one demux pass, no decoding)."""
         first_pts, self.rotation = self._first_frame()
         self._from_table = self._index_from_sample_table(first_pts)
-        if not self._from_table:
+        if self._from_table:  # decoding goes on from frame 0 (a first clip in its group of pictures needs no seek)
+            self._cursor = (self._opening, 0)
+        else:
             self._index_by_demux()
+        self._opening = None
 
     def _index_from_sample_table(self, first_pts: int | None) -> bool:
         """mp4 lists every sample's decode time. Evenly spaced, they put frame i at the first frame's
@@ -193,8 +196,12 @@ class PyAVReader(VideoReader):
         n = next((k for k, i in enumerate(indices.tolist()) if i not in out), len(indices))
         if n == 0:
             raise VideoError(self.path, "no frame decodes")
-        arr = np.stack([out[i] for i in indices.tolist()[:n]])  # (U, H, W, 3)
-        return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()  # (U, C, H, W)
+        first = out[int(indices[0])]
+        arr = np.empty((n, *first.shape), np.uint8)  # (U, H, W, 3)
+        for k, i in enumerate(indices.tolist()[:n]):
+            arr[k] = out[i]  # the one copy: from the converted frame's buffer
+        frames = torch.from_numpy(arr).permute(0, 3, 1, 2)  # (U, C, H, W), channels-last in memory, as TorchCodec
+        return torch.rot90(frames, self.rotation // 90, dims=(2, 3)) if self.rotation else frames
 
     def _decode_exactly(self, indices: np.ndarray) -> dict[int, np.ndarray]:
         """Seek where the index can be trusted; where it cannot, index again or count from the start."""
@@ -267,16 +274,17 @@ class PyAVReader(VideoReader):
         return i
 
     def _first_frame(self) -> tuple[int | None, int]:
-        """Decode the first presented frame (a check that the stream decodes): its timestamp and rotation."""
+        """Decode the first presented frame (a check that the stream decodes): its timestamp and rotation.
+        The decoder, one frame on, is kept in `_opening` (not reopened: an open costs as much as a frame)."""
         import av
 
+        self._opening = iter(self._container.decode(self._stream))
         try:
-            frame = next(iter(self._container.decode(self._stream)), None)
+            frame = next(self._opening, None)
         except av.error.FFmpegError as e:
             raise VideoError(self.path, f"decode failed: {e}") from e
         if frame is None:
             raise VideoError(self.path, "no frame decodes")
-        self._open()  # rewind
         return frame.pts, frame_rotation(frame)
 
     def _decode_from_start(self, indices: np.ndarray) -> dict[int, np.ndarray]:
@@ -300,8 +308,12 @@ class PyAVReader(VideoReader):
         return out
 
     def _to_rgb(self, frame) -> np.ndarray:  # noqa: ANN001 - a PyAV VideoFrame
-        arr = _rgb().reformat(frame, format="rgb24", threads=1).to_ndarray()  # (H, W, 3)
-        return np.ascontiguousarray(np.rot90(arr, self.rotation // 90)) if self.rotation else arr
+        """The frame in RGB, `(H, W, 3)` as stored (turned upright in `_decode`): a view of the converted
+        frame's own buffer, which it keeps alive; `to_ndarray` would copy it once more."""
+        rgb = _rgb().reformat(frame, format="rgb24", threads=1)
+        plane = rgb.planes[0]
+        rows = np.frombuffer(plane, np.uint8).reshape(rgb.height, plane.line_size)  # lines may be padded
+        return rows[:, : 3 * rgb.width].reshape(rgb.height, rgb.width, 3)
 
     def media_container(self) -> Any | None:
         self._cursor = None  # the caller may demux or seek: the next request seeks again
