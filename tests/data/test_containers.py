@@ -247,3 +247,26 @@ def test_a_reader_left_by_a_parent_process_is_not_used_by_a_forked_worker(corpus
     ds[1]
     assert ds.last_reader.reader is not inherited and ds.last_reader.opened == 2
     assert inherited in dataset._INHERITED  # kept from the collector, never closed in the child
+
+
+@pytest.mark.parametrize(
+    ("case", "mode"),
+    [("mp4_h264_bframes", "approximate"), ("mp4_rotated", "approximate"), ("mp4_odd_size", "approximate"),
+     ("mp4_cut_editlist", "exact"), ("mp4_vfr", "exact"), ("mkv_h264", "exact"), ("webm_vp9", "exact")],
+)  # fmt: skip
+def test_torchcodec_skips_its_scan_only_where_the_sample_grid_proves_seeking_by_time_exact(corpus, case, mode):
+    """A constant-rate mp4 (its sample table an even grid) is opened without the exact-mode scan; the other
+    files keep the scan (test_frame_n_is_the_nth_presented_frame holds both to every frame)."""
+    with open_video(corpus[case][0], "torchcodec") as r:
+        assert r.backend == "torchcodec" and r._reader.seek_mode == mode
+        assert r._reader.meta.num_frames == len(corpus[case][1])
+
+
+def test_seeking_by_time_is_wrong_in_a_variable_rate_mp4_so_it_keeps_the_scan(corpus):
+    from pipeline.data.backends.torchcodec_backend import TorchCodecReader
+
+    path, truth = corpus["mp4_vfr"]
+    idx = [len(truth) - 1, 0, 40, 1, 12, 13, 11, 24, 50, 7]
+    with TorchCodecReader(path, seek_mode="approximate") as r:
+        assert numbers(r.get_frames(idx)) != [truth[i] for i in idx]  # frames at i / average rate: others
+    assert not probe_video(path).even_grid

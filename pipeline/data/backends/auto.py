@@ -109,7 +109,8 @@ class FallbackReader(VideoReader):
                 self.tried.append((name, why))
                 continue
             try:
-                self._reader = cls(self.path, num_threads=self.num_threads)
+                extra = {"probe": self.probe} if cls.wants_probe else {}
+                self._reader = cls(self.path, num_threads=self.num_threads, **extra)
             except VideoError as e:
                 self.tried.append((name, e.reason))
                 continue

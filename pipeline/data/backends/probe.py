@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 # FFmpeg demuxer names whose index gives every frame's presentation timestamp.
 INDEXED_FORMATS = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm")
@@ -28,6 +31,7 @@ class Probe:
     codec: str
     rotation: int  # degrees counter-clockwise a player turns the picture (display matrix), 0/90/180/270
     leading_discards: int  # frames an edit list drops before the first presented frame
+    even_grid: bool = False  # mp4 whose sample table puts every frame on one constant step (`sample_grid`)
 
     @property
     def indexed(self) -> bool:
@@ -45,7 +49,7 @@ def probe_video(path: str | os.PathLike[str]) -> Probe:
         if not container.streams.video:
             raise LookupError("no video stream (audio-only or not a video)")
         stream = container.streams.video[0]
-        discards, rotation = 0, 0
+        discards, rotation, frame = 0, 0, None
         for packet in container.demux(stream):
             if packet.is_discard:
                 discards += 1
@@ -54,7 +58,30 @@ def probe_video(path: str | os.PathLike[str]) -> Probe:
             if frame is not None:
                 rotation = frame_rotation(frame)
                 break
-        return Probe(container.format.name, stream.codec_context.name, rotation, discards)
+        grid = sample_grid(container, stream, frame.pts if frame is not None else None) is not None
+        return Probe(container.format.name, stream.codec_context.name, rotation, discards, grid)
+
+
+def sample_grid(container: Any, stream: Any, first_pts: int | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """mp4's sample table, read with the header (nothing scanned), when it shows a constant frame rate:
+    every presented frame's timestamp `(N,)` in display order (the first frame's plus i steps) and the
+    keyframes in decode order `(K,)`; None when the samples are not evenly spaced, the table is partial
+    (fragmented mp4) or the grid does not end where the stream does. There, frame n is at time n / rate
+    from the first frame, which is what seeking by time assumes."""
+    if not container.format.name.startswith("mov") or first_pts is None:
+        return None
+    entries = stream.index_entries
+    if not entries or len(entries) != stream.frames:
+        return None
+    kept = [e for e in entries if not e.is_discard]  # frames an edit list drops are not presented
+    step = np.diff(np.fromiter((e.timestamp for e in kept), np.int64, len(kept)))
+    if step.size == 0 or step[0] <= 0 or (step != step[0]).any():
+        return None
+    start, duration = stream.start_time, stream.duration  # no gap in the presentation times
+    if start is None or duration is None or abs(start + duration - first_pts - len(kept) * step[0]) >= step[0]:
+        return None
+    pts = first_pts + int(step[0]) * np.arange(len(kept), dtype=np.int64)  # (N,)
+    return pts, np.flatnonzero([e.is_keyframe for e in kept])
 
 
 def frame_rotation(frame: object) -> int:

@@ -32,7 +32,7 @@ import torch
 from av.video.reformatter import VideoReformatter
 
 from pipeline.data.backends.base import BACKENDS, VideoMeta, VideoReader, diagnose
-from pipeline.data.backends.probe import INDEXED_FORMATS, frame_rotation
+from pipeline.data.backends.probe import INDEXED_FORMATS, frame_rotation, sample_grid
 from pipeline.errors import VideoError
 
 _local = threading.local()
@@ -110,25 +110,14 @@ class PyAVReader(VideoReader):
         self._opening = None
 
     def _index_from_sample_table(self, first_pts: int | None) -> bool:
-        """mp4 lists every sample's decode time. Evenly spaced, they put frame i at the first frame's
-        timestamp plus i steps; a decoded frame off that grid sends the reader to `_index_by_demux`."""
-        entries = self._stream.index_entries
-        if not self._container.format.name.startswith("mov") or first_pts is None:
+        """mp4's sample table where it is an even grid (`sample_grid`); a decoded frame off that grid
+        sends the reader to `_index_by_demux`."""
+        grid = sample_grid(self._container, self._stream, first_pts)
+        if grid is None:
             return False
-        if not entries or len(entries) != self._stream.frames:  # fragmented mp4: the table is partial
-            return False
-        kept = [e for e in entries if not e.is_discard]  # frames an edit list drops are not presented
-        step = np.diff(np.fromiter((e.timestamp for e in kept), np.int64, len(kept)))
-        if step.size == 0 or step[0] <= 0 or (step != step[0]).any():
-            return False
-        # The grid must also end where the stream does: no gap in the presentation times.
-        start, duration = self._stream.start_time, self._stream.duration
-        if start is None or duration is None or abs(start + duration - first_pts - len(kept) * step[0]) >= step[0]:
-            return False
-        self._pts = first_pts + int(step[0]) * np.arange(len(kept), dtype=np.int64)  # (N,) display order
-        # Keyframes in decode order, which is display order at a closed GOP's keyframe; only a hint where
-        # to seek (a wrong one is caught by `_place`).
-        self._set_keyframes(np.flatnonzero([e.is_keyframe for e in kept]))
+        self._pts, keyframes = grid  # (N,) display order; keyframes in decode order, which is display order at
+        # a closed GOP's keyframe: only a hint where to seek (a wrong one is caught by `_place`)
+        self._set_keyframes(keyframes)
         return True
 
     def _index_by_demux(self) -> None:

@@ -3,8 +3,11 @@
 `seek_mode="exact"` scans the file once at open, so the frame count and every index are the
 stream's, not the header's. Exact in mp4/mov and mkv/webm, edit lists and rotation included (it turns
 the picture upright itself); not in AVI or MPEG program streams, where it lost a frame and returned the
-13th frame for frame 0 (see `probe.py`), so it declines those files. Needs the system FFmpeg shared
-libraries (Debian package `ffmpeg`).
+13th frame for frame 0 (see `probe.py`), so it declines those files. Where the probe found mp4's sample
+table on an even grid (`Probe.even_grid`: constant frame rate, no gap), frame n is at n / rate and
+`seek_mode="approximate"` is as exact without the scan; a variable-frame-rate mp4 is not (seeking there
+returned other frames: tests/data/test_containers.py). Needs the system FFmpeg shared libraries (Debian
+package `ffmpeg`).
 """
 
 from __future__ import annotations
@@ -31,9 +34,23 @@ class TorchCodecReader(VideoReader):
             return f"does not seek exactly in {probe.format_name} files"
         return None
 
-    def __init__(self, path: str | os.PathLike[str], *, num_threads: int = 1, seek_mode: str = "exact") -> None:
+    wants_probe = True
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        num_threads: int = 1,
+        seek_mode: str | None = None,
+        probe: Probe | None = None,
+    ) -> None:
+        """`seek_mode` None: "approximate" where the `probe` shows an even sample grid, else "exact"."""
         super().__init__(path, num_threads=num_threads)
         from torchcodec.decoders import VideoDecoder
+
+        if seek_mode is None:
+            seek_mode = "approximate" if probe is not None and probe.even_grid else "exact"
+        self.seek_mode = seek_mode
 
         try:
             self._dec = VideoDecoder(str(self.path), seek_mode=seek_mode, num_ffmpeg_threads=num_threads)
