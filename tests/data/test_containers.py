@@ -184,7 +184,8 @@ def test_pyav_opens_a_constant_rate_mp4_from_its_sample_table(corpus, monkeypatc
 
     demuxed = []
     real = PyAVReader._index_by_demux
-    monkeypatch.setattr(PyAVReader, "_index_by_demux", lambda self: demuxed.append(self.path.name) or real(self))
+    monkeypatch.setattr(PyAVReader, "_index_by_demux",
+                        lambda self, **kw: demuxed.append(self.path.name) or real(self, **kw))  # fmt: skip
     for case in ("mp4_h264_bframes", "mp4_vfr", "mkv_h264"):
         path, truth = corpus[case]
         with PyAVReader(path) as r:
@@ -270,3 +271,25 @@ def test_seeking_by_time_is_wrong_in_a_variable_rate_mp4_so_it_keeps_the_scan(co
     with TorchCodecReader(path, seek_mode="approximate") as r:
         assert numbers(r.get_frames(idx)) != [truth[i] for i in idx]  # frames at i / average rate: others
     assert not probe_video(path).even_grid
+
+
+@pytest.mark.parametrize("case", ["mp4_h264_bframes", "mkv_h264", "webm_vp9", "mp4_vfr"])
+def test_pyav_opens_with_at_most_two_opens_and_decodes_on_from_its_first_frame(corpus, case, monkeypatch):
+    """Opening costs one `av.open` where mp4's sample table is an even grid, two where the packets are read
+    (one pass, then the start again), three in an mp4 that is not on a grid; the first frame it decodes to
+    check the stream is where the first request goes on from, without a seek, when that request is in the
+    first group of pictures."""
+    import av
+
+    from pipeline.data.backends.pyav import PyAVReader
+
+    opens, seeks = [], []
+    real_open = av.open
+    monkeypatch.setattr(av, "open", lambda *a, **k: opens.append(a[0]) or real_open(*a, **k))
+    path, truth = corpus[case]
+    with PyAVReader(path) as r:
+        assert len(opens) == {"mp4_h264_bframes": 1, "mp4_vfr": 3}.get(case, 2)
+        real_seek = r._seek
+        r._seek = lambda key: seeks.append(key) or real_seek(key)
+        assert numbers(r.get_frames([2, 5])) == [truth[2], truth[5]]
+        assert seeks == [] and r.codec_frames == 5  # frames 1 to 5, after frame 0 decoded at open

@@ -40,7 +40,9 @@ class DecordReader(VideoReader):
             return f"does not turn rotated video upright ({probe.rotation} degrees)"
         return None
 
-    def __init__(self, path: str | os.PathLike[str], *, num_threads: int = 1) -> None:
+    wants_probe = True
+
+    def __init__(self, path: str | os.PathLike[str], *, num_threads: int = 1, probe: Probe | None = None) -> None:
         super().__init__(path, num_threads=num_threads)
         import decord
 
@@ -58,7 +60,8 @@ class DecordReader(VideoReader):
         if n == 0:
             self.close()
             raise VideoError(self.path, "no video frames")
-        w, h = probe_size(self.path)  # decord exposes the size only by decoding a frame
+        # decord exposes the size only by decoding a frame; the probe (`auto`) read it already
+        w, h = probe.size if probe is not None and probe.size[0] else probe_size(self.path)
         self.meta = VideoMeta(str(self.path), n, float(self._vr.get_avg_fps()), w, h)
 
     def _decode(self, indices: np.ndarray) -> torch.Tensor:

@@ -32,6 +32,7 @@ class Probe:
     rotation: int  # degrees counter-clockwise a player turns the picture (display matrix), 0/90/180/270
     leading_discards: int  # frames an edit list drops before the first presented frame
     even_grid: bool = False  # mp4 whose sample table puts every frame on one constant step (`sample_grid`)
+    size: tuple[int, int] = (0, 0)  # (width, height) as stored (before any rotation)
 
     @property
     def indexed(self) -> bool:
@@ -59,7 +60,8 @@ def probe_video(path: str | os.PathLike[str]) -> Probe:
                 rotation = frame_rotation(frame)
                 break
         grid = sample_grid(container, stream, frame.pts if frame is not None else None) is not None
-        return Probe(container.format.name, stream.codec_context.name, rotation, discards, grid)
+        cc = stream.codec_context
+        return Probe(container.format.name, cc.name, rotation, discards, grid, (int(cc.width), int(cc.height)))
 
 
 def sample_grid(container: Any, stream: Any, first_pts: int | None) -> tuple[np.ndarray, np.ndarray] | None:

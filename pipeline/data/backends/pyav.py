@@ -101,12 +101,18 @@ class PyAVReader(VideoReader):
     def _index_packets(self) -> None:
         """Indexed containers: mp4's sample table when it shows a constant frame rate (read with the
         header: nothing is scanned), else every packet's timestamp (one demux pass, no decoding)."""
-        first_pts, self.rotation = self._first_frame()
-        self._from_table = self._index_from_sample_table(first_pts)
-        if self._from_table:  # decoding goes on from frame 0 (a first clip in its group of pictures needs no seek)
+        self._from_table, self._opening = False, None
+        if self._container.format.name.startswith("mov"):
+            first_pts, self.rotation = self._first_frame()
+            self._from_table = self._index_from_sample_table(first_pts)
+        if not self._from_table:
+            self._index_by_demux(rewind_first=self._opening is not None)  # leaves the file open at its start
+            first_pts, self.rotation = self._first_frame()
+            if first_pts != self._pts[0]:  # decoding must not go on from an unplaced frame
+                self._open()
+                self._opening = None
+        if self._opening is not None:  # decoding goes on from frame 0 (a first clip in its GOP needs no seek)
             self._cursor = (self._opening, 0)
-        else:
-            self._index_by_demux()
         self._opening = None
 
     def _index_from_sample_table(self, first_pts: int | None) -> bool:
@@ -120,11 +126,13 @@ class PyAVReader(VideoReader):
         self._set_keyframes(keyframes)
         return True
 
-    def _index_by_demux(self) -> None:
-        """Every packet's presentation timestamp, read without decoding, in display order."""
+    def _index_by_demux(self, rewind_first: bool = True) -> None:
+        """Every packet's presentation timestamp, read without decoding, in display order (`rewind_first`
+        False: the file is open at its start already, nothing read from it)."""
         import av
 
-        self._open()
+        if rewind_first:
+            self._open()
         self._from_table = False
         pts, key = [], []
         try:
