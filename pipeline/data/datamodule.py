@@ -87,7 +87,10 @@ class VideoDataModule(L.LightningDataModule):
         make_args: dict[str, Any] | None = None,
         read_args: dict[str, Any] | None = None,
         loader_timeout: float = 600.0,
+        device: str = "cpu",
     ) -> None:
+        """`device`: where videos are decoded: "cpu", or "cuda" for TorchCodec on the GPU (NVDEC; the main
+        process decodes, so `num_workers` must be 0; untested by us on a GPU)."""
         super().__init__()
         for key, value in (("size", size), ("batch_size", batch_size), ("test_clips", test_clips)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -96,6 +99,7 @@ class VideoDataModule(L.LightningDataModule):
             raise ConfigError(f"data.num_workers must be 0 or more, got {num_workers!r}")
         if not 0 <= max_bad_rate <= 1 or loader_timeout <= 0:
             raise ConfigError("data.max_bad_rate must be in [0, 1] and data.loader_timeout above 0")
+        self.device = _decode_device(device, num_workers)
         self.save_hyperparameters()
         self.sources = {"train": train, "val": val, "test": test}
         self.fmt, self.root, self.split = fmt, root, split
@@ -116,8 +120,11 @@ class VideoDataModule(L.LightningDataModule):
         self.test_tf = default_transforms(size, training=False, three_crop=True) if test_three_crop else self.eval_tf
         self.backend = backend
         self.batch_size = batch_size
-        self.num_workers = default_num_workers() if num_workers is None else num_workers
-        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.num_workers = (
+            (0 if self.device != "cpu" else default_num_workers()) if num_workers is None else num_workers
+        )
+        on_host = self.device == "cpu"  # frames decoded on the GPU are there already
+        self.pin_memory = (on_host and torch.cuda.is_available()) if pin_memory is None else pin_memory
         self.seed = seed
         self.make, self.make_args = make, make_args
         self.prepare_timeout = 3600.0  # how long other ranks wait for rank 0 to make the data
@@ -220,7 +227,7 @@ class VideoDataModule(L.LightningDataModule):
             transform = {"train": self.train_tf, "val": self.eval_tf, "test": self.test_tf}[split]
             self.datasets[split] = VideoDataset(
                 ann.records, sampler=sampler, transform=transform, training=training, backend=self.backend,
-                num_classes=len(ann.class_names), seed=self.seed, multilabel=multilabel,
+                num_classes=len(ann.class_names), seed=self.seed, multilabel=multilabel, device=self.device,
             )  # fmt: skip
 
     def _loader(self, split: str, *, shuffle: bool) -> DataLoader:
@@ -294,3 +301,21 @@ class VideoDataModule(L.LightningDataModule):
             training = trainer is None or trainer.training
             (self.train_failures if training else self.eval_failures).update(batch)
         return batch
+
+
+def _decode_device(device: str, num_workers: int | None) -> str:
+    """`data.device`, checked: a device torch knows and has here; a GPU one decoded in the main process."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ConfigError(f"data.device: {device!r} is not a device (cpu, cuda, cuda:1)") from e
+    if parsed.type == "cpu":
+        return "cpu"
+    if parsed.type != "cuda":
+        raise ConfigError(f"data.device: {device!r}; videos decode on cpu or cuda (TorchCodec)")
+    if not torch.cuda.is_available():
+        raise ConfigError(f"data.device: {device!r}, but there is no CUDA device here; use cpu")
+    if num_workers:
+        raise ConfigError("data.device cuda decodes in the main process (CUDA does not survive the fork of a "
+                          "loader worker): set data.num_workers 0")  # fmt: skip
+    return str(parsed)

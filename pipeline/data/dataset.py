@@ -96,13 +96,13 @@ class LastReader:
         self.pid = os.getpid()
         self.opened = 0  # readers opened (the benchmark and the tests count them)
 
-    def get(self, path: str, backend: str, num_threads: int) -> VideoReader:
+    def get(self, path: str, backend: str, num_threads: int, device: str = "cpu") -> VideoReader:
         if self.pid != os.getpid():  # inherited through fork: not ours to use or to close
             _INHERITED.append(self.reader)
             self.path, self.reader, self.pid = None, None, os.getpid()
         if self.reader is None or self.path != path:
             self.close()
-            self.reader = open_video(path, backend, num_threads=num_threads)
+            self.reader = open_video(path, backend, num_threads=num_threads, device=device)
             self.path = path
             self.opened += 1
         return self.reader
@@ -139,6 +139,7 @@ class VideoDataset(Dataset):
         seed: int = 0,
         num_threads: int = 1,
         multilabel: bool | None = None,
+        device: str = "cpu",
     ) -> None:
         self.records = list(records)
         # multi-hot targets when any record has several labels, or when told (e.g. an unlabeled test list
@@ -151,6 +152,7 @@ class VideoDataset(Dataset):
         self.num_classes = num_classes
         self.seed = seed
         self.num_threads = num_threads
+        self.device = device  # where the frames are decoded (TorchCodec on a GPU) or moved to
         self.epoch = 0
         self.clips = sampler.num_clips(training)
         self.last_reader = LastReader()  # evaluation with several clips per video reads them with one reader
@@ -185,9 +187,9 @@ class VideoDataset(Dataset):
         reuse = self.clips > 1 and not self.training
         try:
             if reuse:
-                reader = self.last_reader.get(str(record.path), self.backend, self.num_threads)
+                reader = self.last_reader.get(str(record.path), self.backend, self.num_threads, self.device)
             else:
-                reader = open_video(record.path, self.backend, num_threads=self.num_threads)
+                reader = open_video(record.path, self.backend, num_threads=self.num_threads, device=self.device)
             with nullcontext() if reuse else reader:
                 indices = self.sampler(reader.meta.num_frames, rng, training=self.training, fps=reader.meta.fps)
                 frames = reader.get_frames(indices[clip])  # (T, C, H, W) uint8

@@ -56,12 +56,16 @@ def _load_error(name: str) -> str | None:
     return None
 
 
-def candidates(backend: str) -> list[str]:
-    """The backends to try, in order, for `backend` ("auto" or a registered name)."""
+def candidates(backend: str, device: str = "cpu") -> list[str]:
+    """The backends to try, in order, for `backend` ("auto" or a registered name); on a `device` other
+    than the CPU, the one that decodes there (TorchCodec) first."""
     if backend == "auto":
         names = list(_installed())
         if not names:
             raise RuntimeError("no video decoding backend is installed (need one of: torchcodec, decord2, av)")
+        if device != "cpu" and "torchcodec" in names:
+            names.remove("torchcodec")
+            names.insert(0, "torchcodec")
         return names
     BACKENDS.get(backend)  # an unknown name lists the allowed ones
     return [backend] if backend == "pyav" else [backend, "pyav"]
@@ -72,8 +76,11 @@ class FallbackReader(VideoReader):
 
     name = "auto"
 
-    def __init__(self, path: str | os.PathLike[str], *, backends: Sequence[str], num_threads: int = 1) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, backends: Sequence[str], num_threads: int = 1, device: str = "cpu"
+    ) -> None:
         super().__init__(path, num_threads=num_threads)
+        self.device = device
         self.tried: list[tuple[str, str]] = []  # (backend, why it was passed over or failed)
         self._left = list(backends)
         self._probe: Probe | None = None
@@ -110,6 +117,8 @@ class FallbackReader(VideoReader):
                 continue
             try:
                 extra = {"probe": self.probe} if cls.wants_probe else {}
+                if self.device != "cpu" and cls.decodes_on_device:
+                    extra["device"] = self.device
                 self._reader = cls(self.path, num_threads=self.num_threads, **extra)
             except VideoError as e:
                 self.tried.append((name, e.reason))
@@ -136,7 +145,7 @@ class FallbackReader(VideoReader):
                 self._next()
                 continue
             self.meta = self._reader.meta  # a stream shorter than its header lowers the count
-            return frames
+            return frames if frames.device.type != "cpu" or self.device == "cpu" else frames.to(self.device)
 
     def _decode(self, indices: np.ndarray) -> torch.Tensor:  # pragma: no cover - get_frames delegates
         raise NotImplementedError

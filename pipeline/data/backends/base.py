@@ -113,6 +113,7 @@ class VideoReader(ABC):
     name: ClassVar[str]
     exact_everywhere: ClassVar[bool] = False  # True: no need to probe a file before trusting this backend
     wants_probe: ClassVar[bool] = False  # True: its constructor takes the file's `probe=` (to choose a mode)
+    decodes_on_device: ClassVar[bool] = False  # True: its constructor takes `device=` (decodes on a GPU)
 
     @classmethod
     def inexact_reason(cls, probe: Probe) -> str | None:

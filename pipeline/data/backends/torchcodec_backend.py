@@ -35,6 +35,7 @@ class TorchCodecReader(VideoReader):
         return None
 
     wants_probe = True
+    decodes_on_device = True
 
     def __init__(
         self,
@@ -43,8 +44,10 @@ class TorchCodecReader(VideoReader):
         num_threads: int = 1,
         seek_mode: str | None = None,
         probe: Probe | None = None,
+        device: str = "cpu",
     ) -> None:
-        """`seek_mode` None: "approximate" where the `probe` shows an even sample grid, else "exact"."""
+        """`seek_mode` None: "approximate" where the `probe` shows an even sample grid, else "exact".
+        `device` "cuda": NVDEC decodes on the GPU and the frames stay there."""
         super().__init__(path, num_threads=num_threads)
         from torchcodec.decoders import VideoDecoder
 
@@ -53,7 +56,7 @@ class TorchCodecReader(VideoReader):
         self.seek_mode = seek_mode
 
         try:
-            self._dec = VideoDecoder(str(self.path), seek_mode=seek_mode, num_ffmpeg_threads=num_threads)
+            self._dec = VideoDecoder(str(self.path), seek_mode=seek_mode, num_ffmpeg_threads=num_threads, device=device)
         except (RuntimeError, ValueError) as e:
             raise VideoError(self.path, diagnose(self.path, e)) from e
         md = self._dec.metadata

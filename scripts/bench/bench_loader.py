@@ -1,0 +1,375 @@
+"""The loader at the decode limit: our backends and `auto` against the libraries they wrap, called directly,
+and against PyTorchVideo's `EncodedVideo`, per container, in one run.
+
+Per container, the sample videos of the repository (datasets/samples) as shipped and re-encoded by the
+`ffmpeg` program into mp4 H.264 with and without B-frames, Matroska (the same H.264 stream) and WebM VP9,
+at x264's default keyframe interval. Every way decodes the same TSN-8 training clips (drawn as the dataset
+draws them), with one decoding thread each, the ways taking turns clip by clip (drift in machine speed
+hits all alike):
+- fresh: a new reader per clip, as a training loader opens a video per item;
+- reused: one reader per video for all its clips (multi-view testing, `vap score`, summaries);
+- open: milliseconds from the path to a reader ready to decode;
+- peak memory: a process of its own per way, which imports the library and decodes every clip (VmHWM).
+
+The libraries called directly, as their documentation shows:
+- TorchCodec `VideoDecoder(path, seek_mode=...)` and `get_frames_at(indices)`, approximate and exact;
+- decord `VideoReader(path, num_threads=1)` and `get_batch(indices)` (MMAction2's `DecordDecode`);
+- PyAV: `container.decode(video=0)` front to back, keeping the wanted frames (exact anywhere; no seek).
+PyTorchVideo: `EncodedVideo.from_path(path, decoder="pyav")` and `get_clip(i / fps, (i + 1) / fps)` per frame
+(its clip API is by time); a window that comes back empty is counted.
+
+    .venv/bin/python scripts/bench/bench_loader.py                 # docs/bench/loader.md and loader.json
+    .venv/bin/python scripts/bench/bench_loader.py --quick --out /tmp/loader   # one repeat, 2 clips a video
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pipeline.env import provenance
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "datasets" / "samples"
+X264 = ("-c:v", "libx264", "-preset", "medium", "-crf", "20", "-pix_fmt", "yuv420p")
+# container -> (file name ending, ffmpeg options); None: the samples as they are
+CONTAINERS: dict[str, tuple[str, tuple[str, ...]] | None] = {
+    "mp4 as shipped": None,
+    "mp4 H.264, B-frames": ("_bf.mp4", (*X264, "-bf", "3")),
+    "mp4 H.264, no B-frames": ("_nobf.mp4", (*X264, "-bf", "0")),
+    "mkv H.264, B-frames": ("_bf.mkv", (*X264, "-bf", "3")),
+    "WebM VP9": ("_vp9.webm", ("-c:v", "libvpx-vp9", "-b:v", "1M", "-g", "250", "-deadline", "good", "-cpu-used", "4")),
+}
+DIRECT = ("torchcodec approximate", "torchcodec exact", "decord", "pyav")
+OURS = ("our pyav", "our torchcodec", "our decord", "our auto")
+PEER = ("pytorchvideo",)
+
+
+def make_set(name: str, cache: Path) -> list[Path]:
+    """The sample videos in the container `name` (made once with ffmpeg, kept in `cache`)."""
+    samples = sorted(SAMPLES.glob("*.mp4"))
+    spec = CONTAINERS[name]
+    if spec is None:
+        return samples
+    suffix, args = spec
+    out = []
+    for src in samples:
+        dst = cache / f"{src.stem}{suffix}"
+        if not dst.exists():
+            cache.mkdir(parents=True, exist_ok=True)
+            tmp = dst.with_name(f".part.{dst.name}")
+            subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(src), *args, "-an", str(tmp)],
+                           check=True, timeout=1800)  # fmt: skip
+            tmp.rename(dst)
+        out.append(dst)
+    return out
+
+
+# --- each way: open(path) -> handle, clip(handle, indices) -> frames ----------------------------------------
+def _pyav_open(path: Path) -> Any:
+    import av
+
+    container = av.open(str(path))
+    container.streams.video[0].codec_context.thread_count = 1
+    return container
+
+
+def _pyav_clip(container: Any, indices: np.ndarray) -> np.ndarray:
+    wanted, out = set(indices.tolist()), {}
+    container.seek(0)
+    for i, frame in enumerate(container.decode(video=0)):
+        if i in wanted:
+            out[i] = frame.to_ndarray(format="rgb24")
+        if i >= indices.max():
+            break
+    return np.stack([out[i] for i in indices.tolist()])
+
+
+def _ptv_clip(video: Any, indices: np.ndarray, fps: float, empty: list[int]) -> list:
+    frames = []
+    for i in indices.tolist():
+        clip = video.get_clip(i / fps, (i + 1) / fps)["video"]
+        if clip is None or clip.shape[1] == 0:
+            empty[0] += 1
+        frames.append(clip)
+    return frames
+
+
+def ways(fps: dict[Path, float], empty: list[int]) -> dict[str, tuple[Callable, Callable, Callable]]:
+    """Per way: open(path), clip(handle, path, indices), close(handle)."""
+    import decord
+    from pytorchvideo.data.encoded_video import EncodedVideo
+    from torchcodec.decoders import VideoDecoder
+
+    from pipeline.data.backends import open_video
+
+    def ours(name: str) -> tuple[Callable, Callable, Callable]:
+        return (lambda p: open_video(p, name), lambda h, p, i: h.get_frames(i), lambda h: h.close())
+
+    nothing = lambda h: None  # noqa: E731
+    return {
+        "torchcodec approximate": (lambda p: VideoDecoder(str(p), seek_mode="approximate", num_ffmpeg_threads=1),
+                                   lambda h, p, i: h.get_frames_at(indices=i.tolist()).data, nothing),
+        "torchcodec exact": (lambda p: VideoDecoder(str(p), seek_mode="exact", num_ffmpeg_threads=1),
+                             lambda h, p, i: h.get_frames_at(indices=i.tolist()).data, nothing),
+        "decord": (lambda p: decord.VideoReader(str(p), ctx=decord.cpu(0), num_threads=1),
+                   lambda h, p, i: h.get_batch(i.tolist()).asnumpy(), nothing),
+        "pyav": (_pyav_open, lambda h, p, i: _pyav_clip(h, i), lambda h: h.close()),
+        "our pyav": ours("pyav"),
+        "our torchcodec": ours("torchcodec"),
+        "our decord": ours("decord"),
+        "our auto": ours("auto"),
+        "pytorchvideo": (lambda p: EncodedVideo.from_path(str(p), decode_audio=False, decoder="pyav"),
+                         lambda h, p, i: _ptv_clip(h, i, fps[p], empty), lambda h: h.close()),
+    }  # fmt: skip
+
+
+def clip_indices(videos: list[Path], clips: int, seed: int) -> dict[Path, list[np.ndarray]]:
+    from pipeline.data.backends import open_video
+    from pipeline.data.samplers import TSNSampler
+
+    sampler = TSNSampler(num_segments=8)
+    out = {}
+    for k, v in enumerate(videos):
+        with open_video(v, "pyav") as r:
+            n = r.meta.num_frames
+        out[v] = [sampler(n, np.random.default_rng([seed, k, i]), training=True)[0] for i in range(clips)]
+    return out
+
+
+def _attempt(clip: Callable, h: Any, v: Path, indices: np.ndarray, failed: dict[str, list[str]], name: str) -> None:
+    """A clip; a library that raises on it (TorchCodec's approximate mode past its estimated frame count) is
+    noted, with its reason, and timed all the same."""
+    try:
+        clip(h, v, indices)
+    except Exception as e:  # noqa: BLE001 - any library's own error is a finding, not a crash of the benchmark
+        failed.setdefault(name, []).append(f"{v.name}: {type(e).__name__}: {' '.join(str(e).split())[:160]}")
+
+
+def one_repeat(
+    videos: list[Path], table: dict, clips: int, seed: int, failed: dict[str, list[str]]
+) -> dict[str, dict[str, float]]:
+    """Seconds per clip (fresh and reused) and per open of each way, the ways taking turns."""
+    names = list(table)
+    idx = clip_indices(videos, clips, seed)
+    spent = {n: {"fresh": 0.0, "open": 0.0, "reused": 0.0} for n in names}
+    turn = 0
+    for v in videos:
+        for i in range(clips):  # fresh: a reader per clip
+            for k in range(len(names)):
+                name = names[(turn + k) % len(names)]
+                opener, clip, close = table[name]
+                t0 = time.perf_counter()
+                h = opener(v)
+                t1 = time.perf_counter()
+                _attempt(clip, h, v, idx[v][i], failed, name)
+                close(h)
+                spent[name]["fresh"] += time.perf_counter() - t0
+                spent[name]["open"] += t1 - t0
+            turn += 1
+        for k in range(len(names)):  # reused: one reader for the video's clips
+            name = names[(turn + k) % len(names)]
+            opener, clip, close = table[name]
+            t0 = time.perf_counter()
+            h = opener(v)
+            for i in range(clips):
+                _attempt(clip, h, v, idx[v][i], failed, name)
+            close(h)
+            spent[name]["reused"] += time.perf_counter() - t0
+        turn += 1
+    total = clips * len(videos)
+    return {n: {"fresh": total / s["fresh"], "reused": total / s["reused"], "open_ms": 1000 * s["open"] / total}
+            for n, s in spent.items()}  # fmt: skip
+
+
+PEAK_CODE = """
+import sys, json, time
+sys.path.insert(0, {here!r})
+import numpy as np
+import bench_loader as b
+name, paths, clips = sys.argv[1], [b.Path(p) for p in json.loads(sys.argv[2])], int(sys.argv[3])
+fps = {{}}
+empty = [0]
+table = b.ways(fps, empty)
+if name == "pytorchvideo":
+    import av
+    for p in paths:
+        with av.open(str(p)) as c:
+            fps[p] = float(c.streams.video[0].average_rate)
+idx = b.clip_indices(paths, clips, 0)
+opener, clip, close = table[name]
+for p in paths:
+    for i in range(clips):
+        h = opener(p)
+        try:
+            clip(h, p, idx[p][i])
+        except Exception:
+            pass
+        close(h)
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
+print(int(hwm.split()[1]) / 1024)
+"""
+
+
+def peak_memory(name: str, videos: list[Path], clips: int) -> float:
+    """Peak resident MB of a process that imports every library this script uses and decodes the clips with
+    one way (the imports are the same for all, so the differences are the decoding's)."""
+    code = PEAK_CODE.format(here=str(Path(__file__).parent))
+    done = subprocess.run([sys.executable, "-c", code, name, json.dumps([str(v) for v in videos]), str(clips)],
+                          capture_output=True, text=True, timeout=1800)  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"{name}: {done.stderr[-2000:]}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def run(args: argparse.Namespace, results: dict[str, Any], save: Callable[[], None]) -> None:
+    """Measure each container of `args.containers` into `results["containers"]`, saving after each."""
+    import av
+
+    from pipeline.data.backends import open_video
+
+    torch.set_num_threads(1)
+    for name in args.containers:
+        videos = make_set(name, args.cache)
+        fps = {}
+        for v in videos:
+            with av.open(str(v)) as c:
+                fps[v] = float(c.streams.video[0].average_rate)
+        empty = [0]
+        table = ways(fps, empty)
+        for way in table.values():  # warm-up: loading a library is not decoding
+            h = way[0](videos[0])
+            way[1](h, videos[0], np.array([0, 1]))
+            way[2](h)
+        empty[0] = 0
+        reps: list[dict[str, dict[str, float]]] = []
+        failed: dict[str, list[str]] = {}
+        for rep in range(args.repeats):
+            print(f"{name}: repeat {rep + 1}/{args.repeats}", file=sys.stderr, flush=True)
+            reps.append(one_repeat(videos, table, args.clips, seed=rep, failed=failed))
+        med = {w: {k: statistics.median(r[w][k] for r in reps) for k in ("fresh", "reused", "open_ms")} for w in table}
+        served = {}
+        for v in videos:
+            with open_video(v, "auto") as r:
+                served[v.name] = r.backend + (f" ({r._reader.seek_mode})" if r.backend == "torchcodec" else "")
+        limit = {m: max(DIRECT, key=lambda w, m=m: med[w][m]) for m in ("fresh", "reused")}
+        ratio = {
+            m: statistics.median(r["our auto"][m] / max(r[w][m] for w in DIRECT) for r in reps)
+            for m in ("fresh", "reused")
+        }
+        peaks = {w: peak_memory(w, videos, max(1, args.clips // 2)) for w in table} if name in args.memory else {}
+        results["containers"][name] = {
+            "videos": [v.name for v in videos],
+            "clips_per_s": med,
+            "limit": limit,
+            "auto_over_fastest_direct": ratio,
+            "auto_served_by": served,
+            "pytorchvideo_empty_windows": empty[0],
+            "pytorchvideo_windows": len(videos) * args.clips * 8 * 2 * args.repeats,
+            "peak_mb": peaks,
+            "failed_clips": {w: len(v) for w, v in failed.items()},
+            "failures": {w: sorted(set(v))[:3] for w, v in failed.items()},
+            "clips_per_video": args.clips,
+            "repeats": args.repeats,
+        }
+        save()
+        print(json.dumps({name: {"auto/fastest": ratio, "limit": limit}}), file=sys.stderr, flush=True)
+
+
+def report(res: dict, prov: dict[str, str]) -> str:
+    parts = []
+    for name in [n for n in CONTAINERS if n in res["containers"]]:
+        c = res["containers"][name]
+        med = c["clips_per_s"]
+        best = {m: max(med[w][m] for w in DIRECT) for m in ("fresh", "reused")}
+        peak = {w: f"{c['peak_mb'][w]:.0f}" if w in c["peak_mb"] else "-" for w in med}
+        rows = "\n".join(
+            f"| {w} | {med[w]['fresh']:.2f} | {med[w]['fresh'] / best['fresh']:.2f} | {med[w]['reused']:.2f} | "
+            f"{med[w]['reused'] / best['reused']:.2f} | {med[w]['open_ms']:.1f} | {peak[w]} |"
+            for w in (*DIRECT, *OURS, *PEER)
+        )
+        failures = "".join(
+            f"\n- `{w}` failed {n} clips: {'; '.join(c['failures'][w])}" for w, n in c.get("failed_clips", {}).items()
+        )
+        served = ", ".join(f"{v}: {b}" for v, b in c["auto_served_by"].items())
+        parts.append(f"""### {name}
+
+Videos: {", ".join(c["videos"])}. `auto` served them with {served}. The limit (fastest library called
+directly): **{c["limit"]["fresh"]}** with a fresh reader per clip, **{c["limit"]["reused"]}** with one reader
+per video. `auto` / that: **{c["auto_over_fastest_direct"]["fresh"]:.2f}** fresh, **{c["auto_over_fastest_direct"]["reused"]:.2f}**
+reused (medians of the per-repeat ratios). PyTorchVideo returned {c["pytorchvideo_empty_windows"]} empty
+one-frame windows of {c["pytorchvideo_windows"]}.{failures}
+
+| way | clips/s, fresh reader | / fastest direct | clips/s, reused reader | / fastest direct | open (ms) | peak MB |
+|---|---|---|---|---|---|---|
+{rows}
+""")
+    body = "\n".join(parts)
+    return f"""# The loader against the libraries it wraps and PyTorchVideo
+
+Command: `{prov["command"]}` ({prov["date"]})
+
+{__doc__.split("    .venv")[0].strip()}
+
+TSN-8 clips, {res["clips_per_video"]} per video, {res["repeats"]} repeats (medians); one decoding thread, one
+torch thread. A failed clip is timed as it went and listed. Peak MB (where measured): VmHWM of a process
+that imports all of these libraries (torch, TorchCodec, decord, PyAV, PyTorchVideo) and decodes half the
+clips with one way, so the differences between ways are the decoding's.
+
+{body}
+Machine: {prov["machine"]}.
+"""
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=REPO / "docs" / "bench")
+    p.add_argument("--cache", type=Path, default=Path("/tmp/vap-bench-loader"))
+    p.add_argument("--clips", type=int, default=6, help="clips per video per repeat (default: %(default)s)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--containers", nargs="+", default=list(CONTAINERS), choices=list(CONTAINERS), metavar="NAME",
+                   help="measure these again only, keeping the others in --out's JSON (default: all)")  # fmt: skip
+    p.add_argument(
+        "--memory",
+        nargs="+",
+        default=["mp4 as shipped", "WebM VP9"],
+        metavar="NAME",
+        help="containers to measure peak memory on (a process per way; default: %(default)s)",
+    )
+    p.add_argument("--quick", action="store_true", help="one repeat, 2 clips a video, no memory runs")
+    p.add_argument("--report-only", action="store_true", help="write the Markdown report again from --out's JSON")
+    args = p.parse_args()
+    name = "loader_quick" if args.quick else "loader"
+    if args.report_only:
+        saved = json.loads((args.out / f"{name}.json").read_text())
+        (args.out / f"{name}.md").write_text(report(saved["results"], saved["provenance"]))
+        return
+    if args.quick:
+        args.clips, args.repeats, args.memory = 2, 1, []
+    saved = args.out / f"{name}.json"
+    res = json.loads(saved.read_text())["results"] if saved.exists() else {"containers": {}}
+    res.update(clips_per_video=args.clips, repeats=args.repeats)
+    prov = provenance("bench/bench_loader.py")
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:
+        saved.write_text(json.dumps({"results": res, "provenance": prov}, indent=1) + "\n")
+        (args.out / f"{name}.md").write_text(report(res, prov))
+
+    args.memory = [m for m in args.memory if m in args.containers]
+    run(args, res, save)
+    print(f"wrote {args.out / name}.md", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
