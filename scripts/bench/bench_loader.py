@@ -393,9 +393,10 @@ def report(res: dict, prov: dict[str, str]) -> str:
             counts = ("\n\nFrames each library reports (our readers report the stream's) and whether it returns the "
                       "last one:\n\n| video | torchcodec approximate | torchcodec exact | decord |\n|---|---|---|---|"
                       + counts)  # fmt: skip
+        run = f"Measured by `{c['command']}` ({c['date']}), " if "command" in c else ""
         parts.append(f"""### {name}
 
-Videos: {", ".join(c["videos"])}. `auto` served them with {served}. The limit (fastest library called
+{run}{c.get("clips_per_video", res.get("clips_per_video"))} clips per video, {c.get("repeats", res.get("repeats"))} repeats. Videos: {", ".join(c["videos"])}. `auto` served them with {served}. The limit (fastest library called
 directly): **{c["limit"]["fresh"]}** with a fresh reader per clip, **{c["limit"]["reused"]}** with one reader
 per video. `auto` / that: **{c["auto_over_fastest_direct"]["fresh"]:.3f}** fresh, **{c["auto_over_fastest_direct"]["reused"]:.3f}**
 reused (medians of the per-repeat ratios). PyTorchVideo returned {c["pytorchvideo_empty_windows"]} empty
@@ -406,6 +407,11 @@ one-frame windows of {c["pytorchvideo_windows"]}.{failures}{counts}
 {rows}
 """)
     body = "\n".join(parts)
+    for name, e in res.get("earlier_runs", {}).items():
+        r = e["auto_over_fastest_direct"]
+        body += (f"\nEarlier run of {name}: `{e['command']}` ({e['date']}), {e['clips_per_video']} clips per video, "
+                 f"{e['repeats']} repeats: `auto` / fastest {r['fresh']:.3f} fresh, {r['reused']:.3f} reused; "
+                 "measured again with more clips, above.\n")  # fmt: skip
     if "profile" in res:
         prof = res["profile"]
         lines = "\n".join(
@@ -434,12 +440,12 @@ first group of pictures goes on from it.
 {body}"""
     return f"""# The loader against the libraries it wraps and PyTorchVideo
 
-Command: `{prov["command"]}` ({prov["date"]})
+Last run: `{prov["command"]}` ({prov["date"]}); each container says which run measured it.
 
 {__doc__.split("    .venv")[0].strip()}
 
-TSN-8 clips, {res["clips_per_video"]} per video, {res["repeats"]} repeats (medians); one decoding thread, one
-torch thread. A failed clip is timed as it went and listed. Peak MB (where measured): VmHWM of a process
+TSN-8 clips (each container says how many per video and how many repeats; medians); one decoding thread,
+one torch thread. A failed clip is timed as it went and listed. Peak MB (where measured): VmHWM of a process
 that imports all of these libraries (torch, TorchCodec, decord, PyAV, PyTorchVideo) and decodes half the
 clips with one way, so the differences between ways are the decoding's.
 
@@ -490,6 +496,9 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
 
     def save() -> None:
+        for container in args.containers:  # what was measured in this run says so
+            if container in res["containers"]:
+                res["containers"][container].update(command=prov["command"], date=prov["date"])
         saved.write_text(json.dumps({"results": res, "provenance": prov}, indent=1) + "\n")
         (args.out / f"{name}.md").write_text(report(res, prov))
 
