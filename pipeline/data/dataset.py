@@ -98,7 +98,8 @@ class LastReader:
 
     def get(self, path: str, backend: str, num_threads: int, device: str = "cpu") -> VideoReader:
         if self.pid != os.getpid():  # inherited through fork: not ours to use or to close
-            _INHERITED.append(self.reader)
+            if self.reader is not None:
+                _INHERITED.append(self.reader)
             self.path, self.reader, self.pid = None, None, os.getpid()
         if self.reader is None or self.path != path:
             self.close()
@@ -116,7 +117,7 @@ class LastReader:
         return {"path": None, "reader": None, "pid": -1, "opened": 0}
 
 
-_INHERITED: list[VideoReader | None] = []  # readers a forked worker must leave alone, kept from the collector
+_INHERITED: list[VideoReader] = []  # readers a forked worker must leave alone, kept from the collector
 
 
 class VideoDataset(Dataset):

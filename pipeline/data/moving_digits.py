@@ -181,24 +181,19 @@ def _path(axis: int, steps: int, size: int, rng: np.random.Generator) -> np.ndar
     """The forward path of a pair (0 right, 1 down, 2 zoom in, 3 down-right) as `(steps, 3)` rows of
     (cx, cy, digit size)."""
     ramp = np.linspace(0.0, 1.0, steps)
-    if axis == 3:
-        side = rng.uniform(0.25, 0.31) * size
-        lo, hi = side / 2, size - side / 2
-        travel = rng.uniform(0.5, 1.0) * (hi - lo)
-        cx, cy = (rng.uniform(lo, hi - travel) + travel * ramp for _ in range(2))
-        sides = np.full(steps, side)
-    elif axis < 2:
+    if axis == 2:
+        small, big = rng.uniform(0.15, 0.22) * size, rng.uniform(0.42, 0.55) * size
+        sides = small * (big / small) ** ramp  # geometric, so the zoom looks steady
+        cx, cy = (np.full(steps, c) for c in rng.uniform(big / 2, size - big / 2, 2))
+    else:
         side = rng.uniform(0.25, 0.31) * size  # 16-20 px on a 64 px canvas
         lo, hi = side / 2, size - side / 2  # centres that keep the whole digit in view
         travel = rng.uniform(0.5, 1.0) * (hi - lo)
         along = rng.uniform(lo, hi - travel) + travel * ramp
-        across = np.full(steps, rng.uniform(lo, hi))
-        cx, cy = (along, across) if axis == 0 else (across, along)
+        # the diagonal moves across as far as along; the others hold it still
+        across = rng.uniform(lo, hi - travel) + travel * ramp if axis == 3 else np.full(steps, rng.uniform(lo, hi))
+        cx, cy = (across, along) if axis == 1 else (along, across)
         sides = np.full(steps, side)
-    else:
-        small, big = rng.uniform(0.15, 0.22) * size, rng.uniform(0.42, 0.55) * size
-        sides = small * (big / small) ** ramp  # geometric, so the zoom looks steady
-        cx, cy = (np.full(steps, c) for c in rng.uniform(big / 2, size - big / 2, 2))
     return np.stack([cx, cy, sides], axis=1)
 
 

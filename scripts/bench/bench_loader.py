@@ -162,22 +162,14 @@ def profile_stages(videos: list[Path], clips: int) -> dict[str, dict[str, float]
     open inside it), `get_frames`; beside them the library's own open and clip call; and what the two copies
     this loader no longer makes (a reorder to contiguous `(T, C, H, W)` and a re-index of an in-order request)
     would cost on the same clip."""
-    import decord
-    from torchcodec.decoders import VideoDecoder
-
     from pipeline.data.backends import BACKENDS
     from pipeline.data.backends.probe import probe_video
 
     idx = clip_indices(videos, clips, seed=7)
-    direct = {
-        "torchcodec": (lambda v: VideoDecoder(str(v), seek_mode="exact", num_ffmpeg_threads=1),
-                       lambda h, i: h.get_frames_at(indices=i.tolist()).data),
-        "decord": (lambda v: decord.VideoReader(str(v), ctx=decord.cpu(0), num_threads=1),
-                   lambda h, i: h.get_batch(i.tolist()).asnumpy()),
-        "pyav": (_pyav_open, _pyav_clip),
-    }  # fmt: skip
+    table = ways(frame_rates(videos), [0])
+    direct = {"torchcodec": table["torchcodec exact"], "decord": table["decord"], "pyav": table["pyav"]}
     out = {}
-    for name, (lib_open, lib_clip) in direct.items():
+    for name, (lib_open, lib_clip, lib_close) in direct.items():
         cls = BACKENDS.get(name)
         t = {k: 0.0 for k in ("probe", "open", "get_frames", "library_open", "library_clip", "old_copies")}
         for v in videos:
@@ -190,15 +182,17 @@ def profile_stages(videos: list[Path], clips: int) -> dict[str, dict[str, float]
                 frames = reader.get_frames(i)
                 t3 = time.perf_counter()
                 reader.close()
+                t3b = time.perf_counter()  # (closing is in neither column)
                 h = lib_open(v)
                 t4 = time.perf_counter()
-                lib_clip(h, i)
+                lib_clip(h, v, i)
                 t5 = time.perf_counter()
+                lib_close(h)
                 channels_last = frames.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)  # as decoded
                 t6 = time.perf_counter()
                 channels_last.contiguous()[torch.arange(len(i))]  # what the old path did after decoding
                 t7 = time.perf_counter()
-                for k, dt in zip(t, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t7 - t6), strict=True):
+                for k, dt in zip(t, (t1 - t0, t2 - t1, t3 - t2, t4 - t3b, t5 - t4, t7 - t6), strict=True):
                     t[k] += dt
         n = sum(len(idx[v]) for v in videos)
         out[name] = {k: round(1000 * v / n, 2) for k, v in t.items()}
@@ -272,41 +266,36 @@ def one_repeat(
             for n, s in spent.items()}  # fmt: skip
 
 
-PEAK_CODE = """
-import sys, json, time
-sys.path.insert(0, {here!r})
-import numpy as np
-import bench_loader as b
-name, paths, clips = sys.argv[1], [b.Path(p) for p in json.loads(sys.argv[2])], int(sys.argv[3])
-fps = {{}}
-empty = [0]
-table = b.ways(fps, empty)
-if name == "pytorchvideo":
+def _decode_for_peak(name: str, videos: list[Path], clips: int) -> float:
+    """In the child `peak_memory` starts: decode the clips with one way; the process's peak resident MB."""
+    opener, clip, close = ways(frame_rates(videos), [0])[name]
+    idx = clip_indices(videos, clips, 0)
+    failed: dict[str, list[str]] = {}
+    for v in videos:
+        for i in range(clips):
+            h = opener(v)
+            _attempt(clip, h, v, idx[v][i], failed, name)
+            close(h)
+    hwm = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM:"))
+    return int(hwm.split()[1]) / 1024
+
+
+def frame_rates(videos: list[Path]) -> dict[Path, float]:
+    """Each video's average frame rate from its header (PyTorchVideo's clip API is by time)."""
     import av
-    for p in paths:
-        with av.open(str(p)) as c:
-            fps[p] = float(c.streams.video[0].average_rate)
-idx = b.clip_indices(paths, clips, 0)
-opener, clip, close = table[name]
-for p in paths:
-    for i in range(clips):
-        h = opener(p)
-        try:
-            clip(h, p, idx[p][i])
-        except Exception:
-            pass
-        close(h)
-hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
-print(int(hwm.split()[1]) / 1024)
-"""
+
+    rates = {}
+    for v in videos:
+        with av.open(str(v)) as c:
+            rates[v] = float(c.streams.video[0].average_rate)
+    return rates
 
 
 def peak_memory(name: str, videos: list[Path], clips: int) -> float:
-    """Peak resident MB of a process that imports every library this script uses and decodes the clips with
-    one way (the imports are the same for all, so the differences are the decoding's)."""
-    code = PEAK_CODE.format(here=str(Path(__file__).parent))
-    done = subprocess.run([sys.executable, "-c", code, name, json.dumps([str(v) for v in videos]), str(clips)],
-                          capture_output=True, text=True, timeout=1800)  # fmt: skip
+    """Peak resident MB of a process (this script, run again) that imports every library this script uses and
+    decodes the clips with one way (the imports are the same for all, so the differences are the decoding's)."""
+    command = [sys.executable, __file__, "--peak-of", name, "--clips", str(clips), "--videos", *map(str, videos)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
     if done.returncode != 0:
         raise RuntimeError(f"{name}: {done.stderr[-2000:]}")
     return float(done.stdout.strip().splitlines()[-1])
@@ -314,17 +303,12 @@ def peak_memory(name: str, videos: list[Path], clips: int) -> float:
 
 def run(args: argparse.Namespace, results: dict[str, Any], save: Callable[[], None]) -> None:
     """Measure each container of `args.containers` into `results["containers"]`, saving after each."""
-    import av
-
     from pipeline.data.backends import open_video
 
     torch.set_num_threads(1)
     for name in args.containers:
         videos = make_set(name, args.cache)
-        fps = {}
-        for v in videos:
-            with av.open(str(v)) as c:
-                fps[v] = float(c.streams.video[0].average_rate)
+        fps = frame_rates(videos)
         empty = [0]
         table = ways(fps, empty)
         for way in table.values():  # warm-up: loading a library is not decoding
@@ -472,7 +456,12 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="one repeat, 2 clips a video, no memory runs")
     p.add_argument("--counts-only", action="store_true", help="add the frame-count check to --out's JSON (seconds)")
     p.add_argument("--report-only", action="store_true", help="write the Markdown report again from --out's JSON")
+    p.add_argument("--peak-of", default=None, help=argparse.SUPPRESS)  # the child of `peak_memory`
+    p.add_argument("--videos", nargs="+", type=Path, default=[], help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.peak_of:
+        print(_decode_for_peak(args.peak_of, args.videos, args.clips))
+        return
     name = "loader_quick" if args.quick else "loader"
     if args.counts_only:  # the checks came after the timings: add them without timing everything again
         saved = json.loads((args.out / f"{name}.json").read_text())
