@@ -98,7 +98,8 @@ def test_attention_and_supervised_errors(attention_ckpt, tmp_path, capsys, monke
         (["--method", "attention"], "--method attention needs --checkpoint"),
         (["--method", "supervised"], "--method supervised needs --checkpoint"),
         (["--method", "attention", "--checkpoint", str(avg)], "consensus avg (uniform weights"),
-        (["--checkpoint", str(ckpt)], "a `vap train` checkpoint (use --method attention)"),
+        (["--method", "rl", "--checkpoint", str(ckpt)], "a `vap train` checkpoint (use --method attention)"),
+        (["--checkpoint", str(ckpt)], "--method coverage takes no --checkpoint"),
         (["--method", "supervised", "--checkpoint", str(ckpt)], "a `vap train` checkpoint (use --method attention)"),
         (["--method", "attention", "--checkpoint", str(tmp_path / "no.ckpt")], "checkpoint not found"),
     ]

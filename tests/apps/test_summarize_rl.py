@@ -73,7 +73,7 @@ def test_train_on_a_folder_then_apply(folder, tmp_path, capsys):
     s = json.loads((out / "a" / "summary.json").read_text())
     assert s["settings"]["checkpoint"] == str(ckpt) and s["settings"]["trained_on_videos"] == 2
     assert s["settings"]["max_distance"] is None and s["settings"]["shot_value"] == "sum"
-    _, _, x, _ = video_features(folder / "a.mp4", TINY)
+    x = video_features(folder / "a.mp4", TINY).features
     assert np.allclose(s["scores"], dsn_scores(model, x).numpy(), atol=1e-6)  # the saved policy, as trained
 
 
@@ -90,7 +90,7 @@ def test_mismatches_are_refused_with_one_line(folder, tmp_path, capsys):
         assert len(lines) == 1 and message in lines[0], lines
 
     out = str(tmp_path / "out")
-    refused(["summarize", str(video), "--out", out, "--checkpoint", str(ckpt), "--sample-fps", "4"],
+    refused(["summarize", str(video), "--out", out, "--method", "rl", "--checkpoint", str(ckpt), "--sample-fps", "4"],
             "trained on frames sampled at 2 fps; pass --sample-fps 2")  # fmt: skip
     refused(["summarize", str(video), "--out", out, "--method", "supervised", "--checkpoint", str(ckpt)],
             "use --method rl")  # fmt: skip

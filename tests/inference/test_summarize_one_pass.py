@@ -67,8 +67,8 @@ def test_the_writers_leave_the_summary_as_it_was(tmp_path, opened):
 
     src = _video(tmp_path / "v.mp4")
     with SampledFrames() as frames:
-        s = summarize_video(src, backbone=build_backbone("tiny").eval(), ratio=0.3, method_args={"epochs": 1},
-                            keep=frames)  # fmt: skip
+        s = summarize_video(src, backbone=build_backbone("tiny").eval(), ratio=0.3, method="rl",
+                            method_args={"epochs": 1}, keep=frames)  # fmt: skip
         before = json.dumps(s.__dict__, sort_keys=True, default=str)
         final = write_outputs(s, tmp_path / "out", frames=frames)
     assert json.dumps(s.__dict__, sort_keys=True, default=str) == before

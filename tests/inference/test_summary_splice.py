@@ -186,7 +186,7 @@ def test_a_failed_write_leaves_no_summary_mp4(tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     src = _ffmpeg(tmp_path / "tone.mp4", *VIDEO, *TONE[:3], TONE[3].format(rate=16000), "-c:a", "aac")
-    s = summarize_video(src, backbone=build_backbone("tiny").eval(), ratio=0.3, method_args={"epochs": 1})
+    s = summarize_video(src, backbone=build_backbone("tiny").eval(), ratio=0.3, method="rl", method_args={"epochs": 1})
     monkeypatch.setattr(splice, "_write", killed)
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):

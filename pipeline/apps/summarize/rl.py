@@ -106,10 +106,10 @@ def main(args: argparse.Namespace) -> int:
             for video in videos:
                 bar.update(frames, description=video.name, completed=0, total=None)
                 try:
-                    _, _, x, _ = video_features(
+                    x = video_features(
                         video, backbone, sample_fps=args.sample_fps, backend=args.backend,
                         progress=lambda done, total: bar.update(frames, completed=done, total=total),
-                    )  # fmt: skip
+                    ).features  # fmt: skip
                 except Exception as e:  # one bad video must not stop the others
                     reason = " ".join(str(e).split()) or type(e).__name__
                     where = "" if reason.startswith(str(video)) else f"{video}: "

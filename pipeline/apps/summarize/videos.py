@@ -14,15 +14,20 @@ from dataclasses import replace
 from pathlib import Path
 
 EXAMPLE = """examples:
-  vap summarize holiday.mp4 clips/ --out summaries --ratio 0.15
+  vap summarize holiday.mp4 clips/ --out summaries
   -> summaries/holiday/{summary.json, keyframes/*.jpg, contact_sheet.jpg, summary.mp4, scores.png}
+  vap summarize holiday.mp4 --out summaries --keyframes 8     # 8 key frames, one per kept shot
+  vap summarize holiday.mp4 --out summaries --seconds 30      # a 30-second summary.mp4
   vap summarize match.mp4 --out summaries --method attention --checkpoint runs/ucf/best.ckpt
   vap summarize holiday.mp4 --out summaries --method supervised --checkpoint vasnet_own.pt
   vap summarize holiday.mp4 --out summaries --method rl --checkpoint rl_policy.pt
   vap summarize holiday.mp4 --out summaries --max-distance 20 --shot-value mean   # the paper's settings
 
 methods:
-  rl          (default) DR-DSN trained on each video on the fly: no labels, no checkpoint; or, with
+  coverage    (default) the key frames that cover the video's content best (greedy facility location over
+              the frame features, Gygli et al. 2015), one per shot, no training: in docs/bench/keyframes.md
+              it covers real footage better than uniform sampling, PySceneDetect and ffmpeg's thumbnail
+  rl          DR-DSN trained on each video on the fly: no labels, no checkpoint; or, with
               --checkpoint, a policy trained once over a folder of videos by
               `vap summarize train --method rl VIDEO|FOLDER ... --out rl_policy.pt`, applied as it is.
               Its diversity reward compares every pair of picked frames; --max-distance 20 is the
@@ -33,7 +38,10 @@ methods:
               command computes (MobileNetV2): the GoogLeNet features of the TVSum/SumMe h5 files
               cannot be reproduced, see `vap summarize features --help` and docs/summarize.md
 
-shots: the knapsack keeps the shots of largest total value within --ratio of the length. --shot-value
+shots: KTS cuts the video where its content changes, shots of at most 10 s and at least 5 per video
+(the budget never sets their length). Each kept shot has one key frame, its most representative frame
+that is not black, washed out, blank or blurred, and no two key frames are near-duplicates. rl,
+attention and supervised keep the shots of largest total score within the length (a knapsack); --shot-value
 sum (default) values a shot by the sum of its sampled frames' scores; mean (the TVSum/SumMe protocol,
 what `vap summarize eval` does) by their mean, which prefers many short shots: on planted repeats it
 filled the budget with short repeated shots (scripts/research/summarization/results/summarize_proof.md).
@@ -41,7 +49,7 @@ filled the budget with short repeated shots (scripts/research/summarization/resu
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from pipeline.inference.summarize.video import SUMMARIZERS
+    from pipeline.inference.summarize.video import DEFAULT_METHOD, SUMMARIZERS
     from pipeline.models.summary.protocol import SHOT_VALUES
 
     p = argparse.ArgumentParser(
@@ -53,8 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("inputs", nargs="+", type=Path, help="video files or folders (searched recursively)")
     p.add_argument("--out", type=Path, required=True, help="output folder, one sub-folder per video")
-    p.add_argument("--ratio", type=float, default=0.15, help="summary length / video length (default: %(default)s)")
-    p.add_argument("--method", choices=SUMMARIZERS.names(), default="rl", help="importance scores (default: rl)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--ratio", type=float, default=None, help="summary length / video length (default: 0.15)")
+    length.add_argument("--seconds", type=float, default=None, help="summary length in seconds")
+    length.add_argument("--keyframes", type=int, default=None, metavar="N", help="N key frames, one per kept shot")
+    p.add_argument("--method", choices=SUMMARIZERS.names(), default=DEFAULT_METHOD,
+                   help="what picks the shots (default: %(default)s)")  # fmt: skip
     p.add_argument(
         "--checkpoint", type=Path, default=None,
         help="attention: a `vap train` checkpoint; supervised: a `vap summarize train` checkpoint; rl (optional): "
@@ -91,10 +103,11 @@ def main(args: argparse.Namespace) -> int:
 
     from pipeline.inference.summarize.keyframes import SampledFrames
     from pipeline.inference.summarize.outputs import finished, output_folders, write_outputs
+    from pipeline.inference.summarize.selection import Budget
     from pipeline.inference.summarize.video import build_summarizer, default_backbone, features_id, summarize_video
 
-    if not 0 < args.ratio <= 1:
-        raise ConfigError("--ratio must be in (0, 1]")
+    given = args.ratio is None and args.seconds is None and args.keyframes is None
+    budget = Budget(ratio=0.15 if given else args.ratio, seconds=args.seconds, keyframes=args.keyframes)
     method_args = {}
     if args.max_distance is not None:
         if args.method != "rl" or args.checkpoint is not None or args.max_distance < 0:
@@ -136,7 +149,7 @@ def main(args: argparse.Namespace) -> int:
             ) as bar:  # fmt: skip
                 task = bar.add_task("features", total=None)
                 s = summarize_video(
-                    video, method=args.method, ratio=args.ratio, sample_fps=args.sample_fps, backbone=backbone,
+                    video, method=args.method, budget=budget, sample_fps=args.sample_fps, backbone=backbone,
                     backend=args.backend, seed=args.seed, summarizer=summarizer, shot_value=args.shot_value,
                     threads=args.threads, keep=frames,
                     progress=lambda done, total, bar=bar, task=task: bar.update(task, completed=done, total=total),
@@ -152,7 +165,7 @@ def main(args: argparse.Namespace) -> int:
             print(f"vap summarize: error: {printable(where + reason)}", file=sys.stderr, flush=True)
             table.add_row(shown(video), "[red]error[/]", "", "", "", "", f"{time.perf_counter() - t0:.1f}")
             continue
-        kept = sum(s.shots[k][1] - s.shots[k][0] + 1 for k in s.selected)
+        kept = sum(b - a + 1 for a, b in s.clips)
         fps = s.fps if s.fps > 0 else 1.0
         table.add_row(
             shown(video), "ok", f"{s.num_frames / fps:.1f}", str(len(s.shots)), str(len(s.selected)),

@@ -17,6 +17,9 @@ import numpy as np
 import torch
 
 QUALITY = 90
+SHEET_HEIGHT = 240  # px of each frame on the contact sheet: readable at a glance
+SHEET_COLUMNS = 4
+SHEET_LABEL = 32  # px under each frame for its time
 
 
 def _timestamp(seconds: float) -> str:
@@ -66,10 +69,12 @@ def write_keyframes(
 ) -> list[Path]:  # fmt: skip
     """keyframes/NNN_mm-ss.ss.jpg (one per key frame) and a contact sheet with timestamps. The frames come
     from `frames` (kept by the analysis pass); without it they are decoded from `source`."""
-    from PIL import Image, ImageDraw
+    from PIL import Image
 
     kdir = out / "keyframes"
     kdir.mkdir(parents=True, exist_ok=True)
+    for old in kdir.glob("[0-9][0-9][0-9]_*.jpg"):  # an interrupted run's key frames are not this run's
+        old.unlink()
     if not keyframes:
         return []
     if frames is None or not all(k in frames for k in keyframes):
@@ -86,14 +91,24 @@ def write_keyframes(
         path.write_bytes(data)
         images.append((Image.open(io.BytesIO(data)), stamp))
         paths.append(path)
-    cols = min(4, len(images))
-    tw = 320
-    th = max(1, round(tw * images[0][0].height / images[0][0].width))
-    sheet = Image.new("RGB", (cols * tw, -(-len(images) // cols) * (th + 18)), "white")
-    draw = ImageDraw.Draw(sheet)
-    for i, (img, stamp) in enumerate(images):
-        x, y = (i % cols) * tw, (i // cols) * (th + 18)
-        sheet.paste(img.resize((tw, th)), (x, y))
-        draw.text((x + 4, y + th + 3), stamp, fill="black")
-    sheet.save(out / "contact_sheet.jpg", quality=QUALITY)
+    _contact_sheet(images, out / "contact_sheet.jpg")
     return paths
+
+
+def _contact_sheet(images: list, path: Path) -> None:
+    """Key frames in rows of SHEET_COLUMNS, each SHEET_HEIGHT px tall at its own aspect, its time under it."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    first = images[0][0]
+    tw = max(1, round(SHEET_HEIGHT * first.width / first.height))
+    cols = min(SHEET_COLUMNS, len(images))
+    gap = 8
+    cell_w, cell_h = tw + gap, SHEET_HEIGHT + SHEET_LABEL
+    sheet = Image.new("RGB", (cols * cell_w + gap, -(-len(images) // cols) * cell_h + gap), "white")
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=22)
+    for i, (img, stamp) in enumerate(images):
+        x, y = gap + (i % cols) * cell_w, gap + (i // cols) * cell_h
+        sheet.paste(img.convert("RGB").resize((tw, SHEET_HEIGHT)), (x, y))
+        draw.text((x + tw // 2, y + SHEET_HEIGHT + 4), stamp, fill="black", font=font, anchor="mt")
+    sheet.save(path, quality=QUALITY)

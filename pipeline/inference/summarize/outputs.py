@@ -91,12 +91,13 @@ def write_scores_plot(summary: VideoSummary, out: Path) -> Path:
 
     fps = summary.fps if summary.fps > 0 else 1.0
     fig, ax = plt.subplots(figsize=(10, 3))
-    for k in summary.selected:
-        s, e = summary.shots[k]
+    for s, e in summary.clips:
         ax.axvspan(s / fps, (e + 1) / fps, color="tab:orange", alpha=0.3, lw=0)
     for s, _ in summary.shots[1:]:
         ax.axvline(s / fps, color="grey", lw=0.5)
     ax.plot(summary.timestamps, summary.scores, color="tab:blue", lw=1)
+    for k in summary.keyframes:
+        ax.axvline(k / fps, color="tab:red", lw=1, ls="--")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("importance")
     ax.set_title(
@@ -139,7 +140,7 @@ def write_outputs(
         written = write_summary_video(summary, out, backend=backend)
         seconds["summary.mp4"] = time.perf_counter() - t0
         if written is not None:
-            settings["summary_audio"] = written.audio
+            settings["summary_audio"], settings["summary_video"] = written.audio, written.video
     else:
         settings["summary_video"] = False
     final = replace(

@@ -1,7 +1,10 @@
 """summary.mp4: the selected shots of a video spliced together (PyAV), with the source's audio of the same
 time ranges when it has an audio stream, re-encoded to AAC.
 
-Video: the shots' frames, decoded a chunk at a time, encoded H.264 at the source frame rate. Audio: the
+Video: copied packet for packet where every kept shot starts and ends on a keyframe of an mp4
+(data/remux.py: no decode, no re-encode, the source's own pixels); otherwise the shots' frames, decoded a
+chunk at a time, encoded H.264 (x264 ultrafast on the machine's cores: a summary is watched once, size
+matters less than the wait) at the source frame rate. Audio: the
 source's first audio stream decoded once, in order, keeping only the samples inside the shots' time
 ranges (frame i of the video is at i / fps after the video stream's first frame); a range the audio
 does not cover is filled with silence, so the audio stays in step with the video shot by shot. Both go
@@ -22,6 +25,7 @@ import numpy as np
 
 from pipeline.data.backends import VideoReader, open_video
 from pipeline.data.records import atomic_path
+from pipeline.data.remux import copy_ranges
 from pipeline.inference.summarize.video import VideoSummary
 
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}  # the disk, not the data
@@ -30,8 +34,7 @@ AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 1200
 
 def _selected_frames(summary: VideoSummary, video: VideoReader, chunk: int = 32) -> Iterator[np.ndarray]:
     """The selected shots' frames, decoded `chunk` at a time so a long summary never sits in memory."""
-    for k in summary.selected:
-        s, e = summary.shots[k]
+    for s, e in summary.clips:
         for a in range(s, e + 1, chunk):
             for frame in video.get_frames(list(range(a, min(a + chunk, e + 1)))):  # (C, H, W)
                 h, w = frame.shape[1] // 2 * 2, frame.shape[2] // 2 * 2  # yuv420p needs even sizes
@@ -46,22 +49,27 @@ class SummaryClip:
 
     path: Path
     audio: str
+    video: str = "re-encoded"  # or "copied" (the source's packets)
 
 
 def write_summary_video(summary: VideoSummary, out: Path, *, backend: str = "auto") -> SummaryClip | None:
     """out/summary.mp4 (None when nothing is selected)."""
     from pipeline.data.writer import write_video
 
-    if not summary.selected:
+    if not summary.clips:
         return None
     final = out / "summary.mp4"
     fps = summary.fps if summary.fps > 0 else 25.0
     with atomic_path(final) as muxed:
         video_only = muxed.with_name(f"{muxed.stem}.video.mp4")  # scratch beside it, never an output
         try:
+            copied = copy_ranges(summary.path, [tuple(c) for c in summary.clips], video_only,
+                                 num_frames=summary.num_frames)  # fmt: skip
             with open_video(summary.path, backend=backend) as video:  # one open for the frames and the audio
-                write_video(video_only, _selected_frames(summary, video), fps=fps)
-                ranges = [(summary.shots[k][0] / fps, (summary.shots[k][1] + 1) / fps) for k in summary.selected]
+                if not copied:
+                    write_video(video_only, _selected_frames(summary, video), fps=fps, preset="ultrafast",
+                                threads=os.cpu_count() or 1)  # fmt: skip
+                ranges = [(s / fps, (e + 1) / fps) for s, e in summary.clips]
                 try:
                     audio = mux_audio(video_only, video.media_container() or summary.path, ranges, muxed)
                 except Exception as e:  # a broken audio track must not cost the user the summary...
@@ -72,7 +80,7 @@ def write_summary_video(summary: VideoSummary, out: Path, *, backend: str = "aut
                 os.replace(video_only, muxed)
         finally:
             video_only.unlink(missing_ok=True)
-    return SummaryClip(final, audio)
+    return SummaryClip(final, audio, "copied" if copied else "re-encoded")
 
 
 def mux_audio(video: Path, source: Any, ranges: list[tuple[float, float]], dst: Path) -> str:

@@ -5,6 +5,8 @@ Each declares what it consumes, so the video pipeline decodes once and hands ove
   "features": the ImageNet features (T, D) that KTS also cuts shots on -> `score(features)`;
   "frames":   each decoded batch of sampled frames, uint8 (b, C, H, W) -> `encode(frames)` through the
               summarizer's own preprocessing and model (b, D') -> `score(features, encoded (T, D'))`.
+  coverage   (default) the key frames that cover the video's content best: greedy facility location over
+             the features (Gygli et al., CVPR 2015), no training, no checkpoint.
   rl         DR-DSN (Zhou et al., AAAI 2018), trained per video, no labels; or a policy trained over a
              folder of videos by `vap summarize train --method rl`, applied (--checkpoint).
   attention  the temporal attention of a `vap train` checkpoint (consumes frames).
@@ -20,6 +22,7 @@ import numpy as np
 import torch
 
 from pipeline.errors import ConfigError
+from pipeline.inference.summarize.selection import Budget, Selection, Shots, by_coverage, by_value
 from pipeline.registry import Registry
 
 
@@ -45,6 +48,11 @@ class Summarizer:
         """(T, D) ImageNet features [and (T, D') own encodings] -> (T,) importance in [0, 1]."""
         raise NotImplementedError
 
+    def select(self, shots: Shots, budget: Budget, indices: np.ndarray, num_frames: int, fps: float, *,
+               shot_value: str = "sum") -> Selection:  # fmt: skip
+        """The shots kept and their key frames; by their scores (selection.by_value) unless overridden."""
+        return by_value(shots, budget, indices, num_frames, fps, shot_value=shot_value)
+
 
 SUMMARIZERS: Registry[type[Summarizer]] = Registry("summarizer")
 
@@ -59,6 +67,26 @@ def build_summarizer(name: str, *, checkpoint: str | Path | None = None, seed: i
     if checkpoint is not None:
         return cls(checkpoint=Path(checkpoint), seed=seed, **kwargs)
     return cls(seed=seed, **kwargs)
+
+
+@SUMMARIZERS.register("coverage")
+class CoverageSummarizer(Summarizer):
+    """Key frames that cover the video's content (facility location, Gygli et al. CVPR 2015): no training."""
+
+    def __init__(self, *, seed: int = 0) -> None:
+        super().__init__()
+
+    def score(self, features: torch.Tensor, encoded: torch.Tensor | None = None) -> np.ndarray:
+        """How much of the video each frame stands for: its mean cosine similarity to every sampled frame,
+        scaled to [0, 1] (what scores.png draws; the selection works on the similarities themselves)."""
+        x = torch.nn.functional.normalize(features.double(), dim=1)  # (T, D)
+        r = (x @ x.mean(0)).numpy()  # (T,) = mean_t cos(frame, t)
+        span = r.max() - r.min()
+        return (r - r.min()) / span if span > 0 else np.ones_like(r)
+
+    def select(self, shots: Shots, budget: Budget, indices: np.ndarray, num_frames: int, fps: float, *,
+               shot_value: str = "sum") -> Selection:  # fmt: skip
+        return by_coverage(shots, budget, indices, num_frames, fps)
 
 
 @SUMMARIZERS.register("rl")

@@ -11,9 +11,11 @@ A summarizer that consumes frames (attention) also gets each decoded batch, thro
 
 from __future__ import annotations
 
-import math
+import contextlib
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,13 +23,22 @@ import numpy as np
 import torch
 from torchvision.transforms.v2 import functional as TF
 
-from pipeline.data.backends import VideoMeta, open_video
+from pipeline.data.backends import VideoMeta, VideoReader, open_video
+from pipeline.data.remux import keyframe_frames
 from pipeline.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from pipeline.errors import ConfigError, VideoError
 from pipeline.inference.summarize.keyframes import SampledFrames
+from pipeline.inference.summarize.quality import bad_frames, frame_quality
+from pipeline.inference.summarize.selection import (
+    KTS_VMAX,
+    MAX_SHOT_SECONDS,
+    Budget,
+    Shots,
+    content_shots,
+    longest_shot,
+)
 from pipeline.inference.summarize.summarizers import SUMMARIZERS, Summarizer, build_summarizer
-from pipeline.models.summary.kts import kts
-from pipeline.models.summary.protocol import SHOT_VALUES, select_shots, shot_scores, shot_values
+from pipeline.models.summary.protocol import SHOT_VALUES, shot_scores, shot_values
 
 __all__ = [
     "SUMMARIZERS",
@@ -41,6 +52,7 @@ __all__ = [
 ]
 
 DEFAULT_FEATURES = "mobilenet_v2 imagenet"
+DEFAULT_METHOD = "coverage"
 
 
 @dataclass(frozen=True)
@@ -60,8 +72,10 @@ class VideoSummary:
     shots: list[list[int]]  # inclusive [start, end] source frames of every shot
     shot_scores: list[float]  # mean score of each shot's sampled frames
     shot_values: list[float]  # what the knapsack maximised: by settings["shot_value"], sum or mean
-    selected: list[int]  # indices into `shots` kept by the knapsack
-    keyframes: list[int]  # one source frame per selected shot: its best-scored sampled frame
+    selected: list[int]  # indices into `shots` kept, ascending
+    keyframes: list[int]  # one source frame per selected shot: its most representative good frame
+    clips: list[list[int]]  # inclusive [start, end] source frames of each kept shot in summary.mp4
+    bad_frames: list[int]  # sampled frames that may not be key frames (black, washed out, blank, blurred)
     seconds: dict = field(default_factory=dict)  # time per stage
 
 
@@ -85,15 +99,71 @@ def features_id(backbone: torch.nn.Module) -> str:
     return getattr(backbone, "features_id", None) or getattr(backbone, "name", type(backbone).__name__)
 
 
+def _resized(frames: torch.Tensor, size: int) -> torch.Tensor:
+    # Resize while still uint8: several times faster than float interpolation at 720p, and no
+    # full-resolution float copy of the batch.
+    return TF.resize(frames, [size, size], antialias=True)  # (T, C, s, s) uint8
+
+
 @torch.no_grad()
 def frame_features(frames: torch.Tensor, backbone: torch.nn.Module, size: int = 224) -> torch.Tensor:
     """uint8 (T, C, H, W) -> pooled ImageNet-normalised backbone features (T, D)."""
-    # Resize while still uint8: several times faster than float interpolation at 720p, and no
-    # full-resolution float copy of the batch.
-    x = TF.resize(frames, [size, size], antialias=True).float().div_(255)  # (T, C, s, s)
+    return _features(_resized(frames, size), backbone)
+
+
+@torch.no_grad()
+def _features(small: torch.Tensor, backbone: torch.nn.Module) -> torch.Tensor:
+    x = small.float().div_(255)  # (T, C, s, s)
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     return backbone.forward_features((x - mean) / std).pooled  # (T, D)
+
+
+@dataclass(frozen=True)
+class SampledVideo:
+    """What the analysis pass gives: the video's meta, the sampled frame indices (T,), their features
+    (T, D), a frame-consuming summarizer's encodings (T, D') or None, and their quality (T, 3)."""
+
+    meta: VideoMeta
+    indices: np.ndarray
+    features: torch.Tensor
+    encoded: torch.Tensor | None
+    quality: np.ndarray
+
+
+def _prefetched(video: VideoReader, indices: np.ndarray, batch_size: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+    """(indices, frames) batches decoded by a background thread one batch ahead of the consumer.
+
+    Why a thread: the decoder and the backbone each hold one core of a small machine, and both release
+    the GIL; one after the other, each waits for the other. The thread is stopped and joined before this
+    returns, so the reader is never used after it is closed."""
+    box: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def decode() -> None:
+        try:
+            for start in range(0, len(indices), batch_size):
+                if stop.is_set():
+                    return
+                batch = indices[start : start + batch_size]  # (b,)
+                box.put((batch, video.get_frames(batch.tolist())))  # (b, C, H, W) uint8
+        except BaseException as e:  # noqa: BLE001 - raised in the consumer
+            box.put(e)
+        box.put(None)
+
+    worker = threading.Thread(target=decode, name="summarize-decode", daemon=True)
+    worker.start()
+    try:
+        while (item := box.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # let a blocked put finish
+            with contextlib.suppress(queue.Empty):
+                box.get(timeout=0.05)
+        worker.join()
 
 
 def video_features(
@@ -106,33 +176,45 @@ def video_features(
     progress: Callable[[int, int], None] | None = None,
     encode: Callable[[torch.Tensor], torch.Tensor] | None = None,
     keep: SampledFrames | None = None,
-) -> tuple[VideoMeta, np.ndarray, torch.Tensor, torch.Tensor | None]:
-    """Decode every ~fps/sample_fps-th frame in batches: (meta, sampled indices (T,), features (T, D),
-    `encode(frames)` of every batch concatenated (T, D') or None). The one place `vap summarize` and
+) -> SampledVideo:
+    """Decode every ~fps/sample_fps-th frame in batches (the next batch decodes while this one runs through
+    the backbone) into features, quality and `encode(frames)`. The one place `vap summarize` and
     `vap summarize train --method rl` get their features, so a trained policy sees what it is applied to.
     `keep`: where the decoded frames are kept for the key frames (the video is decoded once)."""
     with open_video(path, backend=backend) as video:
         meta = video.meta
         indices = sample_indices(meta.num_frames, meta.fps, sample_fps)  # (T,)
-        feats, encoded = [], []
-        for start in range(0, len(indices), batch_size):
-            batch = indices[start : start + batch_size]  # (b,)
-            frames = video.get_frames(batch.tolist())  # (b, C, H, W) uint8
-            feats.append(frame_features(frames, backbone))  # (b, D)
+        feats, encoded, quality = [], [], []
+        for batch, frames in _prefetched(video, indices, batch_size):
+            small = _resized(frames, 224)  # (b, C, 224, 224) uint8
+            feats.append(_features(small, backbone))  # (b, D)
+            quality.append(frame_quality(small))  # (b, 3)
             if keep is not None:
                 keep.add(batch, frames)
             if encode is not None:
                 encoded.append(encode(frames))  # (b, D')
             if progress:
-                progress(min(start + batch_size, len(indices)), len(indices))
+                progress(int(np.searchsorted(indices, batch[-1])) + 1, len(indices))
     if not feats:
         raise VideoError(path, "no frames to sample")
-    return meta, indices, torch.cat(feats), torch.cat(encoded) if encoded else None
+    own = torch.cat(encoded) if encoded else None
+    return SampledVideo(meta, indices, torch.cat(feats), own, np.concatenate(quality))
 
 
-def shots_from_steps(segments: np.ndarray, indices: np.ndarray, num_frames: int) -> np.ndarray:
-    """KTS segments over sampled steps (inclusive) -> inclusive source-frame ranges covering the video."""
+def shots_from_steps(
+    segments: np.ndarray, indices: np.ndarray, num_frames: int, keyframes: np.ndarray | None = None
+) -> np.ndarray:
+    """KTS segments over sampled steps (inclusive) -> inclusive source-frame ranges covering the video.
+
+    A change found at sampled step s happened somewhere after the sampled frame before it; where the video
+    has a keyframe in that gap (x264 puts one at a scene cut), the shot starts there: nearer the cut than
+    the sampled frame, and a cut summary.mp4 can copy instead of re-encoding (data/remux.py)."""
     starts = indices[segments[:, 0]].copy()  # (S,)
+    if keyframes is not None and len(keyframes) and len(starts) > 1:
+        before = indices[segments[1:, 0] - 1]  # (S - 1,) the sampled frame before each change
+        at = np.searchsorted(keyframes, starts[1:], side="right") - 1  # (S - 1,) last keyframe <= start
+        key = keyframes[np.maximum(at, 0)]
+        starts[1:] = np.where((at >= 0) & (key > before), key, starts[1:])
     starts[0] = 0
     ends = np.append(starts[1:] - 1, num_frames - 1)  # (S,)
     return np.stack([starts, ends], axis=1)  # (S, 2)
@@ -141,10 +223,11 @@ def shots_from_steps(segments: np.ndarray, indices: np.ndarray, num_frames: int)
 def summarize_video(
     path: str | Path,
     *,
-    method: str = "rl",
+    method: str = DEFAULT_METHOD,
     ratio: float = 0.15,
+    budget: Budget | None = None,
     sample_fps: float = 2.0,
-    max_shot_seconds: float = 60.0,
+    max_shot_seconds: float = MAX_SHOT_SECONDS,
     backbone: torch.nn.Module | None = None,
     backend: str = "auto",
     batch_size: int = 16,
@@ -158,24 +241,29 @@ def summarize_video(
 ) -> VideoSummary:
     """Summarize one video; `progress(done, total)` is called as sampled frames are featurised.
 
-    `shot_value`: the knapsack value of a shot, "sum" of its sampled frames' scores (default) or their
-    "mean" (the TVSum/SumMe protocol's rule; scripts/research/summarization/results/summarize_proof.md compares them).
+    `budget`: the summary's length, a share of the frames, seconds or N key frames (default
+    `Budget(ratio=ratio)`). `max_shot_seconds`: the longest shot (selection.content_shots).
+
+    `shot_value`: for the score summarizers under a length budget, the knapsack value of a shot, "sum" of
+    its sampled frames' scores (default) or their "mean" (the TVSum/SumMe protocol's rule;
+    scripts/research/summarization/results/summarize_proof.md compares them).
 
     `summarizer`: a built one (the CLI builds it once: a checkpoint loads once for all videos);
     without it, `SUMMARIZERS[method](seed=seed, **method_args)`.
 
-    `threads`: torch CPU threads while featurising. Default 1: decoding and the model share a small
-    machine's cores.
+    `threads`: torch CPU threads while featurising. Default 1: decoding (in a thread of its own) and the
+    model share a small machine's cores.
 
     `keep`: a `SampledFrames` that keeps the decoded frames, so that `write_outputs` writes the key frames
     without decoding the video again.
     """
     if shot_value not in SHOT_VALUES:
         raise ConfigError(f"shot value must be one of {', '.join(SHOT_VALUES)}, got {shot_value!r}")
+    budget = budget or Budget(ratio=ratio)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return _summarize(path, method=method, ratio=ratio, sample_fps=sample_fps, max_shot_seconds=max_shot_seconds,
+        return _summarize(path, method=method, budget=budget, sample_fps=sample_fps, max_shot_seconds=max_shot_seconds,
                           backbone=backbone, backend=backend, batch_size=batch_size, seed=seed,
                           method_args=method_args, summarizer=summarizer, shot_value=shot_value,
                           progress=progress, keep=keep)  # fmt: skip
@@ -187,7 +275,7 @@ def _summarize(
     path: str | Path,
     *,
     method: str,
-    ratio: float,
+    budget: Budget,
     sample_fps: float,
     max_shot_seconds: float,
     backbone: torch.nn.Module | None,
@@ -207,31 +295,31 @@ def _summarize(
         backbone = default_backbone()
         seconds["load model"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    meta, indices, features, own = video_features(
+    v = video_features(
         path, backbone, sample_fps=sample_fps, backend=backend, batch_size=batch_size, progress=progress,
         encode=summarizer.encode if summarizer.consumes == "frames" else None, keep=keep,
     )  # fmt: skip
+    meta, indices = v.meta, v.indices
     seconds["decode + features"] = time.perf_counter() - t0
-    summarizer.check_features(features_id(backbone), features.shape[1], sample_fps=sample_fps)
+    summarizer.check_features(features_id(backbone), v.features.shape[1], sample_fps=sample_fps)
     t0 = time.perf_counter()
-    scores = np.asarray(summarizer.score(features, own), dtype=np.float64)  # (T,)
+    scores = np.asarray(summarizer.score(v.features, v.encoded), dtype=np.float64)  # (T,)
     seconds["scores"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    # Longest shot: max_shot_seconds, and never longer than the budget, or a short video would be one
-    # shot that the knapsack cannot take (an empty summary).
-    step = int(indices[1] - indices[0]) if len(indices) > 1 else 1
-    w = max(1, min(math.ceil(max_shot_seconds * sample_fps), math.floor(ratio * meta.num_frames) // step))
-    segments = kts(features.numpy(), max_segment_length=w).segments  # (S, 2) in steps
-    shots = shots_from_steps(segments, indices, meta.num_frames)  # (S, 2) in frames
+    x = v.features.numpy().astype(np.float64)  # (T, D)
+    w = longest_shot(len(x), sample_fps, max_shot_seconds)
+    segments = content_shots(x, sample_fps, max_shot_seconds=max_shot_seconds)  # (S, 2) in steps, at most w long
+    frames = shots_from_steps(segments, indices, meta.num_frames, keyframe_frames(path))  # (S, 2) in frames
     # Every summarizer here gives scores in [0, 1] (rl and supervised end in a sigmoid, attention is
     # divided by its largest mean of non-negative weights); one registered later might not. A sum-valued
     # shot must not be negative (the knapsack would leave it out with budget to spare, and a longer shot
     # would be worth less than a shorter one of the same mean), so lift any negative scores to >= 0.
     nonneg = scores - min(0.0, float(scores.min()))  # (T,)
-    values = shot_values(nonneg, segments, shot_value)  # (S,) sum or mean of the shot's sampled frames
-    selected = select_shots(values, shots, meta.num_frames, ratio)
-    keyframes = [int(indices[s + int(np.argmax(scores[s : e + 1]))]) for s, e in segments[selected]]
-    seconds["shots + knapsack"] = time.perf_counter() - t0
+    bad = bad_frames(v.quality, segments)  # (T,)
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    shots = Shots(features=x, scores=nonneg, bad=bad, segments=segments, frames=frames)
+    chosen = summarizer.select(shots, budget, indices, meta.num_frames, meta.fps, shot_value=shot_value)
+    seconds["shots + selection"] = time.perf_counter() - t0
     return VideoSummary(
         path=str(path),
         num_frames=meta.num_frames,
@@ -239,16 +327,19 @@ def _summarize(
         width=meta.width,
         height=meta.height,
         method=method,
-        settings={"ratio": ratio, "sample_fps": sample_fps, "max_shot_seconds": max_shot_seconds, "seed": seed,
-                  "features": features_id(backbone), "shot_value": shot_value,
-                  "kts": {"vmax": 1.0, "max_segment_length_steps": w}, **summarizer.settings},
+        settings={**budget.settings(), "sample_fps": sample_fps, "max_shot_seconds": max_shot_seconds,
+                  "seed": seed, "features": features_id(backbone), "shot_value": shot_value,
+                  "kts": {"vmax": KTS_VMAX, "max_segment_length_steps": w},
+                  **summarizer.settings},
         indices=indices.tolist(),
         timestamps=[round(i / meta.fps, 3) if meta.fps > 0 else 0.0 for i in indices.tolist()],
         scores=scores.tolist(),
-        shots=shots.tolist(),
+        shots=frames.tolist(),
         shot_scores=shot_scores(scores, segments).tolist(),
-        shot_values=values.tolist(),
-        selected=selected.tolist(),
-        keyframes=keyframes,
+        shot_values=shot_values(nonneg, segments, shot_value).tolist(),
+        selected=chosen.shots,
+        keyframes=[int(indices[s]) for s in chosen.keysteps],
+        clips=chosen.clips,
+        bad_frames=indices[bad].tolist(),
         seconds={k: round(v, 3) for k, v in seconds.items()},
     )  # fmt: skip

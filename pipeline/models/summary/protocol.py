@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import kendalltau, rankdata, spearmanr
 
 from pipeline.errors import ConfigError
 from pipeline.models.summary.knapsack import knapsack
@@ -142,6 +141,8 @@ def rank_correlation(pred_scores: np.ndarray, user_scores: np.ndarray) -> tuple[
     users = np.atleast_2d(np.asarray(user_scores, dtype=np.float64))
     if users.shape[1] != pred.shape[0]:
         raise ValueError(f"{pred.shape[0]} predicted scores against user scores of length {users.shape[1]}")
+    from scipy.stats import kendalltau, rankdata, spearmanr  # here: scipy.stats takes most of a second to import
+
     rp = rankdata(-pred)
     taus = [kendalltau(rp, rankdata(-u)).statistic for u in users]
     rhos = [spearmanr(rp, rankdata(-u)).statistic for u in users]

@@ -295,7 +295,7 @@ def run_layout(args: argparse.Namespace, layout: str, naturals: list[Segment], b
 def pretrained_rows(args: argparse.Namespace, layout: str, videos: list[tuple], backbone) -> list[dict]:
     """Per seed: a DR-DSN policy trained over the other seeds' videos (leave one out), saved as
     `vap summarize train --method rl` saves it, then applied to this seed's video through the checkpoint."""
-    feats = [video_features(path, backbone)[2] for path, _, _ in videos]  # [(T_i, D)] at 2 fps
+    feats = [video_features(path, backbone).features for path, _, _ in videos]  # [(T_i, D)] at 2 fps
     rows = []
     for i, (seed, (path, planted, plan_shots)) in enumerate(zip(args.seeds, videos, strict=True)):
         others = [f for j, f in enumerate(feats) if j != i]
