@@ -79,7 +79,8 @@ def test_rerun_skips_finished_videos(videos, capsys):
     capsys.readouterr()
     assert main(["summarize", "--out", str(out), str(folder / "a.mp4")]) == 0  # options first work too
     assert done.stat().st_mtime_ns == first
-    assert "skipped" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "skipped" in out and [c.strip() for c in out.strip().splitlines()[-1].split("│")] == ["1", "0", "0", "1"]
 
 
 def test_shot_value_and_max_distance_reach_summary_json(videos):

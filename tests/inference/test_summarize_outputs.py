@@ -75,7 +75,7 @@ def test_same_stems_get_their_own_summaries_end_to_end(tmp_path, tiny, capsys):
     assert main(["summarize", str(a), str(b), "--out", str(out), "--no-video", "--ratio", "0.3"]) == 0
     recorded = sorted(json.loads(p.read_text())["path"] for p in out.rglob("summary.json"))
     assert recorded == sorted([str(a), str(b)])  # two summaries, each of its own video
-    assert "skipped" not in capsys.readouterr().out
+    assert "skipped (done)" not in capsys.readouterr().out
 
 
 def test_a_full_disk_fails_the_video_and_a_rerun_tries_again(tmp_path, tiny, monkeypatch, capsys):

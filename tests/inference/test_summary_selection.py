@@ -50,13 +50,13 @@ def test_shots_follow_the_content_and_a_video_without_cuts_still_gets_several():
     assert len(shots) >= MIN_SHOTS and (shots[:, 1] - shots[:, 0] + 1).max() <= 20  # 10 s at 2 fps
 
 
-def test_shots_start_on_the_keyframe_in_the_gap_before_a_change():
+def test_shots_start_on_the_keyframe_in_the_gap_before_a_change_or_halfway_through_it():
     indices = np.arange(0, 100, 10)  # every 10th frame sampled
     segments = np.array([[0, 3], [4, 6], [7, 9]])  # changes found at sampled frames 40 and 70
-    keyframes = np.array([0, 25, 33, 58, 71, 90])  # 33 is in (30, 40]; none in (60, 70]
+    keyframes = np.array([0, 25, 33, 58, 71, 90])  # 33 is in (30, 40]; none in (60, 70]: halfway there
     shots = shots_from_steps(segments, indices, 100, keyframes)
-    assert shots.tolist() == [[0, 32], [33, 69], [70, 99]]
-    assert shots_from_steps(segments, indices, 100).tolist() == [[0, 39], [40, 69], [70, 99]]
+    assert shots.tolist() == [[0, 32], [33, 65], [66, 99]]
+    assert shots_from_steps(segments, indices, 100).tolist() == [[0, 35], [36, 65], [66, 99]]
 
 
 def _shots(x: np.ndarray, segments: list[list[int]], scores=None, bad=None, step: int = 10) -> Shots:

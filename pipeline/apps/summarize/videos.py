@@ -1,16 +1,14 @@
 """`vap summarize VIDEO|FOLDER ... --out DIR`: a summary of every video, no training data, no network.
 
-Thin: the work is `pipeline.inference.summarize.video.summarize_video` and `...summary.outputs`. Per video
-DIR/<name>/summary.json is written last, so a rerun skips finished videos; a video that fails prints
-one error line and the others go on.
+Thin: the work is `pipeline.inference.summarize.collection` (which videos, where: shards, torchrun ranks,
+Ray) and `...video.summarize_video` / `...outputs`. Per video DIR/<name>/summary.json is written last, so a
+rerun skips finished videos; a video that fails prints one error line and the others go on.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
-from dataclasses import replace
 from pathlib import Path
 
 EXAMPLE = """examples:
@@ -22,6 +20,9 @@ EXAMPLE = """examples:
   vap summarize holiday.mp4 --out summaries --method supervised --checkpoint vasnet_own.pt
   vap summarize holiday.mp4 --out summaries --method rl --checkpoint rl_policy.pt
   vap summarize holiday.mp4 --out summaries --max-distance 20 --shot-value mean   # the paper's settings
+  torchrun --nproc_per_node 4 -m pipeline.cli summarize videos/ --out summaries     # one process per GPU or core
+  vap summarize videos/ --out summaries --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT
+  vap summarize videos/ --out summaries --engine ray --workers 8
 
 methods:
   coverage    (default) the key frames that cover the video's content best (greedy facility location over
@@ -38,7 +39,7 @@ methods:
               command computes (MobileNetV2): the GoogLeNet features of the TVSum/SumMe h5 files
               cannot be reproduced, see `vap summarize features --help` and docs/summarize.md
 
-shots: KTS cuts the video where its content changes, shots of at most 10 s and at least 5 per video
+shots: KTS cuts the video where its content changes, shots of at most 10 s and at least 8 per video
 (the budget never sets their length). Each kept shot has one key frame, its most representative frame
 that is not black, washed out, blank or blurred, and no two key frames are near-duplicates. rl,
 attention and supervised keep the shots of largest total score within the length (a knapsack); --shot-value
@@ -87,24 +88,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the summarizer (default: %(default)s)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads for the features (default: %(default)s)")
     p.add_argument("--no-video", action="store_true", help="skip summary.mp4")
+    c = p.add_argument_group("many videos (resumable: a rerun skips every video with a summary.json)")
+    c.add_argument("--shard", default=None, metavar="I/N",
+                   help="summarize only the I-th of N parts of the videos (0-based), e.g. a SLURM array task: "
+                   "--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT; the same --out for every part")  # fmt: skip
+    c.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process (or one per rank under torchrun); ray: a Ray cluster, or a local Ray "
+                   "instance (needs the [ray] extra)")  # fmt: skip
+    c.add_argument("--workers", type=int, default=2,
+                   help="with --engine ray: summarizing actors, one CPU each (default: %(default)s)")  # fmt: skip
     return p
 
 
 def main(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
     from pipeline.errors import ConfigError, display_path, printable
+    from pipeline.inference.collection import Ranks, shard_of
+    from pipeline.inference.summarize.collection import Summarizing, summarize_collection
+    from pipeline.inference.summarize.outputs import output_folders
+    from pipeline.inference.summarize.selection import Budget
 
     def shown(video: Path) -> str:  # the file's name as one line of plain text
         return escape(printable(display_path(video.name)))
-
-    from pipeline.inference.summarize.keyframes import SampledFrames
-    from pipeline.inference.summarize.outputs import finished, output_folders, write_outputs
-    from pipeline.inference.summarize.selection import Budget
-    from pipeline.inference.summarize.video import build_summarizer, default_backbone, features_id, summarize_video
 
     given = args.ratio is None and args.seconds is None and args.keyframes is None
     budget = Budget(ratio=0.15 if given else args.ratio, seconds=args.seconds, keyframes=args.keyframes)
@@ -115,61 +124,73 @@ def main(args: argparse.Namespace) -> int:
                               "--checkpoint (a policy keeps the setting it was trained with)")  # fmt: skip
         method_args["max_distance"] = args.max_distance or None
     jobs = output_folders(args.inputs, args.out)
-    summarizer = build_summarizer(args.method, checkpoint=args.checkpoint, seed=args.seed, **method_args)  # once
+    jobs = [jobs[i] for i in shard_of(list(range(len(jobs))), args.shard)]  # the I-th of N parts, in input order
+    summarizing = Summarizing(method=args.method, budget=budget, checkpoint=args.checkpoint, method_args=method_args,
+                              sample_fps=args.sample_fps, backend=args.backend, seed=args.seed,
+                              shot_value=args.shot_value, threads=args.threads, video=not args.no_video)  # fmt: skip
+    summarizing.summarizer()  # a bad method or checkpoint stops here, once, before any video
+    if args.engine == "local" and any(not _done(v, f) for v, f in jobs):
+        summarizing.ready()  # the model, once; a summarizer that cannot read its features says so up front
+    ranks = Ranks()
+    if args.engine == "ray" and ranks.world > 1:
+        raise ConfigError("--engine ray runs from one driver process; do not start it under torchrun")
     console = Console(stderr=True)
     table = Table(title=f"vap summarize -> {args.out}")
     names = max((len(shown(v)) for v, _ in jobs), default=5)
     table.add_column("video", justify="left", min_width=min(names, 48), overflow="fold")  # the file's name, whole
     for col in ("status", "duration (s)", "shots", "kept", "summary (s)", "time (s)"):
         table.add_column(col, justify="left" if col == "status" else "right")
-    backbone, load_s, failed = None, None, 0
-    done: dict[Path, bool | ConfigError] = {}
-    for video, out in jobs:
-        try:
-            done[video] = finished(video, out)
-        except ConfigError as e:  # the folder holds another video's summary
-            done[video] = e
-    if any(d is False for d in done.values()):  # once, for all the videos
-        t_load = time.perf_counter()
-        backbone = default_backbone()
-        load_s = round(time.perf_counter() - t_load, 3)
-        # A supervised model trained on other features would fail on every video: say so once, up front.
-        summarizer.check_features(features_id(backbone), backbone.out_channels, sample_fps=args.sample_fps)
-    for video, out in jobs:
-        if done[video] is True:
-            table.add_row(shown(video), "skipped (done)", "", "", "", "", "")
-            continue
-        t0 = time.perf_counter()
-        try:
-            if isinstance(done[video], ConfigError):
-                raise done[video]
-            with SampledFrames(folder=out.parent if out.parent.exists() else None) as frames, Progress(
-                TextColumn(shown(video)), BarColumn(), TextColumn("{task.completed}/{task.total} frames"),
-                TimeElapsedColumn(), console=console, transient=True,
-            ) as bar:  # fmt: skip
-                task = bar.add_task("features", total=None)
-                s = summarize_video(
-                    video, method=args.method, budget=budget, sample_fps=args.sample_fps, backbone=backbone,
-                    backend=args.backend, seed=args.seed, summarizer=summarizer, shot_value=args.shot_value,
-                    threads=args.threads, keep=frames,
-                    progress=lambda done, total, bar=bar, task=task: bar.update(task, completed=done, total=total),
-                )  # fmt: skip
-                if load_s is not None:  # the first video carries the load time
-                    s, load_s = replace(s, seconds={"load model": load_s, **s.seconds}), None
-                s = write_outputs(s, out, frames=frames, backend=args.backend, video=not args.no_video)
-        except Exception as e:  # one bad video must not stop the others
-            failed += 1
-            reason = " ".join(str(e).split()) or type(e).__name__
-            # VideoError names the file already
-            where = "" if reason.startswith(printable(display_path(video))) else f"{display_path(video)}: "
-            print(f"vap summarize: error: {printable(where + reason)}", file=sys.stderr, flush=True)
-            table.add_row(shown(video), "[red]error[/]", "", "", "", "", f"{time.perf_counter() - t0:.1f}")
-            continue
-        kept = sum(b - a + 1 for a, b in s.clips)
-        fps = s.fps if s.fps > 0 else 1.0
-        table.add_row(
-            shown(video), "ok", f"{s.num_frames / fps:.1f}", str(len(s.shots)), str(len(s.selected)),
-            f"{kept / fps:.1f}", f"{time.perf_counter() - t0:.1f}",
-        )  # fmt: skip
-    Console().print(table)
-    return 1 if failed else 0
+    counts = {"ok": 0, "error": 0, "skipped": 0}
+    show = console.is_terminal and ranks.rank == 0
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+               TimeRemainingColumn())  # fmt: skip
+    try:
+        with Progress(*columns, console=console, transient=True, disable=not show) as bar:
+            task = bar.add_task("videos", total=len(jobs), rate="- videos/s")
+            frames = bar.add_task("frames", total=None, rate="", visible=len(jobs) > 0 and args.engine == "local")
+
+            def progress(video: Path):  # the frames of the video being summarized
+                bar.update(frames, description=f"frames of {shown(video)[:30]}", completed=0, total=None)
+                return lambda done, total: bar.update(frames, completed=done, total=total)
+
+            outcomes = summarize_collection(jobs, summarizing, engine=args.engine, workers=args.workers,
+                                            rank=ranks.rank, world=ranks.world, progress=progress)  # fmt: skip
+            for o in outcomes:
+                counts[o.status] += 1
+                bar.advance(task)
+                elapsed = bar.tasks[task].elapsed or 0.0
+                done = counts["ok"] + counts["error"]
+                bar.update(task, rate=f"{done / elapsed:.2f} videos/s" if elapsed > 0 and done else "- videos/s")
+                if o.status == "error":
+                    print(f"vap summarize: error: {o.error}", file=sys.stderr, flush=True)
+                    table.add_row(shown(o.video), "[red]error[/]", "", "", "", "", f"{o.time_s:.1f}")
+                elif o.status == "skipped":
+                    table.add_row(shown(o.video), f"skipped ({o.error or 'done'})", "", "", "", "", "")
+                else:
+                    table.add_row(shown(o.video), "ok", f"{o.duration_s:.1f}", str(o.shots), str(o.kept),
+                                  f"{o.summary_s:.1f}", f"{o.time_s:.1f}")  # fmt: skip
+        ranks.barrier()  # every rank's videos are done before rank 0 sums up
+    finally:
+        ranks.close()
+    if ranks.world == 1 and len(jobs) <= MAX_TABLE_ROWS:
+        Console().print(table)
+    totals = Table(title=f"vap summarize -> {args.out}" + (f" (rank {ranks.rank})" if ranks.world > 1 else ""),
+                   show_edge=False)  # fmt: skip
+    for col in ("videos", "ok", "error", "skipped (done before)"):
+        totals.add_column(col, justify="right")
+    totals.add_row(str(sum(counts.values())), str(counts["ok"]), str(counts["error"]), str(counts["skipped"]))
+    Console().print(totals)
+    return 1 if counts["error"] else 0
+
+
+MAX_TABLE_ROWS = 200  # one row per video up to this many; past it, only the totals
+
+
+def _done(video: Path, folder: Path) -> bool:
+    from pipeline.errors import ConfigError
+    from pipeline.inference.summarize.outputs import finished
+
+    try:
+        return finished(video, folder)
+    except ConfigError:
+        return True  # its outcome is an error line; nothing to load a model for

@@ -27,7 +27,9 @@ from pipeline.models.summary.kts import kts
 from pipeline.models.summary.protocol import shot_values
 
 MAX_SHOT_SECONDS = 10.0  # TVSum/SumMe KTS shots run a few seconds; a long take is cut at this length
-MIN_SHOTS = 5  # a video with no cut at all is still cut into at least this many shots
+# A video with no cut at all is still cut into at least this many shots (on bench_keyframes.py's footage, 5
+# left the fades and the static camera less covered than 8).
+MIN_SHOTS = 8
 KTS_VMAX = 1.0  # the KTS penalty weight, as DSNet and PGL-SUM call it on their videos
 MIN_CLIP_SECONDS = 2.0  # coverage under a length budget: each kept shot gives at most max(this, budget / 3)
 KEYFRAME_CLIP_SECONDS = 2.0  # with --keyframes N, summary.mp4 holds at most this much of each kept shot
@@ -118,7 +120,7 @@ class Selection:
     shot that go into summary.mp4 (the whole shot, or its budget-long part around the key frame)."""
 
     shots: list[int]
-    keysteps: list[int]
+    keysteps: list[int]  # ascending; at least one in each kept shot (more where N key frames outnumber shots)
     clips: list[list[int]]
 
 
@@ -130,12 +132,13 @@ def _clip(shots: Shots, shot: int, keystep: int, key_frame: int, limit: int | No
     return [start, start + limit - 1]
 
 
-def finish(shots: Shots, chosen: dict[int, int], indices: np.ndarray, limit: int | None) -> Selection:
-    """{shot: key step} -> Selection in time order."""
+def finish(shots: Shots, chosen: dict[int, int], indices: np.ndarray, limit: int | None,
+           extra: list[int] | None = None) -> Selection:  # fmt: skip
+    """{shot: its key step} (and `extra` key steps in kept shots) -> Selection in time order; each shot's
+    clip is centred on its own key step."""
     order = sorted(chosen)
-    keys = [chosen[k] for k in order]
-    clips = [_clip(shots, k, s, int(indices[s]), limit) for k, s in zip(order, keys, strict=True)]
-    return Selection(shots=order, keysteps=keys, clips=clips)
+    clips = [_clip(shots, k, chosen[k], int(indices[chosen[k]]), limit) for k in order]
+    return Selection(shots=order, keysteps=sorted([*chosen.values(), *(extra or [])]), clips=clips)
 
 
 def by_value(shots: Shots, budget: Budget, indices: np.ndarray, num_frames: int, fps: float,
@@ -190,7 +193,13 @@ def by_coverage(shots: Shots, budget: Budget, indices: np.ndarray, num_frames: i
     picks = facility_location(shots.features, candidates, groups=groups, costs=costs, budget=limit,
                               k=budget.keyframes, max_similarity=DUPLICATE_COSINE,
                               cost_scaling=COST_SCALING)  # fmt: skip
-    return finish(shots, {int(groups[p]): p for p in picks}, indices, cap)
+    chosen = {int(groups[p]): p for p in picks}
+    extra: list[int] = []
+    if budget.keyframes is not None and len(picks) < budget.keyframes:  # fewer shots than key frames asked for:
+        more = facility_location(shots.features, candidates, k=budget.keyframes, start=picks,  # more per shot
+                                 max_similarity=DUPLICATE_COSINE)  # fmt: skip
+        extra = more[len(picks) :]
+    return finish(shots, chosen, indices, cap, extra)
 
 
 def clip_cap(limit: int, fps: float) -> int:

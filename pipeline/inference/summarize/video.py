@@ -28,7 +28,7 @@ from pipeline.data.remux import keyframe_frames
 from pipeline.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from pipeline.errors import ConfigError, VideoError
 from pipeline.inference.summarize.keyframes import SampledFrames
-from pipeline.inference.summarize.quality import bad_frames, frame_quality
+from pipeline.inference.summarize.quality import NEIGHBOUR_SECONDS, bad_frames, frame_quality
 from pipeline.inference.summarize.selection import (
     KTS_VMAX,
     MAX_SHOT_SECONDS,
@@ -73,7 +73,7 @@ class VideoSummary:
     shot_scores: list[float]  # mean score of each shot's sampled frames
     shot_values: list[float]  # what the knapsack maximised: by settings["shot_value"], sum or mean
     selected: list[int]  # indices into `shots` kept, ascending
-    keyframes: list[int]  # one source frame per selected shot: its most representative good frame
+    keyframes: list[int]  # source frames, ascending: at least one per selected shot, its most representative good one
     clips: list[list[int]]  # inclusive [start, end] source frames of each kept shot in summary.mp4
     bad_frames: list[int]  # sampled frames that may not be key frames (black, washed out, blank, blurred)
     seconds: dict = field(default_factory=dict)  # time per stage
@@ -122,7 +122,7 @@ def _features(small: torch.Tensor, backbone: torch.nn.Module) -> torch.Tensor:
 @dataclass(frozen=True)
 class SampledVideo:
     """What the analysis pass gives: the video's meta, the sampled frame indices (T,), their features
-    (T, D), a frame-consuming summarizer's encodings (T, D') or None, and their quality (T, 3)."""
+    (T, D), a frame-consuming summarizer's encodings (T, D') or None, and their quality (T, 4)."""
 
     meta: VideoMeta
     indices: np.ndarray
@@ -206,15 +206,19 @@ def shots_from_steps(
 ) -> np.ndarray:
     """KTS segments over sampled steps (inclusive) -> inclusive source-frame ranges covering the video.
 
-    A change found at sampled step s happened somewhere after the sampled frame before it; where the video
-    has a keyframe in that gap (x264 puts one at a scene cut), the shot starts there: nearer the cut than
-    the sampled frame, and a cut summary.mp4 can copy instead of re-encoding (data/remux.py)."""
+    A change found at sampled step s happened somewhere after the sampled frame before it. Where the video
+    has a keyframe in that gap (x264 puts one at a scene cut), the shot starts there: at the cut, and a
+    cut summary.mp4 can copy instead of re-encoding (data/remux.py). Otherwise it starts halfway through
+    the gap, the unbiased guess (the sampled frame itself would put every cut half a step late)."""
     starts = indices[segments[:, 0]].copy()  # (S,)
-    if keyframes is not None and len(keyframes) and len(starts) > 1:
+    if len(starts) > 1:
         before = indices[segments[1:, 0] - 1]  # (S - 1,) the sampled frame before each change
-        at = np.searchsorted(keyframes, starts[1:], side="right") - 1  # (S - 1,) last keyframe <= start
-        key = keyframes[np.maximum(at, 0)]
-        starts[1:] = np.where((at >= 0) & (key > before), key, starts[1:])
+        guess = (before + starts[1:]) // 2 + 1  # (S - 1,) halfway: the cut is as likely early as late
+        if keyframes is not None and len(keyframes):
+            at = np.searchsorted(keyframes, starts[1:], side="right") - 1  # (S - 1,) last keyframe <= start
+            key = keyframes[np.maximum(at, 0)]
+            guess = np.where((at >= 0) & (key > before), key, guess)
+        starts[1:] = guess
     starts[0] = 0
     ends = np.append(starts[1:] - 1, num_frames - 1)  # (S,)
     return np.stack([starts, ends], axis=1)  # (S, 2)
@@ -315,8 +319,8 @@ def _summarize(
     # shot must not be negative (the knapsack would leave it out with budget to spare, and a longer shot
     # would be worth less than a shorter one of the same mean), so lift any negative scores to >= 0.
     nonneg = scores - min(0.0, float(scores.min()))  # (T,)
-    bad = bad_frames(v.quality, segments)  # (T,)
     x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    bad = bad_frames(v.quality, segments, x, window=round(NEIGHBOUR_SECONDS * sample_fps))  # (T,)
     shots = Shots(features=x, scores=nonneg, bad=bad, segments=segments, frames=frames)
     chosen = summarizer.select(shots, budget, indices, meta.num_frames, meta.fps, shot_value=shot_value)
     seconds["shots + selection"] = time.perf_counter() - t0

@@ -28,6 +28,7 @@ def facility_location(
     max_similarity: float = 1.0,
     max_targets: int = 4000,
     cost_scaling: float = 1.0,
+    start: list[int] | None = None,
 ) -> list[int]:
     """Greedy facility location over cosine similarities (clipped at 0): the rows picked, in pick order.
 
@@ -39,6 +40,7 @@ def facility_location(
     max_similarity: a candidate more similar than this to a pick is never picked (no near-duplicates).
     max_targets: the frames to cover are every frame up to this many, else an even subsample (memory
     stays O(max_targets * T)).
+    start: picks already made (another pass's), kept first and covered from; `k` counts them too.
     """
     x = unit_rows(features)  # (T, D)
     t = x.shape[0]
@@ -52,6 +54,11 @@ def facility_location(
     best = np.zeros(sim.shape[0])  # (R,) how well each target is covered so far
     picks: list[int] = []
     spent = 0.0
+    for c in start or []:
+        picks.append(int(c))
+        best = np.maximum(best, sim[:, c])
+        spent += 0.0 if cost is None else float(cost[c])
+        open_ &= (groups != groups[c]) & (x @ x[c] <= max_similarity)
     while open_.any() and (k is None or len(picks) < k):
         if budget is not None:
             open_ &= cost + spent <= budget

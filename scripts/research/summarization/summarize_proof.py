@@ -5,7 +5,9 @@ carphone, Big Buck Bunny, see its PROVENANCE.md) and of moving-digits renders: `
 come back `appearances` times each, `novel` contents appear once (at least one of each kind is a
 moving-digits shot). The novel shots are the planted summary. Then, at the same budget (--ratio of the
 frames):
-  rl         `summarize_video` as `vap summarize` runs it by default (MobileNetV2, KTS, DR-DSN with
+  coverage   `summarize_video` as `vap summarize` runs it by default: key frames that cover the video
+             (facility location over MobileNetV2 features), their shots within the budget;
+  rl         `summarize_video` as `vap summarize --method rl` runs it (MobileNetV2, KTS, DR-DSN with
              R_div over all pairs of picks, a knapsack valuing each shot by the sum of its scores);
   attention  the same with `--method attention` when --attention-checkpoint is given;
   random     uniform random step scores through the same KTS shots and the same sum-valued knapsack
@@ -52,6 +54,7 @@ from pipeline.data.backends import open_video
 from pipeline.data.moving_digits import MovingDigitsConfig, digit_pools, render_video
 from pipeline.data.writer import write_video
 from pipeline.env import provenance
+from pipeline.inference.summarize.selection import Budget
 from pipeline.inference.summarize.video import (
     build_summarizer,
     default_backbone,
@@ -178,9 +181,16 @@ def selection_numbers(mask: np.ndarray, planted: np.ndarray, plan_shots: list[di
     }
 
 
+def contents_shown(keyframes: list[int], plan_shots: list[dict]) -> dict:
+    """Which planted contents the key frames show: distinct contents, and the novel ones among them."""
+    shown = {s["content"]: s["novel"] for k in keyframes for s in plan_shots if s["start"] <= k <= s["end"]}
+    return {"keyframes": len(keyframes), "contents": len(shown), "novel": sum(shown.values())}
+
+
 def method_row(summary, planted: np.ndarray, plan_shots: list[dict]) -> dict:
-    shots, idx = np.array(summary.shots), np.array(summary.indices)
-    row = selection_numbers(mask_of(shots, np.array(summary.selected), len(planted)), planted, plan_shots)
+    idx = np.array(summary.indices)
+    clips = np.array(summary.clips)  # what summary.mp4 holds: each kept shot, or its part within the budget
+    row = selection_numbers(mask_of(clips, np.arange(len(clips)), len(planted)), planted, plan_shots)
     tau, rho = rank_correlation(np.array(summary.scores), planted[idx].astype(float))
     scores = np.array(summary.scores)
     row.update(tau=tau, rho=rho, selected_shots=len(summary.selected),
@@ -270,6 +280,15 @@ def run_layout(args: argparse.Namespace, layout: str, naturals: list[Segment], b
         if attention is not None:
             att = summarize_video(path, method="attention", ratio=args.ratio, backbone=backbone, summarizer=attention)
             rows["attention"] = method_row(att, planted, plan_shots)
+        cov = summarize_video(path, method="coverage", ratio=args.ratio, backbone=backbone, seed=seed)
+        rows["coverage"] = method_row(cov, planted, plan_shots)  # the default of `vap summarize`
+        # N key frames, N = the number of distinct contents: which contents do the key frames show?
+        n_contents = args.repeated + args.novel
+        keyframe_rows = {}
+        for m, extra in (("coverage", {}), ("rl", {"method_args": {"epochs": args.epochs}})):
+            kf = summarize_video(path, method=m, budget=Budget(keyframes=n_contents), backbone=backbone, seed=seed,
+                                 **extra)  # fmt: skip
+            keyframe_rows[m] = {"asked": n_contents, **contents_shown(kf.keyframes, plan_shots)}
         rows["random"] = random_row(rl, planted, plan_shots, args.ratio, args.draws, seed, "sum")
         if args.diagnostics:  # the paper's settings: R_div within 20 steps, the protocol's mean-valued knapsack
             paper = summarize_video(path, method="rl", ratio=args.ratio, backbone=backbone, seed=seed,
@@ -282,6 +301,7 @@ def run_layout(args: argparse.Namespace, layout: str, naturals: list[Segment], b
         rows["uniform"] = uniform_row(planted, plan_shots, args.ratio, round(args.uniform_piece_seconds * FPS))
         seeds.append({
             "seed": seed, "frames": len(planted), "planted_frames": int(planted.sum()), "kts_shots": len(rl.shots),
+            "keyframes": keyframe_rows,
             "ceiling_f_score": ceiling_f(planted, args.ratio), "plan": plan_shots, "methods": rows,
         })  # fmt: skip
         videos.append((path, planted, plan_shots))
@@ -338,7 +358,7 @@ def compare(seeds: list[dict]) -> dict:
         np.isnan(s["methods"][m][k]) for s in seeds) else float("nan") for k in ("f_score", "tau", "rho",
         "novel_shots_touched", "selected_in_repeats")} for m in methods}  # fmt: skip
     std = {m: float(np.std([s["methods"][m]["f_score"] for s in seeds])) for m in methods}
-    learned = [m for m in methods if m in ("rl", "attention", PRETRAINED, PAPER)]
+    learned = [m for m in methods if m in ("rl", "coverage", "attention", PRETRAINED, PAPER)]
     verdict = {}
     for m in learned:
         f, rand = mean[m]["f_score"], BASELINE.get(m, "random")
@@ -383,6 +403,22 @@ def layout_section(name: str, r: dict, novel: int) -> list[str]:
             + ("well above random" if v["well_above_random"] else "NOT well above random (needs 1.5x, every seed)")
             + (" and above uniform." if v["above_uniform"] else "; NOT above uniform (needs > 1x and most seeds).")
         )  # fmt: skip
+    if all("keyframes" in sd for sd in r["seeds"]):
+        n = r["seeds"][0]["keyframes"]["coverage"]
+        lines += [
+            "",
+            f"Key frames instead of a length (`--keyframes`, N = the {n['asked']} distinct contents of "
+            "each video): how many contents the key frames show, and how many of the novel ones, mean over "
+            "seeds:",
+            "",
+            "| method | key frames | contents shown | novel contents shown |",
+            "|---|---|---|---|",
+        ]
+        for m in r["seeds"][0]["keyframes"]:
+            rows = [sd["keyframes"][m] for sd in r["seeds"]]
+            lines.append(f"| {m} | {np.mean([x['keyframes'] for x in rows]):.1f} | "
+                         f"{np.mean([x['contents'] for x in rows]):.1f} | {np.mean([x['novel'] for x in rows]):.1f} of "
+                         f"{novel} |")  # fmt: skip
     lines += ["", "Per seed (F-score; tau):", "", "| seed | frames | planted | KTS shots | novel contents | "
               + " | ".join(r["mean"]) + " | ceiling |", "|---" * (6 + len(r["mean"])) + "|"]  # fmt: skip
     for sd in r["seeds"]:
