@@ -234,3 +234,41 @@ def buffered(items: Iterable[Any], size: int) -> Iterator[Any]:
         if item is _END:
             return
         yield item
+
+
+def read_ahead(items: Iterable[Any], size: int) -> Iterator[Any]:
+    """The items of `items`, produced by a background thread up to `size` ahead of the consumer.
+
+    Why: decoding and the model (or the encoder) each hold a core of a small machine and both release the
+    GIL; one after the other, each waits for the other. Unlike `buffered`, the thread is stopped and joined
+    before this generator finishes, however it finishes (an error, a `break`, closing it), so whatever the
+    items read from (an open video) is never used after the consumer has closed it."""
+    box: queue.Queue[Any] = queue.Queue(maxsize=max(1, size))
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                box.put((item, None))
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
+            box.put((None, e))
+        box.put((_END, None))
+
+    worker = threading.Thread(target=produce, name="read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = box.get()
+            if error is not None:
+                raise error
+            if item is _END:
+                return
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # let a blocked put go through
+            with contextlib.suppress(queue.Empty):
+                box.get(timeout=0.05)
+        worker.join()

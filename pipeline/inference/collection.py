@@ -160,12 +160,14 @@ class Ranks:
     Gloo is used only for barriers, so it runs on CPU-only machines and between GPU nodes alike."""
 
     def __init__(self) -> None:
-        import torch.distributed as dist
-
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        if self.world > 1 and not dist.is_initialized():
-            dist.init_process_group("gloo")
-        self.rank = dist.get_rank() if self.world > 1 else 0
+        self.rank = 0
+        if self.world > 1:  # torch.distributed takes a few tenths of a second to import: only under torchrun
+            import torch.distributed as dist
+
+            if not dist.is_initialized():
+                dist.init_process_group("gloo")
+            self.rank = dist.get_rank()
 
     def barrier(self) -> None:
         if self.world > 1:

@@ -93,6 +93,24 @@ def decoded_dataset(
                           batch_size=decode_batch, concurrency=actors, num_cpus=1)  # fmt: skip
 
 
+def connect() -> Any:
+    """The `ray` module, connected: to the cluster RAY_ADDRESS names (set by `ray job submit`, or by hand),
+    or to a local instance started here. One-line error without the [ray] extra."""
+    try:
+        import ray
+    except ImportError as e:
+        raise ConfigError("--engine ray needs Ray: pip install 'video-attention-pipeline[ray]'") from e
+    if not ray.is_initialized():
+        address = os.environ.get("RAY_ADDRESS")
+        if address is None:
+            # Ray starts its workers at niceness 15, to yield to its own services; in our own instance they do
+            # all the work, and on a machine busy with other jobs they starved until those ended. At 0 they
+            # share the cores like the local engine's workers.
+            os.environ.setdefault("RAY_worker_niceness", "0")
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    return ray
+
+
 def score_with_ray(
     paths: list[str],
     scorer: Scorer,
@@ -111,19 +129,7 @@ def score_with_ray(
     costs as much as its decoding, so 16 videos per task and per model call did better than 4 and 8
     (docs/bench/score.md). The model actor takes a GPU where there
     is one, otherwise `threads` CPUs (default 1), reserved so that decoding and the model do not share one."""
-    try:
-        import ray
-    except ImportError as e:
-        raise ConfigError("--engine ray needs Ray: pip install 'video-attention-pipeline[ray]'") from e
-    if not ray.is_initialized():
-        # RAY_ADDRESS (set by `ray job submit`, or by hand) joins a cluster; otherwise a local instance.
-        address = os.environ.get("RAY_ADDRESS")
-        if address is None:
-            # Ray starts its workers at niceness 15, to yield to its own services; in our own instance they do
-            # all the work, and on a machine busy with other jobs they starved until those ended. At 0 they
-            # share the cores like the local engine's workers.
-            os.environ.setdefault("RAY_worker_niceness", "0")
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    connect()
     if not paths:
         return
     import torch

@@ -177,15 +177,9 @@ def _with_ray(todo: list[tuple[Path, Path]], summarizing: Summarizing, workers: 
     import os
     import pickle
 
-    try:
-        import ray
-    except ImportError as e:
-        raise ConfigError("--engine ray needs Ray: pip install 'video-attention-pipeline[ray]'") from e
-    if not ray.is_initialized():  # RAY_ADDRESS joins a cluster; otherwise a local instance (as `vap score`)
-        address = os.environ.get("RAY_ADDRESS")
-        if address is None:
-            os.environ.setdefault("RAY_worker_niceness", "0")
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    from pipeline.inference.ray import connect
+
+    ray = connect()
     if not todo:
         return
     actors = max(1, min(workers, int(ray.cluster_resources().get("CPU", 1))))

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.data.backends import VideoReader, open_video
+from pipeline.data.pool import read_ahead
 from pipeline.data.records import atomic_path
 from pipeline.data.remux import copy_ranges
 from pipeline.inference.summarize.video import VideoSummary
@@ -66,9 +67,9 @@ def write_summary_video(summary: VideoSummary, out: Path, *, backend: str = "aut
             copied = copy_ranges(summary.path, [tuple(c) for c in summary.clips], video_only,
                                  num_frames=summary.num_frames)  # fmt: skip
             with open_video(summary.path, backend=backend) as video:  # one open for the frames and the audio
-                if not copied:
-                    write_video(video_only, _selected_frames(summary, video), fps=fps, preset="ultrafast",
-                                threads=os.cpu_count() or 1)  # fmt: skip
+                if not copied:  # the next chunk decodes while x264 encodes this one
+                    frames = read_ahead(_selected_frames(summary, video), 64)
+                    write_video(video_only, frames, fps=fps, preset="ultrafast", threads=os.cpu_count() or 1)
                 ranges = [(s / fps, (e + 1) / fps) for s, e in summary.clips]
                 try:
                     audio = mux_audio(video_only, video.media_container() or summary.path, ranges, muxed)

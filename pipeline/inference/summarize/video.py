@@ -11,9 +11,6 @@ A summarizer that consumes frames (attention) also gets each decoded batch, thro
 
 from __future__ import annotations
 
-import contextlib
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +21,7 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 
 from pipeline.data.backends import VideoMeta, VideoReader, open_video
+from pipeline.data.pool import read_ahead
 from pipeline.data.remux import keyframe_frames
 from pipeline.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from pipeline.errors import ConfigError, VideoError
@@ -53,6 +51,7 @@ __all__ = [
 
 DEFAULT_FEATURES = "mobilenet_v2 imagenet"
 DEFAULT_METHOD = "coverage"
+QUALITY_SIZE = 112  # px the quality statistics are taken at: a quarter of the features' pixels, the same verdicts
 
 
 @dataclass(frozen=True)
@@ -131,39 +130,10 @@ class SampledVideo:
     quality: np.ndarray
 
 
-def _prefetched(video: VideoReader, indices: np.ndarray, batch_size: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
-    """(indices, frames) batches decoded by a background thread one batch ahead of the consumer.
-
-    Why a thread: the decoder and the backbone each hold one core of a small machine, and both release
-    the GIL; one after the other, each waits for the other. The thread is stopped and joined before this
-    returns, so the reader is never used after it is closed."""
-    box: queue.Queue = queue.Queue(maxsize=2)
-    stop = threading.Event()
-
-    def decode() -> None:
-        try:
-            for start in range(0, len(indices), batch_size):
-                if stop.is_set():
-                    return
-                batch = indices[start : start + batch_size]  # (b,)
-                box.put((batch, video.get_frames(batch.tolist())))  # (b, C, H, W) uint8
-        except BaseException as e:  # noqa: BLE001 - raised in the consumer
-            box.put(e)
-        box.put(None)
-
-    worker = threading.Thread(target=decode, name="summarize-decode", daemon=True)
-    worker.start()
-    try:
-        while (item := box.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while worker.is_alive():  # let a blocked put finish
-            with contextlib.suppress(queue.Empty):
-                box.get(timeout=0.05)
-        worker.join()
+def _batches(video: VideoReader, indices: np.ndarray, batch_size: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+    for start in range(0, len(indices), batch_size):
+        batch = indices[start : start + batch_size]  # (b,)
+        yield batch, video.get_frames(batch.tolist())  # (b, C, H, W) uint8
 
 
 def video_features(
@@ -185,10 +155,10 @@ def video_features(
         meta = video.meta
         indices = sample_indices(meta.num_frames, meta.fps, sample_fps)  # (T,)
         feats, encoded, quality = [], [], []
-        for batch, frames in _prefetched(video, indices, batch_size):
+        for batch, frames in read_ahead(_batches(video, indices, batch_size), 2):  # decoding runs a batch ahead
             small = _resized(frames, 224)  # (b, C, 224, 224) uint8
             feats.append(_features(small, backbone))  # (b, D)
-            quality.append(frame_quality(small))  # (b, 3)
+            quality.append(frame_quality(TF.resize(small, [QUALITY_SIZE, QUALITY_SIZE], antialias=True)))  # (b, 4)
             if keep is not None:
                 keep.add(batch, frames)
             if encode is not None:
