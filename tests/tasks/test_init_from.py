@@ -55,3 +55,18 @@ def test_a_plain_state_dict_works_too(six_class_checkpoint, tmp_path):
 def test_another_architecture_is_refused_naming_the_tensor(six_class_checkpoint):
     with pytest.raises(ConfigError, match=r"has no 'head\.lstm\.|only the classifier may differ|has no 'head"):
         VideoClassificationTask(num_classes=3, backbone="tiny", head="lstm", init_from=str(six_class_checkpoint))
+
+
+def test_the_recommended_start_keeps_the_loaded_backbone_frozen_and_trains_the_rest(six_class_checkpoint):
+    """`--model.init_from CKPT --model.freeze all` (docs/training.md): the backbone is the source's and takes
+    no gradient; the temporal head and the new classifier do."""
+    task = VideoClassificationTask(num_classes=3, init_from=str(six_class_checkpoint), freeze="all", **ARCH)
+    trained, _ = load_model(six_class_checkpoint)
+    theirs = trained.state_dict()
+    backbone = dict(task.model.backbone.named_parameters())
+    assert backbone and not any(p.requires_grad for p in backbone.values())
+    assert all(torch.equal(p, theirs[f"backbone.{k}"]) for k, p in backbone.items())
+    assert all(p.requires_grad for p in task.model.head.parameters())
+    x = torch.rand(2, 4, 3, 32, 32)
+    task.model(x).logits.sum().backward()  # (B, 3)
+    assert all(p.grad is None for p in backbone.values()) and task.model.head.fc.weight.grad is not None
