@@ -8,6 +8,7 @@ import shutil
 import subprocess
 
 import bench_keyframes as bench
+import keyframe_footage as footage
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
@@ -131,14 +132,14 @@ def test_read_frames_decodes_the_frames_asked_for_the_same_as_the_sample_grid(ti
 
 @needs_ffmpeg
 def test_made_videos_have_the_frames_their_recipe_says(tmp_path):
-    segments = [("fence", 1, bench._fade("in", 0, 0.4)), ("carphone", 1.2, bench._fade("out", 0.8, 0.4, "white"))]
-    video = bench.compose(tmp_path / "two.mp4", segments, tmp_path / "scenes")
+    segments = [("fence", 1, footage._fade("in", 0, 0.4)), ("carphone", 1.2, footage._fade("out", 0.8, 0.4, "white"))]
+    video = footage.compose(tmp_path / "two.mp4", segments, tmp_path / "scenes")
     frames, fps, sampled = bench.read_frames(video)
     assert (frames, fps) == (55, 25.0)
     assert sampled[6].luma > sampled[[*sampled][-1]].luma - 200  # decodes; the last sampled frame is near white
     assert "washed out" in bench.bad_reasons(bench.read_frames(video, [54])[2][54], list(sampled.values()))
     mtime = video.stat().st_mtime_ns
-    assert bench.compose(tmp_path / "two.mp4", segments, tmp_path / "scenes").stat().st_mtime_ns == mtime  # kept
+    assert footage.compose(tmp_path / "two.mp4", segments, tmp_path / "scenes").stat().st_mtime_ns == mtime  # kept
 
 
 def fake_results() -> dict:
