@@ -209,44 +209,22 @@ def run_isolated(
 _END = object()
 
 
-def buffered(items: Iterable[Any], size: int) -> Iterator[Any]:
-    """The items of `items`, pulled by a background thread into a queue of up to `size`.
+def buffered(items: Iterable[Any], size: int, *, join: bool = False) -> Iterator[Any]:
+    """The items of `items`, pulled by a background thread into a queue of up to `size`; an exception in
+    `items` is raised here, in the consumer.
 
-    Why: the workers' results come back through pipes, and a worker whose pipe is full waits. While the
-    consumer runs the model it reads no pipe, so without this the workers stop decoding exactly when
-    they should run ahead. The thread keeps reading (and enforcing timeouts); torch releases the GIL
-    while it computes. An exception in `items` is raised here, in the consumer."""
-    box: queue.Queue[Any] = queue.Queue(maxsize=max(1, size))
+    Why: decoding and the model each hold a core of a small machine, and torch releases the GIL while it
+    computes; one after the other, each waits for the other. Scoring, the workers' results also come back
+    through pipes, and a worker whose pipe is full waits: without the thread they would stop decoding
+    exactly when they should run ahead (and the thread keeps enforcing their timeouts).
 
-    def pull() -> None:
-        try:
-            for item in items:
-                box.put((item, None))
-        except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
-            box.put((None, e))
-        box.put((_END, None))
-
-    threading.Thread(target=pull, name="buffered", daemon=True).start()
-    while True:
-        item, error = box.get()
-        if error is not None:
-            raise error
-        if item is _END:
-            return
-        yield item
-
-
-def read_ahead(items: Iterable[Any], size: int) -> Iterator[Any]:
-    """The items of `items`, produced by a background thread up to `size` ahead of the consumer.
-
-    Why: decoding and the model (or the encoder) each hold a core of a small machine and both release the
-    GIL; one after the other, each waits for the other. Unlike `buffered`, the thread is stopped and joined
-    before this generator finishes, however it finishes (an error, a `break`, closing it), so whatever the
-    items read from (an open video) is never used after the consumer has closed it."""
+    `join=True`: the thread is stopped and joined before this generator finishes, however it finishes (an
+    error, a `break`, closing it), so whatever the items read from (an open video) is never used after the
+    consumer has closed it. Without it the thread runs on to the end of `items`."""
     box: queue.Queue[Any] = queue.Queue(maxsize=max(1, size))
     stop = threading.Event()
 
-    def produce() -> None:
+    def pull() -> None:
         try:
             for item in items:
                 if stop.is_set():
@@ -256,7 +234,7 @@ def read_ahead(items: Iterable[Any], size: int) -> Iterator[Any]:
             box.put((None, e))
         box.put((_END, None))
 
-    worker = threading.Thread(target=produce, name="read-ahead", daemon=True)
+    worker = threading.Thread(target=pull, name="read-ahead" if join else "buffered", daemon=True)
     worker.start()
     try:
         while True:
@@ -267,8 +245,14 @@ def read_ahead(items: Iterable[Any], size: int) -> Iterator[Any]:
                 return
             yield item
     finally:
-        stop.set()
-        while worker.is_alive():  # let a blocked put go through
-            with contextlib.suppress(queue.Empty):
-                box.get(timeout=0.05)
-        worker.join()
+        if join:
+            stop.set()
+            while worker.is_alive():  # let a blocked put go through
+                with contextlib.suppress(queue.Empty):
+                    box.get(timeout=0.05)
+            worker.join()
+
+
+def read_ahead(items: Iterable[Any], size: int) -> Iterator[Any]:
+    """`buffered(items, size, join=True)`: never outlives its consumer."""
+    return buffered(items, size, join=True)

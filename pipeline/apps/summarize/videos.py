@@ -129,8 +129,6 @@ def main(args: argparse.Namespace) -> int:
                               sample_fps=args.sample_fps, backend=args.backend, seed=args.seed,
                               shot_value=args.shot_value, threads=args.threads, video=not args.no_video)  # fmt: skip
     summarizing.summarizer()  # a bad method or checkpoint stops here, once, before any video
-    if args.engine == "local" and any(not _done(v, f) for v, f in jobs):
-        summarizing.ready()  # the model, once; a summarizer that cannot read its features says so up front
     ranks = Ranks()
     if args.engine == "ray" and ranks.world > 1:
         raise ConfigError("--engine ray runs from one driver process; do not start it under torchrun")
@@ -184,13 +182,3 @@ def main(args: argparse.Namespace) -> int:
 
 
 MAX_TABLE_ROWS = 200  # one row per video up to this many; past it, only the totals
-
-
-def _done(video: Path, folder: Path) -> bool:
-    from pipeline.errors import ConfigError
-    from pipeline.inference.summarize.outputs import finished
-
-    try:
-        return finished(video, folder)
-    except ConfigError:
-        return True  # its outcome is an error line; nothing to load a model for

@@ -50,31 +50,33 @@ class Summarizing:
     shot_value: str = "sum"
     threads: int = 1
     video: bool = True
-    _built: tuple | None = field(default=None, repr=False)
+    _summarizer: Any = field(default=None, repr=False)
+    _backbone: Any = field(default=None, repr=False)
+    _load_s: float | None = field(default=None, repr=False)  # the model's load time, until a video carries it
 
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_built": None}  # the models are built again where the work is
+    def __getstate__(self) -> dict:  # the models are built again where the work is (a Ray actor)
+        return {**self.__dict__, "_summarizer": None, "_backbone": None, "_load_s": None}
 
     def summarizer(self) -> Any:
         """The summarizer, built once (a checkpoint is read once for all videos): errors show up front."""
-        if self._built is None:
+        if self._summarizer is None:
             from pipeline.inference.summarize.video import build_summarizer
 
-            s = build_summarizer(self.method, checkpoint=self.checkpoint, seed=self.seed, **self.method_args)
-            self._built = (s, None, None)
-        return self._built[0]
+            self._summarizer = build_summarizer(self.method, checkpoint=self.checkpoint, seed=self.seed,
+                                                **self.method_args)  # fmt: skip
+        return self._summarizer
 
-    def ready(self) -> float:
-        """Load the backbone (once; the seconds it took) and check the summarizer can read its features."""
+    def ready(self) -> None:
+        """Load the backbone (once) and check the summarizer can read its features."""
         summarizer = self.summarizer()
-        if self._built[1] is None:
+        if self._backbone is None:
             from pipeline.inference.summarize.video import default_backbone, features_id
 
             t0 = time.perf_counter()
-            backbone = default_backbone()
-            self._built = (summarizer, backbone, round(time.perf_counter() - t0, 3))
-            summarizer.check_features(features_id(backbone), backbone.out_channels, sample_fps=self.sample_fps)
-        return self._built[2]
+            self._backbone = default_backbone()
+            self._load_s = round(time.perf_counter() - t0, 3)
+            summarizer.check_features(features_id(self._backbone), self._backbone.out_channels,
+                                      sample_fps=self.sample_fps)  # fmt: skip
 
     def one(self, video: Path, folder: Path, progress: Callable[[int, int], None] | None = None) -> Outcome:
         """Summarize `video` into `folder` (skipped when done before or locked by another run); an error in
@@ -98,16 +100,15 @@ class Summarizing:
             try:
                 if finished(video, folder):  # the other run finished it while this one waited for the folder
                     return Outcome(video, "skipped")
-                load = self.ready()
-                summarizer, backbone = self._built[0], self._built[1]
+                self.ready()
                 with SampledFrames(folder=folder) as frames:
                     s = summarize_video(video, method=self.method, budget=self.budget, sample_fps=self.sample_fps,
-                                        backbone=backbone, backend=self.backend, seed=self.seed,
-                                        summarizer=summarizer, shot_value=self.shot_value, threads=self.threads,
-                                        keep=frames, progress=progress)  # fmt: skip
-                    if load is not None:  # the first video carries the model's load time
-                        s = replace(s, seconds={"load model": load, **s.seconds})
-                        self._built = (summarizer, backbone, None)
+                                        backbone=self._backbone, backend=self.backend, seed=self.seed,
+                                        summarizer=self._summarizer, shot_value=self.shot_value,
+                                        threads=self.threads, keep=frames, progress=progress)  # fmt: skip
+                    if self._load_s is not None:  # the first video carries the model's load time
+                        s = replace(s, seconds={"load model": self._load_s, **s.seconds})
+                        self._load_s = None
                     s = write_outputs(s, folder, frames=frames, backend=self.backend, video=self.video)
             finally:
                 lock.release()
@@ -153,6 +154,8 @@ def summarize_collection(
         return
     if engine != "local":
         raise ConfigError(f"--engine {engine!r}: local or ray")
+    if todo:
+        summarizing.ready()  # the model, once; a summarizer that cannot read its features says so before any video
     for video, folder in todo:
         yield summarizing.one(video, folder, progress(video) if progress else None)
 
