@@ -31,6 +31,7 @@ class DecodedVideo:
     width: int
     height: int
     backend: str
+    codec_frames: int | None = None  # frames the codec decoded to serve the clips (None: the backend does not count)
 
     @property
     def duration(self) -> float:
@@ -76,7 +77,7 @@ def decode_clips(
             indices = sampler(reader.meta.num_frames, training=False, fps=reader.meta.fps)  # (J, T)
             frames = reader.get_frames(indices.reshape(-1))  # (J*T, C, H, W)
             m = reader.meta
-            served = reader.backend
+            served, codec = reader.backend, reader.codec_frames
     except VideoError as e:
         return FailedVideo(path, e.reason)
     except (RuntimeError, OSError, ValueError, IndexError) as e:  # a decoder's own failure
@@ -85,4 +86,4 @@ def decode_clips(
     clips = frames.reshape(j, t, *frames.shape[1:])  # (J, T, C, H, W)
     rng = np.random.default_rng(0)  # evaluation transforms are deterministic; the rng is unused
     clips = torch.stack([transform(c, rng) for c in clips])  # (J, T, C, h, w) or (J, 3, T, C, h, w)
-    return DecodedVideo(path, clips, indices, m.num_frames, m.fps, m.width, m.height, served)
+    return DecodedVideo(path, clips, indices, m.num_frames, m.fps, m.width, m.height, served, codec)

@@ -56,6 +56,7 @@ class AgentEpisode:
     backend: str
     frames_decoded: list[int] = field(default_factory=list)
     codec_frames: int | None = None  # frames the codec decoded to serve them (None: the backend does not count)
+    seconds: dict[str, float] | None = None  # where the time went (the long-video agent: first look, glimpses, model)
 
     @property
     def duration(self) -> float:

@@ -28,7 +28,7 @@ from pipeline.data.windows import WindowClips, Windows, decode_windows
 from pipeline.errors import ConfigError, display_path, path_bytes_hex
 from pipeline.inference.episodes import AgentEpisode, agent_episode
 from pipeline.inference.onnx_runtime import is_onnx
-from pipeline.models.checkpoint import CheckpointMeta, is_agent, load_any
+from pipeline.models.checkpoint import CheckpointMeta, is_agent, is_long_agent, load_any
 
 
 @dataclass
@@ -50,9 +50,12 @@ class ScoreRecord:
     keyframe_times: list[float] | None = None  # seconds of the most-attended frames, most first
     glimpse_frames: list[int] | None = None  # a glimpse agent's checkpoint: the frames it looked at, in order
     frames_decoded: int | None = None  # a glimpse agent's checkpoint: frames decoded for this video
-    # ... and what the codec decoded to serve them: a seek decodes from the keyframe before its frame, so
-    # on long-GOP video this can be many more (None: the backend does not count, or not an agent)
+    # ... and what the codec decoded to serve them (a classifier's too): a seek decodes from the keyframe
+    # before its frame, so on long-GOP video this can be many more (None: the backend does not count)
     codec_frames: int | None = None
+    # a long-video agent's checkpoint: seconds spent on its first look (the keyframes), decoding its
+    # glimpses, and in the models
+    seconds: dict[str, float] | None = None
     # the file name's bytes in hex where they are not UTF-8 (`path` shows them as \xNN):
     # os.fsdecode(bytes.fromhex(path_hex)) is the path again
     path_hex: str | None = None
@@ -239,6 +242,7 @@ class ClassifierScorer(Scorer):
     def _record(self, video: DecodedVideo, probs: torch.Tensor, attention: torch.Tensor) -> ScoreRecord:
         rec = self._ok(video.path, probs, backend=video.backend, duration=video.duration, frames=video.num_frames,
                        fps=video.fps)  # fmt: skip
+        rec.codec_frames = video.codec_frames
         if self.with_attention:
             frames = video.frame_indices.reshape(-1)  # (J*T,)
             weights = (attention / attention.shape[0]).reshape(-1).numpy()  # (J*T,) sums to 1 over the video
@@ -273,8 +277,32 @@ class AgentScorer(Scorer):
             rec = self._ok(item.path, item.probs, backend=item.backend, duration=item.duration,
                            frames=item.num_frames, fps=item.fps)  # fmt: skip
             rec.glimpse_frames, rec.frames_decoded = item.looked_at, len(item.frames_decoded)
-            rec.codec_frames = item.codec_frames
+            rec.codec_frames, rec.seconds = item.codec_frames, item.seconds
             yield rec
+
+
+class LongAgentScorer(AgentScorer):
+    """A `task: long_glimpse` checkpoint: the agent looks at a long video's keyframes, then decodes the few
+    short clips it chooses (`pipeline.inference.long_episodes`)."""
+
+    kind = "agent"
+
+    def __init__(self, model: torch.nn.Module, meta: CheckpointMeta, transform: Compose, **common: Any) -> None:
+        from pipeline.data.long_videos import clip_offsets
+
+        sampler, _ = eval_pipeline(meta.preprocessing, clips=1, three_crop=False)
+        super().__init__(model, meta, sampler, transform, **common)
+        self.offsets = clip_offsets(meta.preprocessing)
+        self.step = float(meta.preprocessing.get("step_seconds", 1.0))
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return super().settings | {"step_seconds": self.step}
+
+    def prepare(self, starts: dict[str, int] | None = None) -> Callable[[str], AgentEpisode | FailedVideo]:
+        from pipeline.inference.long_episodes import long_episode
+
+        return partial(long_episode, model=self.model, transform=self.transform, offsets=self.offsets, step=self.step)
 
 
 def default_device(device: str = "auto") -> str:
@@ -326,6 +354,8 @@ def load_scorer(
             raise ConfigError("--embeddings: a glimpse agent's answer comes from the frames it chose; embed with "
                               "its classifier's checkpoint")  # fmt: skip
         sampler, transform = eval_pipeline(meta.preprocessing, clips=1, three_crop=False)
+        if is_long_agent(meta):
+            return LongAgentScorer(model, meta, transform, **common)
         return AgentScorer(model, meta, sampler, transform, **common)
     sampler, transform = eval_pipeline(meta.preprocessing, clips=clips, three_crop=three_crop)
     return ClassifierScorer(model, meta, sampler, transform, with_attention=with_attention, embeddings=embeddings,

@@ -100,8 +100,14 @@ def _load_weights(model: torch.nn.Module, ckpt: dict[str, Any], path: str | os.P
 
 
 def is_agent(meta: CheckpointMeta) -> bool:
-    """Whether a checkpoint's record describes a glimpse agent (`load_agent`), not a classifier."""
-    return meta.extra.get("task") == "glimpse"
+    """Whether a checkpoint's record describes a glimpse agent (`load_agent`), not a classifier: over a
+    clip's frames (`task: glimpse`) or over a long video's slots (`task: long_glimpse`)."""
+    return meta.extra.get("task") in ("glimpse", "long_glimpse")
+
+
+def is_long_agent(meta: CheckpointMeta) -> bool:
+    """Whether a checkpoint holds the long-video agent (`pipeline.models.long_glimpse`)."""
+    return meta.extra.get("task") == "long_glimpse"
 
 
 def _classifier(ckpt: dict[str, Any], meta: CheckpointMeta, path: str | os.PathLike[str]) -> VideoClassifier:
@@ -117,6 +123,13 @@ def _agent(ckpt: dict[str, Any], meta: CheckpointMeta, path: str | os.PathLike[s
     if not is_agent(meta) or not isinstance(agent, dict):
         raise ConfigError(f"{path}: not a glimpse-agent checkpoint (no agent record); load it with load_model")
     mean, std = meta.preprocessing["mean"], meta.preprocessing["std"]
+    if is_long_agent(meta):
+        from pipeline.models.long_glimpse import LongGlimpseModel
+
+        classifier = build_classifier(meta.model, mean=mean, std=std)
+        model = LongGlimpseModel(classifier, AGENTS.build(agent["name"], **agent["args"]))
+        _load_weights(model, ckpt, path)
+        return model.eval()
     pixels = agent["args"].get("feature_dim") is None  # an agent over pixels has no classifier to rebuild
     features = None if pixels else build_classifier(meta.model, mean=mean, std=std)
     model = GlimpseVideoModel(features, AGENTS.build(agent["name"], **agent["args"]), mean=mean, std=std)

@@ -29,6 +29,24 @@ def _glimpse() -> type:
     return GlimpseTask
 
 
+@TASKS.register("long_glimpse", doc="RL glimpse agent for long videos: where to decode a short clip, and when to stop")
+def _long_glimpse() -> type:
+    from pipeline.tasks.long_glimpse import LongGlimpseTask
+
+    return LongGlimpseTask
+
+
+def datamodule_class(name: str) -> type:
+    """The data module a task trains on: long videos' for `long_glimpse`, VideoDataModule otherwise."""
+    if name == "long_glimpse":
+        from pipeline.data.long_videos import LongVideoDataModule
+
+        return LongVideoDataModule
+    from pipeline.data.datamodule import VideoDataModule
+
+    return VideoDataModule
+
+
 def task_class(name: str) -> type:
     """The LightningModule class of a registered task; an unknown name lists the allowed ones."""
     return TASKS.get(name)()

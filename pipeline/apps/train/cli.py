@@ -29,13 +29,16 @@ from typing import Any
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from pipeline.apps.train.configs import configs_dir, resolve_config_args
-from pipeline.data.datamodule import VideoDataModule
 from pipeline.errors import ConfigError
-from pipeline.tasks import TASKS, task_class
+from pipeline.tasks import TASKS, datamodule_class, task_class
 
 CONFIGS = configs_dir()
 DEFAULT_CONFIG = CONFIGS / "moving_digits_lstm.yaml"
-DEFAULT_CONFIGS = {"classification": DEFAULT_CONFIG, "glimpse": CONFIGS / "moving_digits_glimpse.yaml"}
+DEFAULT_CONFIGS = {
+    "classification": DEFAULT_CONFIG,
+    "glimpse": CONFIGS / "moving_digits_glimpse.yaml",
+    "long_glimpse": CONFIGS / "moving_digits_long_glimpse.yaml",
+}
 DEFAULT_TASK = "classification"
 SUBCOMMANDS = {"train": "fit", "validate": "validate", "test": "test", "predict": "predict"}
 
@@ -186,7 +189,10 @@ class VapCLI(LightningCLI):
         best = None
         if getattr(self.datamodule, "multilabel", False):  # no top-1 for multi-label data: keep the best mAP
             best = "val/mAP", "best-epoch{epoch:02d}-mAP{val/mAP:.3f}"
-        elif self.model_class is task_class("glimpse"):  # the agent's objective: right answers, fewer frames
+        elif self.model_class in (
+            task_class("glimpse"),
+            task_class("long_glimpse"),
+        ):  # the agent's objective: right answers, fewer frames
             best = "val/reward", "best-epoch{epoch:02d}-reward{val/reward:.3f}"
         for cb in self.trainer_defaults.get("callbacks", []) if best else []:
             if isinstance(cb, ModelCheckpoint) and cb.monitor == "val/top1":
@@ -352,7 +358,7 @@ def run(subcommand: str, argv: list[str]) -> int:
         warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
         VapCLI(
             task_class(task),
-            VideoDataModule,
+            datamodule_class(task),
             args=[SUBCOMMANDS[subcommand], *args],
             trainer_defaults=trainer_defaults(),
             save_config_kwargs={"overwrite": True},
@@ -371,7 +377,7 @@ def build(config: str | Path, overrides: list[str] | None = None) -> VapCLI:
     try:
         return VapCLI(
             task_class(task_name(args)),
-            VideoDataModule,
+            datamodule_class(task_name(args)),
             args=args,
             trainer_defaults=trainer_defaults(),
             run=False,

@@ -1,0 +1,72 @@
+"""The long-video agent's episode on one video, decoding as little as it can.
+
+video -> SparseReader: the packet index (no decoding) and the keyframes alone (the first look) -> the
+timeline of slots -> the agent picks slot s_1 -> its clip is decoded from the keyframe before it, the
+frames nothing refers to skipped (`SparseReader.sparse`), and read by the frozen classifier -> s_2 ...
+until the agent halts. Runs in a decoding worker, one torch thread, as the clip agent's episode does
+(`pipeline.inference.episodes`); the time is split into the first look, the glimpses' decoding and the
+model, so a record shows where it went.
+"""
+
+from __future__ import annotations
+
+from time import perf_counter
+
+import numpy as np
+import torch
+
+from pipeline.data.clips import FailedVideo
+from pipeline.data.long_videos import timeline
+from pipeline.data.sparse_reader import SparseReader
+from pipeline.data.transforms import Compose
+from pipeline.errors import VideoError
+from pipeline.inference.episodes import AgentEpisode
+from pipeline.models.long_glimpse import FirstLook, LongGlimpseModel, place_keyframes
+
+
+def long_episode(
+    path: str, *, model: LongGlimpseModel, transform: Compose, offsets: np.ndarray, step: float
+) -> AgentEpisode | FailedVideo:
+    """Run the long-video agent `model` (eval mode) on `path`: its answer, the clips it looked at and what
+    the codec decoded for them."""
+    rng = np.random.default_rng(0)  # evaluation transforms are fixed
+    seconds = {"first_look": 0.0, "glimpse_decode": 0.0, "model": 0.0}
+    looked: list[int] = []
+    try:
+        with SparseReader(path) as reader, torch.inference_mode():
+            m = reader.meta
+            t0 = perf_counter()
+            keys, key_frames = reader.keyframes()  # (K,), (K, C, H, W)
+            line = timeline(m.num_frames, m.fps, keys, step, int(offsets[-1]) + 1)
+            t1 = perf_counter()
+            feats = model.frame_features(transform(key_frames, rng))  # (K, D)
+            look, flag = place_keyframes(feats, torch.from_numpy(line.key_slot), torch.from_numpy(line.keyframe))
+            first = FirstLook(look[None], flag[None], torch.ones(1, len(flag), dtype=torch.bool))
+            seconds["first_look"] += t1 - t0
+            seconds["model"] += perf_counter() - t1
+
+            def glimpse(rows: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+                start = int(line.starts[int(slots[0])])
+                idx = np.minimum(start + offsets, m.num_frames - 1)
+                a = perf_counter()
+                clip = reader.sparse(np.unique(idx))  # (L', C, H, W)
+                clip = clip[np.searchsorted(np.unique(idx), idx)]  # (L, C, H, W)
+                b = perf_counter()
+                x = model.clip_features(transform(clip, rng)[None])  # (1, G)
+                seconds["glimpse_decode"] += b - a
+                seconds["model"] += perf_counter() - b
+                looked.append(start)
+                return x
+
+            t2, inside = perf_counter(), seconds["glimpse_decode"] + seconds["model"]
+            out = model(first, glimpse, sample=False)
+            seconds["model"] += perf_counter() - t2 - (seconds["glimpse_decode"] + seconds["model"] - inside)
+            codec = reader.codec_frames
+    except VideoError as e:
+        return FailedVideo(path, e.reason)
+    except (RuntimeError, OSError, ValueError, IndexError) as e:  # a decoder's own failure
+        return FailedVideo(path, " ".join(f"{type(e).__name__}: {e}".split()))
+    probs = out.logits[0].softmax(-1)  # (K,)
+    frames = [int(k) for k in keys] + [min(s + int(o), m.num_frames - 1) for s in looked for o in offsets]
+    return AgentEpisode(path, probs, looked, len(line.starts), m.num_frames, m.fps, "pyav", frames, codec,
+                        seconds={k: round(v, 4) for k, v in seconds.items()})  # fmt: skip
