@@ -15,11 +15,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="generate a built-in labelled video dataset (mp4 files + `path label` lists)",
         description="Generate a built-in dataset. moving-digits: real handwritten digits (scikit-learn) "
         "moving in 6 directions whose pairs differ only in the direction of time, so an order-blind "
-        "model cannot tell them apart. Deterministic under --seed; a complete dataset with the same "
-        "parameters is left as it is.",
+        "model cannot tell them apart. moving-digits-long: 1-5 minute videos of real footage in which "
+        "one moving digit, a few seconds long, carries the class (the long-video glimpse agent's data). "
+        "Deterministic under --seed; a complete dataset with the same parameters is left as it is.\n\n"
+        "example: vap data make moving-digits-long --out datasets/moving-digits-long "
+        "--set test_seconds=[60,120] --set test_sizes=[320x180]",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     make.add_argument("name", help='dataset to make (see `vap list "data maker"`): moving-digits, '
-                      "moving-digits-sparse, moving-digits-timeline")  # fmt: skip
+                      "moving-digits-sparse, moving-digits-timeline, moving-digits-long")  # fmt: skip
     make.add_argument("--out", type=Path, default=None, help="output folder (default: datasets/<name> in a checkout)")
     make.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     make.add_argument("--num-train", type=int, default=None, help="training videos (default: the maker's)")
@@ -28,6 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     make.add_argument("--classes", default=None, metavar="A,B,...",
                       help="moving-digits: the class list, from move_right, move_left, move_down, move_up, zoom_in, "
                       "zoom_out, move_down_right, move_up_left (default: the first six)")  # fmt: skip
+    make.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
+                      help="any other argument of the maker, the value read as YAML (repeatable), e.g. "
+                      "--set train_seconds=[60,90]")  # fmt: skip
     make.set_defaults(func=main_make)
 
     re = dsub.add_parser(
@@ -58,6 +65,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main_make(args: argparse.Namespace) -> int:
+    import yaml
+
     from pipeline.data.makers import DATA_MAKERS
     from pipeline.data.moving_digits import default_data_dir
     from pipeline.errors import ConfigError
@@ -74,7 +83,23 @@ def main_make(args: argparse.Namespace) -> int:
                 f"--classes: {args.name} has a fixed class list; use moving-digits or moving-digits-sparse"
             )
         overrides["classes"] = tuple(name.strip() for name in args.classes.split(",") if name.strip())
-    path = DATA_MAKERS.build(args.name, out=out, seed=args.seed, progress=True, **overrides)
+    for item in args.settings:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
+        parsed = yaml.safe_load(value)
+        overrides[key.strip()] = tuple(parsed) if isinstance(parsed, list) else parsed
+    import inspect
+
+    known = inspect.signature(DATA_MAKERS.get(args.name)).parameters
+    unknown = sorted(set(overrides) - set(known))
+    if unknown and not any(p.kind is p.VAR_KEYWORD for p in known.values()):
+        takes = ", ".join(k for k in known if k != "out")
+        raise ConfigError(f"{args.name} takes no {', '.join(unknown)}; it takes {takes}")
+    try:
+        path = DATA_MAKERS.build(args.name, out=out, seed=args.seed, progress=True, **overrides)
+    except (TypeError, ValueError) as e:  # a --set value of the wrong kind
+        raise ConfigError(f"{args.name}: {e}") from e
     print(f"{args.name}: {path} (train.txt, val.txt, test.txt, classes.txt)")
     return 0
 

@@ -96,10 +96,13 @@ FAKES = {"ucf101": fake_ucf101, "hmdb51": fake_hmdb51, "kinetics400": fake_kinet
 GLIMPSE = {"moving_digits_glimpse": None, "moving_digits_glimpse_pixels": None, "ucf101_glimpse_r50": "ucf101"}
 
 
+LONG = {"moving_digits_long_clips", "moving_digits_long_glimpse"}  # both trained in tests/apps/test_long_agent.py
+
+
 def test_every_config_is_covered():
     experiments = {p.stem for p in CONFIGS.glob("*.yaml")}
     heads = {f"moving_digits_{h}" for h in ("transformer", "lstm", "tsn_avg", "tsn_attention")}
-    assert set(REAL) | heads | set(GLIMPSE) == experiments
+    assert set(REAL) | heads | set(GLIMPSE) | LONG == experiments
 
 
 @pytest.mark.parametrize("config", sorted(REAL))

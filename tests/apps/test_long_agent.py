@@ -1,0 +1,97 @@
+"""The long-video glimpse agent end to end, as a user runs it: `vap data make moving-digits-long`, the two
+`vap train` steps from the shipped configs, a standalone checkpoint, and `vap score` records that say
+what the agent looked at and what the codec decoded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline.cli import main
+from pipeline.data.long_digits import FPS, MOVES, SAMPLES, load_footage, long_video, render
+from pipeline.models.checkpoint import load_any
+from pipeline.models.long_glimpse import LongGlimpseModel
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+TINY = ["--num-train", "6", "--num-val", "3", "--num-test", "3", "--set", "train_seconds=[10,12]",
+        "--set", "test_seconds=[10,14]", "--set", "train_size=64x36", "--set", "test_sizes=[128x72]",
+        "--set", "clip_size=64x36", "--set", "num_train_clips=15", "--set", "num_val_clips=5"]  # fmt: skip
+
+
+def test_an_event_is_drawn_only_inside_its_time_and_the_same_at_every_size() -> None:
+    footage = load_footage(SAMPLES, 16 / 9)
+    _, event = long_video(0, "test_128x72", 1, footage, (128, 72), (10, 12))
+    _, same = long_video(0, "test_64x36", 1, footage, (64, 36), (10, 12))
+    assert (same.start, same.end, same.label) == (event.start, event.end, event.label)
+    assert event.start >= 2 * FPS and 3 * FPS <= event.end - event.start <= 5 * FPS
+    total = event.end + 2 * FPS
+    drawn = torch.stack(list(render(np.random.default_rng(5), footage, total, (128, 72), event)))  # (T, 3, H, W)
+    plain = torch.stack(list(render(np.random.default_rng(5), footage, total, (128, 72), None)))
+    changed = (drawn != plain).flatten(1).any(1)  # (T,)
+    assert changed[event.start : event.end].all() and not changed[: event.start].any()
+    assert not changed[event.end :].any()
+
+
+@pytest.fixture(scope="module")
+def long_run(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("long_agent")
+    data = root / "data"
+    assert main(["data", "make", "moving-digits-long", "--out", str(data), *TINY]) == 0
+    runs = root / "runs"
+    common = ["--trainer.logger", "false", "--trainer.enable_progress_bar", "false", "--data.num_workers", "0",
+              "--data.make", "null", "--trainer.default_root_dir"]  # fmt: skip
+    assert main(["train", "--config", str(CONFIGS / "moving_digits_long_clips.yaml"),
+                 "--data.train", str(data / "clips_train.txt"), "--data.val", str(data / "clips_val.txt"),
+                 "--data.class_names_file", str(data / "clip_classes.txt"), "--trainer.max_epochs", "1",
+                 *common, str(runs / "clips")]) == 0  # fmt: skip
+    classifier = runs / "clips" / "checkpoints" / "last.ckpt"
+    assert main(["train", "--config", str(CONFIGS / "moving_digits_long_glimpse.yaml"),
+                 "--model.features_from", str(classifier), "--data.train", str(data / "train.txt"),
+                 "--data.val", str(data / "val.txt"), "--trainer.max_epochs", "2", "--model.max_glimpses", "3",
+                 *common, str(runs / "agent")]) == 0  # fmt: skip
+    return {"data": data, "classifier": classifier, "agent": runs / "agent" / "checkpoints" / "last.ckpt"}
+
+
+def test_the_maker_writes_lists_truth_and_videos_of_both_kinds(long_run) -> None:
+    data = long_run["data"]
+    truth = json.loads((data / "truth.json").read_text())
+    assert set(truth) == {"train", "val", "test_128x72"}
+    lines = (data / "test_128x72.txt").read_text().splitlines()
+    assert len(lines) == 3
+    for line in lines:
+        rel, label = line.rsplit(" ", 1)
+        event = truth["test_128x72"][Path(rel).name]
+        assert MOVES[int(label)] == event["label"] and 0 < event["start"] < event["end"] <= 14
+        assert (data / rel).is_file()
+    assert len((data / "clips_train.txt").read_text().splitlines()) == 15
+
+
+def test_the_checkpoint_stands_alone_and_scores_records_what_was_decoded(long_run, tmp_path) -> None:
+    raw = torch.load(long_run["agent"], map_location="cpu", weights_only=True)
+    assert raw["vap"]["task"] == "long_glimpse" and raw["vap"]["preprocessing"]["step_seconds"] == 1.0
+    model, meta = load_any(long_run["agent"])
+    assert isinstance(model, LongGlimpseModel) and meta.class_names == list(MOVES)
+    data = long_run["data"]
+    videos = sorted((data / "videos" / "test_128x72").glob("*.mp4"))
+    broken = tmp_path / "broken video.mp4"
+    broken.write_bytes(videos[0].read_bytes()[:3000])
+    out = tmp_path / "scores.jsonl"
+    assert main(["score", "--checkpoint", str(long_run["agent"]), *map(str, videos), str(broken),
+                 "--out", str(out), "--workers", "1"]) == 0  # fmt: skip
+    records = {Path(r["path"]).name: r for r in map(json.loads, out.read_text().splitlines())}
+    assert records["broken video.mp4"]["status"] == "error" and "\n" not in records["broken video.mp4"]["error"]
+    for v in videos:
+        r = records[v.name]
+        assert r["status"] == "ok" and r["labels"][0] in MOVES
+        glimpses = r["glimpse_frames"]
+        assert 1 <= len(glimpses) <= 3 and len(set(glimpses)) == len(glimpses)
+        assert r["frames_decoded"] > 8 * len(glimpses)  # the keyframes, then 8 frames per glimpse
+        assert r["frames_decoded"] <= r["codec_frames"] < r["frames"]
+        assert set(r["seconds"]) == {"first_look", "glimpse_decode", "model"}
+    again = tmp_path / "again.jsonl"
+    assert main(["score", "--checkpoint", str(long_run["agent"]), str(videos[0]), "--out", str(again)]) == 0
+    assert json.loads(again.read_text())["probs"] == records[videos[0].name]["probs"]  # deterministic
