@@ -1,7 +1,7 @@
 """`moving-digits-long`: minutes of real footage in which one short moving-digits event carries the class.
 
-What the long-video glimpse agent is proved on (docs/glimpse.md): a video of 1-5 minutes is the sample
-footage of `datasets/samples/` (a street, a car, an animated film) looped and cut into shots of 2-12 s,
+What the long-video glimpse agent is proved on (docs/glimpse.md): a video (1-2 minutes to train on, 1-5
+to test on) is the sample footage of `datasets/samples/` (a street, a car, an animated film) looped and cut into shots of 2-12 s,
 each shot its own crop, zoom and mirror of a source, played forward and back (ping-pong) so that a shot
 longer than its source never jumps; somewhere in it, at a seeded random time, one handwritten digit
 moves right, left, down or up across the frame for 3-5 s (the class), drawn in a bright ink with a dark
