@@ -10,7 +10,7 @@ Per seed, as docs/glimpse.md says a user would:
    `--clips N` uniformly placed clips (N: the count that gives it its best accuracy, chosen on the
    320x180 copies of the same videos on the first seed), the agent, and the classifier given as many
    clips as the agent took glimpses on average (does the agent look where it matters?);
-3. reports top-1 (the classifier's answer: its best move class, averaged over its clips), frames the
+3. reports top-1 (the classifier's answer: its best digit class, averaged over its clips), frames the
    codec decoded per video (the classifier's counted by PyAV, `--backend pyav`), videos/s end to end
    (wall time of each `vap score` run, start-up included), and where the agent's time goes.
 The JSON holds `speedup` (agent videos/s over the classifier's, same run) and `accuracy_ratio` (its top-1
@@ -34,7 +34,7 @@ from pipeline.env import describe_machine
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs"
-MOVES = ("move_right", "move_left", "move_down", "move_up")
+CLASSES = tuple(f"digit_{d}" for d in range(10))
 
 
 def vap(*args: str, cwd: Path) -> tuple[str, float]:
@@ -94,10 +94,10 @@ def score(ckpt: Path, videos: Path, out: Path, *extra: str, workers: int) -> tup
 
 def summary(records: list[dict[str, Any]], seconds: float, truth: dict[str, Any]) -> dict[str, Any]:
     """top-1, frames decoded per video, videos/s; for the agent also glimpses, frames looked at and the
-    time split. The answer is the best move among a record's top-5 labels: the classifier's clip classes
+    time split. The answer is the best digit among a record's top-5 labels: the classifier's clip classes
     add `background`, which is never a video's class."""
     ok = [r for r in records if r["status"] == "ok"]
-    right = [next(n for n in r["labels"] if n in MOVES) == truth[Path(r["path"]).name]["label"] for r in ok]
+    right = [next(n for n in r["labels"] if n in CLASSES) == truth[Path(r["path"]).name]["label"] for r in ok]
     out = {"videos": len(records), "ok": len(ok), "top1": sum(right) / max(len(records), 1),
            "videos_per_s": len(records) / seconds, "seconds": round(seconds, 2),
            "codec_frames": _mean(r["codec_frames"] for r in ok), "frames": _mean(r["frames"] for r in ok)}  # fmt: skip

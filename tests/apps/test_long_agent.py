@@ -12,14 +12,14 @@ import pytest
 import torch
 
 from pipeline.cli import main
-from pipeline.data.long_digits import FPS, MOVES, SAMPLES, load_footage, long_video, render
+from pipeline.data.long_digits import CLASSES, FPS, SAMPLES, load_footage, long_video, render
 from pipeline.models.checkpoint import load_any
 from pipeline.models.long_glimpse import LongGlimpseModel
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TINY = ["--num-train", "6", "--num-val", "3", "--num-test", "3", "--set", "train_seconds=[10,12]",
         "--set", "test_seconds=[10,14]", "--set", "train_size=64x36", "--set", "test_sizes=[128x72]",
-        "--set", "clip_size=64x36", "--set", "num_train_clips=15", "--set", "num_val_clips=5"]  # fmt: skip
+        "--set", "clip_size=64x36", "--set", "num_train_clips=22", "--set", "num_val_clips=11"]  # fmt: skip
 
 
 def test_an_event_is_drawn_only_inside_its_time_and_the_same_at_every_size() -> None:
@@ -65,16 +65,16 @@ def test_the_maker_writes_lists_truth_and_videos_of_both_kinds(long_run) -> None
     for line in lines:
         rel, label = line.rsplit(" ", 1)
         event = truth["test_128x72"][Path(rel).name]
-        assert MOVES[int(label)] == event["label"] and 0 < event["start"] < event["end"] <= 14
+        assert CLASSES[int(label)] == event["label"] and 0 < event["start"] < event["end"] <= 14
         assert (data / rel).is_file()
-    assert len((data / "clips_train.txt").read_text().splitlines()) == 15
+    assert len((data / "clips_train.txt").read_text().splitlines()) == 22
 
 
 def test_the_checkpoint_stands_alone_and_scores_records_what_was_decoded(long_run, tmp_path) -> None:
     raw = torch.load(long_run["agent"], map_location="cpu", weights_only=True)
     assert raw["vap"]["task"] == "long_glimpse" and raw["vap"]["preprocessing"]["step_seconds"] == 1.0
     model, meta = load_any(long_run["agent"])
-    assert isinstance(model, LongGlimpseModel) and meta.class_names == list(MOVES)
+    assert isinstance(model, LongGlimpseModel) and meta.class_names == list(CLASSES)
     data = long_run["data"]
     videos = sorted((data / "videos" / "test_128x72").glob("*.mp4"))
     broken = tmp_path / "broken video.mp4"
@@ -86,7 +86,7 @@ def test_the_checkpoint_stands_alone_and_scores_records_what_was_decoded(long_ru
     assert records["broken video.mp4"]["status"] == "error" and "\n" not in records["broken video.mp4"]["error"]
     for v in videos:
         r = records[v.name]
-        assert r["status"] == "ok" and r["labels"][0] in MOVES
+        assert r["status"] == "ok" and r["labels"][0] in CLASSES
         glimpses = r["glimpse_frames"]
         assert 1 <= len(glimpses) <= 3 and len(set(glimpses)) == len(glimpses)
         assert r["frames_decoded"] > 8 * len(glimpses)  # the keyframes, then 8 frames per glimpse
