@@ -51,7 +51,7 @@ from pipeline.data.records import write_atomic
 from pipeline.data.writer import write_video
 from pipeline.errors import ConfigError
 
-VERSION = 2  # 2: the digit is the class (1: its move)
+VERSION = 3  # 2: the digit is the class (1: its move); 3: 45-60% of the frame height (was 28-36%)
 MOVES = CLASS_NAMES[:4]  # move_right, move_left, move_down, move_up: how the digit crosses the frame
 CLASSES = tuple(f"digit_{d}" for d in range(10))
 CLIP_CLASSES = (*CLASSES, "background")
@@ -226,7 +226,7 @@ def plan_event(rng: np.random.Generator, digits: tuple[np.ndarray, np.ndarray], 
     pool = np.flatnonzero(classes == label)
     return Event(
         start=start, end=start + length, label=label, move=int(rng.integers(len(MOVES))),
-        digit=images[pool[rng.integers(len(pool))]], side_share=float(rng.uniform(0.28, 0.36)),
+        digit=images[pool[rng.integers(len(pool))]], side_share=float(rng.uniform(0.45, 0.6)),
         speed_share=float(rng.uniform(0.3, 0.6)) / 21,  # 30-60% of the height over a glimpse's 21 frames
         phase=float(rng.random()), across=float(rng.uniform(0.25, 0.75)), colour=colour,
     )  # fmt: skip

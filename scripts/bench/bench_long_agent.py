@@ -64,25 +64,34 @@ def make_data(data: Path, quick: bool) -> None:
     vap(*args, cwd=REPO)
 
 
-def train(seed: int, data: Path, work: Path, epochs: int, agent_epochs: int) -> tuple[Path, Path]:
-    """The classifier and agent checkpoints of one seed (trained once per work folder)."""
-    done = work / f"seed{seed}.json"
+def train_classifier(seed: int, data: Path, work: Path, epochs: int) -> Path:
+    """Step 1 of one seed: the classifier of short clips (trained once per work folder)."""
+    done = work / f"classifier{seed}.json"
     if done.exists():
-        names = json.loads(done.read_text())
-        return Path(names["classifier"]), Path(names["agent"])
-    common = ["--trainer.enable_progress_bar", "false", "--seed_everything", str(seed), "--data.make", "null"]
+        return Path(json.loads(done.read_text())["checkpoint"])
     out, _ = vap("train", "--config", str(CONFIGS / "moving_digits_long_clips.yaml"),
                  "--data.train", str(data / "clips_train.txt"), "--data.val", str(data / "clips_val.txt"),
                  "--data.class_names_file", str(data / "clip_classes.txt"), "--trainer.max_epochs", str(epochs),
-                 "--trainer.default_root_dir", str(work / f"clips{seed}"), *common, cwd=work)  # fmt: skip
-    classifier = best_checkpoint(out)
+                 "--trainer.default_root_dir", str(work / f"clips{seed}"), *_common(seed), cwd=work)  # fmt: skip
+    write_atomic(done, json.dumps({"checkpoint": str(best_checkpoint(out))}) + "\n")
+    return best_checkpoint(out)
+
+
+def train_agent(seed: int, data: Path, work: Path, classifier: Path, epochs: int) -> Path:
+    """Step 2 of one seed: the agent over the frozen classifier (trained once per work folder)."""
+    done = work / f"agent{seed}.json"
+    if done.exists():
+        return Path(json.loads(done.read_text())["checkpoint"])
     out, _ = vap("train", "--config", str(CONFIGS / "moving_digits_long_glimpse.yaml"),
                  "--model.features_from", str(classifier), "--data.train", str(data / "train.txt"),
-                 "--data.val", str(data / "val.txt"), "--trainer.max_epochs", str(agent_epochs),
-                 "--trainer.default_root_dir", str(work / f"agent{seed}"), *common, cwd=work)  # fmt: skip
-    agent = best_checkpoint(out)
-    write_atomic(done, json.dumps({"classifier": str(classifier), "agent": str(agent)}) + "\n")
-    return classifier, agent
+                 "--data.val", str(data / "val.txt"), "--trainer.max_epochs", str(epochs),
+                 "--trainer.default_root_dir", str(work / f"agent{seed}"), *_common(seed), cwd=work)  # fmt: skip
+    write_atomic(done, json.dumps({"checkpoint": str(best_checkpoint(out))}) + "\n")
+    return best_checkpoint(out)
+
+
+def _common(seed: int) -> list[str]:
+    return ["--trainer.enable_progress_bar", "false", "--seed_everything", str(seed), "--data.make", "null"]
 
 
 def score(ckpt: Path, videos: Path, out: Path, *extra: str, workers: int) -> tuple[list[dict[str, Any]], float]:
@@ -188,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     results["decode_costs"] = decode_costs(args.data / "videos" / big, truth)
     clips = None
     for seed in args.seeds:
-        classifier, agent = train(seed, args.data, args.work, args.epochs, args.agent_epochs)
+        classifier = train_classifier(seed, args.data, args.work, args.epochs)
+        agent = train_agent(seed, args.data, args.work, classifier, args.agent_epochs)
         if clips is None:
             clips, tried = choose_clips(classifier, args.data, small, args.work, args.clips, args.workers, truth)
             results["clips_tried"] = {"size": small, "seed": seed, "top1": tried, "chosen": clips}

@@ -47,6 +47,7 @@ def long_run(tmp_path_factory) -> dict[str, Path]:
     assert main(["train", "--config", str(CONFIGS / "moving_digits_long_clips.yaml"),
                  "--data.train", str(data / "clips_train.txt"), "--data.val", str(data / "clips_val.txt"),
                  "--data.class_names_file", str(data / "clip_classes.txt"), "--trainer.max_epochs", "1",
+                 "--model.backbone", "tiny", "--model.weights", "none",
                  *common, str(runs / "clips")]) == 0  # fmt: skip
     classifier = runs / "clips" / "checkpoints" / "last.ckpt"
     assert main(["train", "--config", str(CONFIGS / "moving_digits_long_glimpse.yaml"),
