@@ -283,8 +283,18 @@ def _write_long(job: tuple[Path, int, str, int, tuple[int, int], tuple[float, fl
     out, seed, split, i, size, seconds, footage = job
     torch.set_num_threads(1)
     frames, event = long_video(seed, split, i, _footage(footage, size), size, seconds)
-    write_video(out / "videos" / split / f"long_{i:03d}.mp4", frames, fps=FPS, reproducible=True)
+    _write_once(out / "videos" / split / f"long_{i:03d}.mp4", frames)
     return event
+
+
+def _write_once(path: Path, frames: Any) -> None:
+    """Encode `frames` to `path` through a temporary file renamed into place, unless a run before this one
+    (killed later) wrote it already: every video is determined by its seed, split and index."""
+    if path.exists():
+        return
+    part = path.with_name(f".part-{path.name}")
+    write_video(part, frames, fps=FPS, reproducible=True)
+    os.replace(part, path)
 
 
 def _write_clip(job: tuple[Path, int, str, int, tuple[int, int], str | None]) -> str:
@@ -299,9 +309,8 @@ def _write_clip(job: tuple[Path, int, str, int, tuple[int, int], str | None]) ->
         event = plan_event(rng, digit_sets(seed)[split], frames, label=label)
         event = Event(**{**event.__dict__, "start": 0, "end": frames})
     source = _footage(footage, size)
-    clip = torch.stack(list(render(rng, source, frames, size, event)))  # (T, 3, H, W)
     rel = Path("clips") / split / CLIP_CLASSES[label] / f"{split}_{i:05d}.mp4"
-    write_video(out / rel, clip, fps=FPS, reproducible=True)
+    _write_once(out / rel, render(rng, source, frames, size, event))
     return f"{rel} {label}\n"
 
 
@@ -347,11 +356,14 @@ def make_long(
               "sizes": {k: list(v) for k, v in sizes.items()},
               "clip_size": clip_size, "num_train_clips": num_train_clips, "num_val_clips": num_val_clips,
               "footage": footage}  # fmt: skip
-    manifest = out / "manifest.json"
+    manifest, making = out / "manifest.json", out / ".making.json"
     if manifest.exists() and json.loads(manifest.read_text()) == params:
         return out
-    if out.exists() and any(out.iterdir()) and not manifest.exists() and not overwrite:
+    resuming = making.exists() and json.loads(making.read_text()) == params  # a killed run: go on where it was
+    if out.exists() and any(out.iterdir()) and not manifest.exists() and not resuming and not overwrite:
         raise FileExistsError(f"{out}: not empty and not made by moving-digits-long; use another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(making, json.dumps(params) + "\n")
     (out / "classes.txt").parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out / "classes.txt", "".join(f"{c}\n" for c in CLASSES))
     counts = {"train": num_train, "val": num_val} | {k: num_test for k in sizes if k.startswith("test")}
@@ -381,4 +393,5 @@ def make_long(
         write_atomic(out / f"{split}.txt", "".join(rows))
     write_atomic(out / "truth.json", json.dumps(truth, indent=1) + "\n")
     write_atomic(manifest, json.dumps(params) + "\n")
+    making.unlink(missing_ok=True)
     return out

@@ -6,9 +6,9 @@ that opens its group of pictures: reaching frame n costs every reference frame f
 it. The frames no other frame refers to (most B-frames: with x264's defaults, two in three) can be left
 undecoded on the way, and the keyframes alone need nothing else. So, with FFmpeg's `skip_frame`:
 
-    keyframes()     every keyframe and nothing else (`skip_frame = NONKEY`): a few percent of the frames
-                    (measured in docs/bench/long_agent.md), a view of the whole video at its cuts and
-                    at least every 250 frames (x264's default interval)
+    keyframes()     every keyframe and nothing else (`skip_frame = NONKEY`): a few percent of the frames,
+                    a view of the whole video at its cuts and at least every 250 frames (x264's default
+                    interval)
     sparse(idx)     frames `idx` (a glimpse's clip): seek to the keyframe before the first one, decode
                     the reference frames only (`NONREF`) up to `LEAD` frames before it, then every frame
 

@@ -96,3 +96,27 @@ def test_the_checkpoint_stands_alone_and_scores_records_what_was_decoded(long_ru
     again = tmp_path / "again.jsonl"
     assert main(["score", "--checkpoint", str(long_run["agent"]), str(videos[0]), "--out", str(again)]) == 0
     assert json.loads(again.read_text())["probs"] == records[videos[0].name]["probs"]  # deterministic
+
+
+def test_a_killed_make_goes_on_where_it_stopped_and_remakes_the_same_bytes(tmp_path) -> None:
+    from pipeline.data.long_digits import make_long
+
+    args = {"num_train": 2, "num_val": 1, "num_test": 1, "train_seconds": (10, 11), "test_seconds": (10, 11),
+            "train_size": "64x36", "test_sizes": ("64x36",), "clip_size": "64x36", "num_train_clips": 3,
+            "num_val_clips": 2, "progress": False}  # fmt: skip
+    out = make_long(tmp_path / "d", **args)
+    manifest = json.loads((out / "manifest.json").read_text())
+    lost, kept = out / "videos" / "train" / "long_001.mp4", out / "videos" / "train" / "long_000.mp4"
+    before, mtime = lost.read_bytes(), kept.stat().st_mtime_ns
+    lost.unlink()  # killed while writing it: the old file never made it into place
+    (out / "manifest.json").unlink()
+    (out / ".making.json").write_text(json.dumps(manifest) + "\n")
+    make_long(out, **args)
+    assert lost.read_bytes() == before  # deterministic: the same bytes again
+    assert kept.stat().st_mtime_ns == mtime  # what was done is not done twice
+    assert json.loads((out / "manifest.json").read_text()) == manifest and not (out / ".making.json").exists()
+    assert not list(out.rglob(".part-*"))
+    with pytest.raises(FileExistsError):  # a folder this maker did not start is never written into
+        (tmp_path / "other").mkdir()
+        (tmp_path / "other" / "mine.txt").write_text("x")
+        make_long(tmp_path / "other", **args)
