@@ -239,14 +239,11 @@ class VideoGlimpseAgent(nn.Module):
             state = h.detach()  # (B, hidden) [+ the answer's entropy: (B, hidden + 1)]
             if self.halt_on_answer:
                 state = torch.cat([state, answer_entropy(step_logits)[:, None]], 1)
-            p_halt = torch.sigmoid(self.halt(state)).squeeze(1)  # (B,)
-            if step + 1 < self.min_glimpses:
-                p_halt = torch.zeros_like(p_halt)
+            p_halt, stop_now, lp = halting(torch.sigmoid(self.halt(state)).squeeze(1), step=step,
+                                           min_glimpses=self.min_glimpses, threshold=self.halt_threshold,
+                                           sample=sample)  # fmt: skip
             out["halt"].append(p_halt)
-            stop = Bernoulli(probs=p_halt.clamp(1e-6, 1 - 1e-6))
-            stop_now = (stop.sample() if sample else (p_halt > self.halt_threshold).float()).detach()  # (B,)
-            if step + 1 >= self.min_glimpses:
-                out["lp"][-1] = out["lp"][-1] + stop.log_prob(stop_now)  # step k's decisions: frame, then halt
+            out["lp"][-1] = out["lp"][-1] + lp  # step k's decisions: frame, then halt
             alive = alive & (stop_now < 0.5)
         return EpisodeOutput(
             logits=logits, step_logits=torch.stack(out["log"], 1), log_probs=torch.stack(out["lp"], 1),
@@ -254,6 +251,20 @@ class VideoGlimpseAgent(nn.Module):
             entropy=torch.stack(out["ent"], 1), frames=torch.stack(out["f"], 1),
             locations=torch.stack(out["loc"], 1), viewed=viewed, halt_prob=torch.stack(out["halt"], 1),
         )  # fmt: skip
+
+
+def halting(
+    p_halt: torch.Tensor, *, step: int, min_glimpses: int, threshold: float, sample: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Step `step`'s halting decision from the policy's probability p_halt (B,): none before `min_glimpses`
+    (p_halt forced to 0), sampled in training, p_halt > `threshold` otherwise. Returns p_halt as used, the
+    decision stop_now (B,) (1: halt) and its log-probability (B,) (0 where the step could not halt)."""
+    if step + 1 < min_glimpses:
+        p_halt = torch.zeros_like(p_halt)
+    stop = Bernoulli(probs=p_halt.clamp(1e-6, 1 - 1e-6))
+    stop_now = (stop.sample() if sample else (p_halt > threshold).float()).detach()  # (B,)
+    lp = stop.log_prob(stop_now) if step + 1 >= min_glimpses else torch.zeros_like(p_halt)
+    return p_halt, stop_now, lp
 
 
 def answer_entropy(logits: torch.Tensor) -> torch.Tensor:

@@ -26,9 +26,9 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
-from torch.distributions import Bernoulli, Categorical
+from torch.distributions import Categorical
 
-from pipeline.models.glimpse_video import AGENTS, EpisodeOutput, answer_entropy
+from pipeline.models.glimpse_video import AGENTS, EpisodeOutput, answer_entropy, halting
 from pipeline.models.video_classifier import VideoClassifier
 
 # (rows (A,), slots (A,)) -> what the glimpses at those slots of those videos saw, (A, G)
@@ -149,14 +149,11 @@ class LongVideoGlimpseAgent(nn.Module):
                 out["halt"].append(torch.ones(b, device=dev))
                 break
             state = torch.cat([h.detach(), answer_entropy(step_logits)[:, None]], 1)  # (B, hidden + 1)
-            p_halt = torch.sigmoid(self.halt(state)).squeeze(1)  # (B,)
-            if step + 1 < self.min_glimpses:
-                p_halt = torch.zeros_like(p_halt)
+            p_halt, stop_now, lp = halting(torch.sigmoid(self.halt(state)).squeeze(1), step=step,
+                                           min_glimpses=self.min_glimpses, threshold=self.halt_threshold,
+                                           sample=sample)  # fmt: skip
             out["halt"].append(p_halt)
-            stop = Bernoulli(probs=p_halt.clamp(1e-6, 1 - 1e-6))
-            stop_now = (stop.sample() if sample else (p_halt > self.halt_threshold).float()).detach()  # (B,)
-            if step + 1 >= self.min_glimpses:
-                out["lp"][-1] = out["lp"][-1] + stop.log_prob(stop_now) * alive
+            out["lp"][-1] = out["lp"][-1] + lp * alive
             alive = alive & (stop_now < 0.5)
         g = len(out["f"])
         return EpisodeOutput(
