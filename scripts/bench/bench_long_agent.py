@@ -1,7 +1,7 @@
 """The long-video glimpse agent against the same classifier scoring uniformly placed clips, on held-out
 1-5 minute videos of real footage in which a 3-5 s moving digit carries the class (moving-digits-long).
 
-    .venv/bin/python scripts/bench/bench_long_agent.py      # writes docs/bench/long_agent.md and .json
+    .venv/bin/python scripts/bench/bench_long_agent.py      # writes long_agent.md and .json in docs/bench/
 
 Per seed, as docs/glimpse.md says a user would:
 1. `vap train --config configs/moving_digits_long_clips.yaml` (the classifier of short clips), then
