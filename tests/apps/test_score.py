@@ -367,7 +367,10 @@ def test_a_stopped_run_says_so_in_one_line_and_its_journal_stays_valid(checkpoin
     out = tmp_path / "s.jsonl"
     cmd = [sys.executable, "-m", "pipeline.cli", "score", "--checkpoint", str(ckpt), str(videos[0].parent), "--out",
            str(out), "--workers", "2", "--batch-clips", "1"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # as a terminal's foreground job: SIGINT at its default even where this test runs in the background
+    # (`cmd &` in a script starts with SIGINT ignored, and a child inherits that)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(read_journal(out)) < 2:
         time.sleep(0.05)
