@@ -140,10 +140,6 @@ class LongVideoDataModule(VideoDataModule):
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         return batch
 
-    @property
-    def clip_len(self) -> int:
-        return 1
-
 
 def clip_loader(dm: LongVideoDataModule, split: str, offsets: np.ndarray, transform: Compose) -> DataLoader:
     """One item per video of `split`, decoded in the data module's workers (`LongVideoClips`)."""

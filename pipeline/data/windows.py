@@ -107,6 +107,7 @@ class VideoEnd:
     backend: str
     windows: int
     stopped: str | None = None
+    codec_frames: int | None = None  # what the codec decoded for the video (None: the backend does not count)
 
 
 WindowPart = VideoStart | WindowClips | VideoEnd | FailedVideo
@@ -168,7 +169,7 @@ def decode_windows(
         if ready is not None:
             yield _window(path, m.fps, *ready)
             done += 1
-        yield VideoEnd(path, reader.meta.num_frames, m.fps, reader.backend, done, stopped)
+        yield VideoEnd(path, reader.meta.num_frames, m.fps, reader.backend, done, stopped, reader.codec_frames)
 
 
 def _transformed(clips: torch.Tensor, transform: Compose) -> torch.Tensor:

@@ -10,6 +10,7 @@ model, so a record shows where it went.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from time import perf_counter
 
 import numpy as np
@@ -24,49 +25,77 @@ from pipeline.inference.episodes import AgentEpisode
 from pipeline.models.long_glimpse import FirstLook, LongGlimpseModel, place_keyframes
 
 
+@dataclass
+class Looked:
+    """What one episode of the long-video agent did on an open video."""
+
+    logits: torch.Tensor  # (K,) the answer at the halting step
+    starts: list[int]  # the first frame of each clip it looked at, in order
+    seen: list[torch.Tensor]  # each of those clips' class probabilities under the classifier, (K',)
+    keyframes: list[int]  # the frames of the first look
+    slots: int  # places it could look
+    seconds: dict[str, float]  # first look, glimpse decoding, model
+
+
+def look(reader: SparseReader, *, model: LongGlimpseModel, transform: Compose, offsets: np.ndarray, step: float,
+         classes: int = 0) -> Looked:  # fmt: skip
+    """The agent's episode (eval mode, no sampling) on an open `reader`; `classes`: the classifier's class
+    count K', to keep what each glimpse's clip looked like to it. A decoder's failure raises."""
+    rng = np.random.default_rng(0)  # evaluation transforms are fixed
+    seconds = {"first_look": 0.0, "glimpse_decode": 0.0, "model": 0.0}
+    starts: list[int] = []
+    seen: list[torch.Tensor] = []
+    with torch.inference_mode():
+        m = reader.meta
+        t0 = perf_counter()
+        keys, key_frames = reader.keyframes()  # (K,), (K, C, H, W)
+        line = timeline(m.num_frames, m.fps, keys, step, int(offsets[-1]) + 1)
+        t1 = perf_counter()
+        feats = model.frame_features(transform(key_frames, rng))  # (K, D)
+        placed, flag = place_keyframes(feats, torch.from_numpy(line.key_slot), torch.from_numpy(line.keyframe))
+        first = FirstLook(placed[None], flag[None], torch.ones(1, len(flag), dtype=torch.bool))
+        seconds["first_look"] += t1 - t0
+        seconds["model"] += perf_counter() - t1
+
+        def glimpse(rows: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+            start = int(line.starts[int(slots[0])])
+            idx = np.minimum(start + offsets, m.num_frames - 1)
+            a = perf_counter()
+            unique = np.unique(idx)  # the last clip of a video may repeat its last frame
+            clip = reader.sparse(unique)[np.searchsorted(unique, idx)]  # (L, C, H, W)
+            b = perf_counter()
+            x = model.clip_features(transform(clip, rng)[None])  # (1, D' + K')
+            seconds["glimpse_decode"] += b - a
+            seconds["model"] += perf_counter() - b
+            starts.append(start)
+            seen.append(x[0, x.shape[1] - classes :] if classes else x[0, :0])  # (K',) the classifier's
+            return x
+
+        t2, inside = perf_counter(), seconds["glimpse_decode"] + seconds["model"]
+        out = model(first, glimpse, sample=False)
+        seconds["model"] += perf_counter() - t2 - (seconds["glimpse_decode"] + seconds["model"] - inside)
+    return Looked(out.logits[0], starts, seen, [int(k) for k in keys], len(line.starts),
+                  {k: round(v, 4) for k, v in seconds.items()})  # fmt: skip
+
+
 def long_episode(
     path: str, *, model: LongGlimpseModel, transform: Compose, offsets: np.ndarray, step: float
 ) -> AgentEpisode | FailedVideo:
     """Run the long-video agent `model` (eval mode) on `path`: its answer, the clips it looked at and what
     the codec decoded for them."""
-    rng = np.random.default_rng(0)  # evaluation transforms are fixed
-    seconds = {"first_look": 0.0, "glimpse_decode": 0.0, "model": 0.0}
-    looked: list[int] = []
     try:
-        with SparseReader(path) as reader, torch.inference_mode():
-            m = reader.meta
-            t0 = perf_counter()
-            keys, key_frames = reader.keyframes()  # (K,), (K, C, H, W)
-            line = timeline(m.num_frames, m.fps, keys, step, int(offsets[-1]) + 1)
-            t1 = perf_counter()
-            feats = model.frame_features(transform(key_frames, rng))  # (K, D)
-            look, flag = place_keyframes(feats, torch.from_numpy(line.key_slot), torch.from_numpy(line.keyframe))
-            first = FirstLook(look[None], flag[None], torch.ones(1, len(flag), dtype=torch.bool))
-            seconds["first_look"] += t1 - t0
-            seconds["model"] += perf_counter() - t1
-
-            def glimpse(rows: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
-                start = int(line.starts[int(slots[0])])
-                idx = np.minimum(start + offsets, m.num_frames - 1)
-                a = perf_counter()
-                clip = reader.sparse(np.unique(idx))  # (L', C, H, W)
-                clip = clip[np.searchsorted(np.unique(idx), idx)]  # (L, C, H, W)
-                b = perf_counter()
-                x = model.clip_features(transform(clip, rng)[None])  # (1, G)
-                seconds["glimpse_decode"] += b - a
-                seconds["model"] += perf_counter() - b
-                looked.append(start)
-                return x
-
-            t2, inside = perf_counter(), seconds["glimpse_decode"] + seconds["model"]
-            out = model(first, glimpse, sample=False)
-            seconds["model"] += perf_counter() - t2 - (seconds["glimpse_decode"] + seconds["model"] - inside)
-            codec = reader.codec_frames
+        with SparseReader(path) as reader:
+            done = look(reader, model=model, transform=transform, offsets=offsets, step=step)
+            m, codec = reader.meta, reader.codec_frames
     except VideoError as e:
         return FailedVideo(path, e.reason)
     except (RuntimeError, OSError, ValueError, IndexError) as e:  # a decoder's own failure
-        return FailedVideo(path, " ".join(f"{type(e).__name__}: {e}".split()))
-    probs = out.logits[0].softmax(-1)  # (K,)
-    frames = [int(k) for k in keys] + [min(s + int(o), m.num_frames - 1) for s in looked for o in offsets]
-    return AgentEpisode(path, probs, looked, len(line.starts), m.num_frames, m.fps, "pyav", frames, codec,
-                        seconds={k: round(v, 4) for k, v in seconds.items()})  # fmt: skip
+        return FailedVideo(path, decoder_failure(e))
+    frames = done.keyframes + [min(s + int(o), m.num_frames - 1) for s in done.starts for o in offsets]
+    return AgentEpisode(path, done.logits.softmax(-1), done.starts, done.slots, m.num_frames, m.fps, "pyav", frames,
+                        codec, seconds=done.seconds)  # fmt: skip
+
+
+def decoder_failure(e: Exception) -> str:
+    """A decoder's own exception as one line."""
+    return " ".join(f"{type(e).__name__}: {e}".split())

@@ -125,10 +125,12 @@ class Scorer(ABC):
         """Move the main-side model, if any, to `device`."""
         return self
 
-    def _answer(self, probs: torch.Tensor) -> dict[str, Any]:
-        """labels, probs (top-k) and, with --all-scores, scores, from one (K,) probability vector."""
-        top = probs.topk(self.topk)
-        return {"labels": [self.class_names[i] for i in top.indices.tolist()],
+    def _answer(self, probs: torch.Tensor, names: list[str] | None = None) -> dict[str, Any]:
+        """labels, probs (top-k) and, with --all-scores, scores, from one (K,) probability vector over
+        `names` (default: the checkpoint's classes)."""
+        names = self.class_names if names is None else names
+        top = probs.topk(min(self.topk, len(names)))
+        return {"labels": [names[i] for i in top.indices.tolist()],
                 "probs": [round(float(x), 6) for x in top.values],
                 "scores": [round(float(x), 6) for x in probs] if self.all_scores else None}  # fmt: skip
 
@@ -283,26 +285,65 @@ class AgentScorer(Scorer):
 
 class LongAgentScorer(AgentScorer):
     """A `task: long_glimpse` checkpoint: the agent looks at a long video's keyframes, then decodes the few
-    short clips it chooses (`pipeline.inference.long_episodes`)."""
+    short clips it chooses (`pipeline.inference.long_episodes`). With `windows`, every window of a video gets
+    a line, but only those around what its glimpses saw are decoded and scored by its classifier; the rest
+    are judged empty and skipped (`pipeline.inference.long_windows`)."""
 
     kind = "agent"
 
-    def __init__(self, model: torch.nn.Module, meta: CheckpointMeta, transform: Compose, **common: Any) -> None:
+    def __init__(self, model: torch.nn.Module, meta: CheckpointMeta, transform: Compose, *,
+                 windows: Windows | None = None, threshold: float = 0.5, **common: Any) -> None:  # fmt: skip
         from pipeline.data.long_videos import clip_offsets
 
         sampler, _ = eval_pipeline(meta.preprocessing, clips=1, three_crop=False)
         super().__init__(model, meta, sampler, transform, **common)
         self.offsets = clip_offsets(meta.preprocessing)
         self.step = float(meta.preprocessing.get("step_seconds", 1.0))
+        self.clip_classes = list(meta.extra.get("clip_classes") or [])
+        self.empty = {i for i, c in enumerate(self.clip_classes) if c not in set(self.class_names)}
+        if windows is not None and not self.empty:
+            raise ConfigError("--window: this agent's classifier has no class for windows where nothing happens "
+                              "(a clip class that is no video's class, such as `background`), so it cannot judge "
+                              "a window empty; score windows with its classifier's checkpoint")  # fmt: skip
+        self.windows, self.threshold = windows, threshold
+        self.window_sampler, self.window_transform = eval_pipeline(meta.preprocessing)  # the classifier's own
 
     @property
     def settings(self) -> dict[str, Any]:
-        return super().settings | {"step_seconds": self.step}
+        windowed = {} if self.windows is None else {
+            "window": self.windows.window, "stride": self.windows.step, "threshold": self.threshold}  # fmt: skip
+        return super().settings | {"step_seconds": self.step, **windowed}
 
-    def prepare(self, starts: dict[str, int] | None = None) -> Callable[[str], AgentEpisode | FailedVideo]:
+    def prepare(self, starts: dict[str, int] | None = None) -> Callable[[str], Any]:
+        if self.windows is not None:
+            from pipeline.inference.long_windows import agent_windows
+
+            return partial(agent_windows, model=self.model, transform=self.transform, offsets=self.offsets,
+                           step=self.step, windows=self.windows, sampler=self.window_sampler,
+                           window_transform=self.window_transform, empty=self.empty,
+                           classes=len(self.clip_classes), starts=starts or None)  # fmt: skip
         from pipeline.inference.long_episodes import long_episode
 
         return partial(long_episode, model=self.model, transform=self.transform, offsets=self.offsets, step=self.step)
+
+    def score(self, stream: Iterable[Any]) -> Iterator[Any]:
+        if self.windows is None:
+            yield from super().score(stream)
+            return
+        from pipeline.inference.long_windows import JudgedWindow
+
+        for item in stream:  # JudgedWindow -> ScoredWindow; the other parts go on to the assembler
+            if not isinstance(item, JudgedWindow):
+                yield item
+                continue
+            entry: dict[str, Any] = {"index": item.index, "start": item.start, "end": item.end}
+            if item.probs is None:
+                entry |= {"labels": [], "probs": [], "skipped": True}
+            else:
+                entry |= self._answer(item.probs, self.clip_classes)
+                if entry["scores"] is None:
+                    del entry["scores"]
+            yield ScoredWindow(item.path, entry)
 
 
 def default_device(device: str = "auto") -> str:
@@ -333,7 +374,8 @@ def load_scorer(
 ) -> Scorer:
     """The scorer of a `vap train` checkpoint, whichever kind it holds; the file is read once, here.
     `clips`/`three_crop` override the checkpoint's multi-view test settings (a classifier's only);
-    `windows` scores each video in time windows (a classifier's only), `threshold` makes their segments."""
+    `windows` scores each video in time windows (a classifier's, or a long-video agent's, which skips the
+    windows it judges empty), `threshold` makes their segments."""
     if is_onnx(checkpoint):  # `vap export --format onnx`: ONNX Runtime runs it, the rest is the same
         from pipeline.inference.onnx_runtime import load_onnx
 
@@ -342,7 +384,7 @@ def load_scorer(
         model, meta = load_any(checkpoint)
     common = {"backend": backend, "topk": topk, "all_scores": all_scores}
     if is_agent(meta):  # the agent picks frames within one clip, at the frozen classifier's single view
-        if windows is not None:
+        if windows is not None and not is_long_agent(meta):
             raise ConfigError("--window: a glimpse agent's checkpoint answers for a whole video; score windows "
                               "with its classifier's checkpoint")  # fmt: skip
         if with_attention:
@@ -355,7 +397,7 @@ def load_scorer(
                               "its classifier's checkpoint")  # fmt: skip
         sampler, transform = eval_pipeline(meta.preprocessing, clips=1, three_crop=False)
         if is_long_agent(meta):
-            return LongAgentScorer(model, meta, transform, **common)
+            return LongAgentScorer(model, meta, transform, windows=windows, threshold=threshold, **common)
         return AgentScorer(model, meta, sampler, transform, **common)
     sampler, transform = eval_pipeline(meta.preprocessing, clips=clips, three_crop=three_crop)
     return ClassifierScorer(model, meta, sampler, transform, with_attention=with_attention, embeddings=embeddings,

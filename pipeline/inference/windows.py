@@ -86,6 +86,7 @@ class WindowAssembler:
         self.windows: dict[str, dict[int, dict[str, Any]]] = {
             p: {w["index"]: w for w in ws} for p, ws in (previous or {}).items()
         }
+        self.resumed = set(self.windows)  # videos a killed run had begun
         self.totals: dict[str, int] = {}
         self.ends: dict[str, VideoEnd] = {}
 
@@ -122,8 +123,10 @@ class WindowAssembler:
         self.totals.pop(key, None)
         windows = [got[i] for i in sorted(got)]
         del self.windows[key]
-        return self._record(end.path, windows, backend=end.backend, frames=end.num_frames, fps=end.fps,
-                            stopped=end.stopped)  # fmt: skip
+        rec = self._record(end.path, windows, backend=end.backend, frames=end.num_frames, fps=end.fps,
+                           stopped=end.stopped)  # fmt: skip
+        rec.codec_frames = None if key in self.resumed else end.codec_frames  # a resumed video's is this run's part
+        return rec
 
     def _failed(self, key: str, failed: FailedVideo) -> ScoreRecord:
         """A video that failed: an error record, or, after some windows (a decoder that hung or died

@@ -64,30 +64,34 @@ def make_data(data: Path, quick: bool) -> None:
     vap(*args, cwd=REPO)
 
 
-def train_classifier(seed: int, data: Path, work: Path, epochs: int) -> Path:
+def train_classifier(seed: int, data: Path, work: Path, epochs: int | None) -> Path:
     """Step 1 of one seed: the classifier of short clips (trained once per work folder)."""
     done = work / f"classifier{seed}.json"
     if done.exists():
         return Path(json.loads(done.read_text())["checkpoint"])
     out, _ = vap("train", "--config", str(CONFIGS / "moving_digits_long_clips.yaml"),
                  "--data.train", str(data / "clips_train.txt"), "--data.val", str(data / "clips_val.txt"),
-                 "--data.class_names_file", str(data / "clip_classes.txt"), "--trainer.max_epochs", str(epochs),
+                 "--data.class_names_file", str(data / "clip_classes.txt"), *_epochs(epochs),
                  "--trainer.default_root_dir", str(work / f"clips{seed}"), *_common(seed), cwd=work)  # fmt: skip
     write_atomic(done, json.dumps({"checkpoint": str(best_checkpoint(out))}) + "\n")
     return best_checkpoint(out)
 
 
-def train_agent(seed: int, data: Path, work: Path, classifier: Path, epochs: int) -> Path:
+def train_agent(seed: int, data: Path, work: Path, classifier: Path, epochs: int | None) -> Path:
     """Step 2 of one seed: the agent over the frozen classifier (trained once per work folder)."""
     done = work / f"agent{seed}.json"
     if done.exists():
         return Path(json.loads(done.read_text())["checkpoint"])
     out, _ = vap("train", "--config", str(CONFIGS / "moving_digits_long_glimpse.yaml"),
                  "--model.features_from", str(classifier), "--data.train", str(data / "train.txt"),
-                 "--data.val", str(data / "val.txt"), "--trainer.max_epochs", str(epochs),
+                 "--data.val", str(data / "val.txt"), *_epochs(epochs),
                  "--trainer.default_root_dir", str(work / f"agent{seed}"), *_common(seed), cwd=work)  # fmt: skip
     write_atomic(done, json.dumps({"checkpoint": str(best_checkpoint(out))}) + "\n")
     return best_checkpoint(out)
+
+
+def _epochs(epochs: int | None) -> list[str]:
+    return [] if epochs is None else ["--trainer.max_epochs", str(epochs)]
 
 
 def _common(seed: int) -> list[str]:
@@ -180,8 +184,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=REPO / "datasets" / "moving-digits-long")
     p.add_argument("--work", type=Path, default=Path("/tmp/vap_bench_long_agent"))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--epochs", type=int, default=12, help="classifier epochs")
-    p.add_argument("--agent-epochs", type=int, default=150)
+    p.add_argument("--epochs", type=int, default=None, help="classifier epochs (default: its config's)")
+    p.add_argument("--agent-epochs", type=int, default=None, help="agent epochs (default: its config's)")
+    p.add_argument(
+        "--classifier-seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="seeds of the classifiers (default: --seeds; one seed trains one classifier that every "
+        "seed's agent glimpses through)",
+    )
     p.add_argument("--clips", type=int, nargs="+", default=[16, 32, 64, 128], help="uniform clip counts to try")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--quick", action="store_true", help="a tiny dataset and few epochs (the test's)")
@@ -196,8 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"data": str(args.data), "test": big, "seeds": {}}
     results["decode_costs"] = decode_costs(args.data / "videos" / big, truth)
     clips = None
-    for seed in args.seeds:
-        classifier = train_classifier(seed, args.data, args.work, args.epochs)
+    classifier_seeds = args.classifier_seeds or args.seeds
+    results["classifier_seeds"] = {
+        seed: classifier_seeds[i % len(classifier_seeds)] for i, seed in enumerate(args.seeds)
+    }
+    for i, seed in enumerate(args.seeds):
+        classifier = train_classifier(classifier_seeds[i % len(classifier_seeds)], args.data, args.work, args.epochs)
         agent = train_agent(seed, args.data, args.work, classifier, args.agent_epochs)
         if clips is None:
             clips, tried = choose_clips(classifier, args.data, small, args.work, args.clips, args.workers, truth)
@@ -283,6 +299,7 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> str:
         "",
         "## Per seed",
         "",
+        f"Seed: the agent's; its classifier's seed, by agent seed: {r['classifier_seeds']}. "
         f"The classifier scores {tried.get('chosen')} uniformly placed clips (chosen on `{tried.get('size')}`: "
         f"top-1 by clip count {tried.get('top1')}).",
         "",

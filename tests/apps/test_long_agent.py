@@ -98,6 +98,58 @@ def test_the_checkpoint_stands_alone_and_scores_records_what_was_decoded(long_ru
     assert json.loads(again.read_text())["probs"] == records[videos[0].name]["probs"]  # deterministic
 
 
+def test_in_windows_the_agent_scores_as_its_classifier_where_it_looks_and_skips_the_rest(long_run, tmp_path,
+                                                                                          capsys) -> None:  # fmt: skip
+    videos = sorted((long_run["data"] / "videos" / "test_128x72").glob("*.mp4"))
+    empty = "background"
+    runs = {}
+    for name, extra in (("agent", []), ("classifier", ["--backend", "pyav"])):
+        out = tmp_path / f"{name}.jsonl"
+        assert main(["score", "--checkpoint", str(long_run[name]), *map(str, videos), "--out", str(out),
+                     "--window", "2", "--all-scores", "--workers", "1", *extra]) == 0  # fmt: skip
+        runs[name] = {Path(r["path"]).name: r for r in map(json.loads, out.read_text().splitlines())}
+    for v in videos:
+        agent, every = runs["agent"][v.name], runs["classifier"][v.name]
+        assert agent["status"] == "ok" and agent["codec_frames"] > 0 and every["codec_frames"] > 0
+        assert [(w["start"], w["end"]) for w in agent["windows"]] == [(w["start"], w["end"]) for w in every["windows"]]
+        scored = [i for i, w in enumerate(agent["windows"]) if not w.get("skipped")]
+        for i, w in enumerate(agent["windows"]):
+            if w.get("skipped"):
+                assert w["labels"] == [] and w["probs"] == []
+                continue
+            # a window it scores, it scores exactly as its classifier scoring every window does
+            assert w["labels"] == every["windows"][i]["labels"]
+            assert w["scores"] == pytest.approx(every["windows"][i]["scores"], abs=1e-4)
+            if w["labels"][0] != empty:  # something there: both neighbours are looked at too
+                assert {i - 1, i + 1} & set(range(len(agent["windows"]))) <= set(scored)
+        found = {(s["label"], s["start"]) for s in agent["segments"]}
+        assert found <= {(s["label"], s["start"]) for s in every["segments"]} | {(empty, s["start"]) for s in
+                                                                                agent["segments"]}  # fmt: skip
+    # a classifier that sees nothing anywhere: every window is judged empty and never decoded
+    raw = torch.load(long_run["agent"], map_location="cpu", weights_only=True)
+    bias = raw["state_dict"]["model.classifier.head.fc.bias"]
+    bias[raw["vap"]["clip_classes"].index(empty)] += 100.0
+    calm = tmp_path / "calm.ckpt"
+    torch.save(raw, calm)
+    for ckpt, extra in ((calm, ["--window", "2"]), (calm, [])):
+        out = tmp_path / f"calm{len(extra)}.jsonl"
+        assert main(["score", "--checkpoint", str(ckpt), str(videos[0]), "--out", str(out), *extra]) == 0
+        runs[len(extra)] = json.loads(out.read_text())
+    skipping, plain = runs[2], runs[0]
+    assert all(w["skipped"] for w in skipping["windows"]) and skipping["segments"] == []
+    assert skipping["codec_frames"] == plain["codec_frames"]  # the first look and the glimpses alone
+    assert plain["codec_frames"] < runs["classifier"][videos[0].name]["codec_frames"]
+    # an agent whose classifier has no class for "nothing happens" cannot judge a window empty
+    raw["vap"]["clip_classes"] = list(CLASSES)
+    blind = tmp_path / "blind.ckpt"
+    torch.save(raw, blind)
+    capsys.readouterr()
+    assert main(["score", "--checkpoint", str(blind), str(videos[0]), "--out", str(tmp_path / "b.jsonl"),
+                 "--window", "2"]) != 0  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert "cannot judge a window empty" in err and "Traceback" not in err
+
+
 def test_a_killed_make_goes_on_where_it_stopped_and_remakes_the_same_bytes(tmp_path) -> None:
     from pipeline.data.long_digits import make_long
 

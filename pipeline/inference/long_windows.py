@@ -1,0 +1,120 @@
+"""`vap score --window` with a long-video agent: the windows it judges empty are skipped, not decoded.
+
+    video -> the agent's episode (`long_episodes.look`: the keyframes, then its few glimpses)
+    -> seeds: the windows a glimpse saw something in (the classifier's best class for the glimpse's clip
+       is not an "empty" class: a clip class that is no video's class, such as `background`)
+    -> each seed scored as `vap score --window` scores a classifier's windows (its evaluation clips
+       inside the window, their probabilities averaged), then its neighbours on both sides, one by one,
+       until a window's best class is empty again: a segment ends where scoring every window ends it
+    -> every other window is skipped: judged empty from the agent's look, never decoded.
+Runs in a decoding worker (one generator per video, as `pipeline.data.windows.decode_windows`); the
+parts come out in window order after the video's work is done, so a killed run's journaled windows are
+not yielded again (the video's judging is deterministic and redone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from pipeline.data.clips import FailedVideo
+from pipeline.data.samplers import ClipSampler
+from pipeline.data.sparse_reader import SparseReader
+from pipeline.data.transforms import Compose
+from pipeline.data.windows import VideoEnd, VideoStart, WindowPart, Windows
+from pipeline.errors import VideoError
+from pipeline.inference.long_episodes import decoder_failure, look
+from pipeline.models.long_glimpse import LongGlimpseModel
+
+
+@dataclass
+class JudgedWindow:
+    """One window of a long video as the agent left it: scored, or judged empty and skipped."""
+
+    path: str
+    index: int
+    start: float  # seconds
+    end: float
+    probs: torch.Tensor | None  # (K',) the classifier's, mean over the window's clips; None: skipped
+
+
+def windows_to_score(
+    spans: list[tuple[int, int]],
+    glimpses: list[tuple[int, int]],
+    score: Callable[[int], torch.Tensor],
+    empty: set[int],
+) -> dict[int, torch.Tensor]:
+    """Window index -> its class probabilities (K',) for the windows worth scoring: those the glimpses
+    `[(middle frame of the clip, its best class)]` saw a non-empty class in, and their
+    neighbours out to the first window on each side whose best class (`score(k)`) is empty."""
+    queue = sorted({k for start, best in glimpses if best not in empty
+                    for k, (a, b) in enumerate(spans) if a <= start < b})  # fmt: skip
+    scored: dict[int, torch.Tensor] = {}
+    while queue:
+        k = queue.pop()
+        if k in scored or not 0 <= k < len(spans):
+            continue
+        scored[k] = score(k)
+        if int(scored[k].argmax()) not in empty:
+            queue += [k - 1, k + 1]
+    return scored
+
+
+def agent_windows(
+    path: str,
+    *,
+    model: LongGlimpseModel,
+    transform: Compose,
+    offsets: np.ndarray,
+    step: float,
+    windows: Windows,
+    sampler: ClipSampler,
+    window_transform: Compose,
+    empty: set[int],
+    classes: int,
+    starts: dict[str, int] | None = None,
+) -> Iterator[WindowPart | JudgedWindow]:
+    """`VideoStart`, a `JudgedWindow` per window (from `starts[path]` on) and `VideoEnd` for one video; a
+    file that cannot be read is one `FailedVideo`. `transform` prepares what the agent reads, `sampler` and
+    `window_transform` a scored window's clips (the classifier's evaluation settings)."""
+    first = (starts or {}).get(path, 0)
+    rng = np.random.default_rng(0)  # evaluation transforms are fixed
+    try:
+        with SparseReader(path) as reader, torch.inference_mode():
+            m = reader.meta
+            if why := windows.too_short(m.duration):
+                yield FailedVideo(path, why)
+                return
+            if m.fps <= 0:
+                yield FailedVideo(path, "unknown frame rate: cannot place windows in seconds")
+                return
+            spans = windows.spans(m.num_frames, m.fps)
+            done = look(reader, model=model, transform=transform, offsets=offsets, step=step, classes=classes)
+
+            def score(k: int) -> torch.Tensor:
+                a, b = spans[k]
+                idx = np.minimum(sampler(b - a, training=False, fps=m.fps) + a, m.num_frames - 1)  # (J, T)
+                unique = np.unique(idx)
+                frames = reader.sparse(unique)[np.searchsorted(unique, idx.reshape(-1))]  # (J*T, C, H, W)
+                clips = frames.reshape(*idx.shape, *frames.shape[1:])  # (J, T, C, H, W)
+                x = torch.stack([window_transform(c, rng) for c in clips])  # (J, [V,] T, C, h, w)
+                return model.classifier(x).logits.softmax(-1).mean(0)  # (K',)
+
+            middle = int(offsets[len(offsets) // 2])
+            seen = [(s + middle, int(p.argmax())) for s, p in zip(done.starts, done.seen, strict=True)]
+            scored = windows_to_score(spans, seen, score, empty)
+            codec = reader.codec_frames
+    except VideoError as e:
+        yield FailedVideo(path, e.reason)
+        return
+    except (RuntimeError, OSError, ValueError, IndexError) as e:  # a decoder's own failure
+        yield FailedVideo(path, decoder_failure(e))
+        return
+    yield VideoStart(path, m.num_frames, m.fps, "pyav", len(spans), first)
+    for k in range(first, len(spans)):
+        a, b = spans[k]
+        yield JudgedWindow(path, k, round(a / m.fps, 4), round(b / m.fps, 4), scored.get(k))
+    yield VideoEnd(path, m.num_frames, m.fps, "pyav", len(spans), codec_frames=codec)
