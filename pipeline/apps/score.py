@@ -47,7 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     w = p.add_argument_group("what happens when (long videos)")
     w.add_argument("--window", type=float, default=None, metavar="SECONDS",
                    help="score each video in windows of SECONDS, each sampled as the checkpoint's test clips are; "
-                   "records get `windows` (start, end, top-k labels and probs of each) and `segments`")  # fmt: skip
+                   "records get `windows` (start, end, top-k labels and probs of each) and `segments`; with a "
+                   "long-video agent's checkpoint (task: long_glimpse) only the windows around what its glimpses "
+                   "saw are decoded, the rest are marked `skipped`")  # fmt: skip
     w.add_argument("--stride", type=float, default=None, metavar="SECONDS",
                    help="seconds from one window's start to the next (default: --window, back to back)")  # fmt: skip
     w.add_argument("--threshold", type=float, default=0.5,
