@@ -26,5 +26,9 @@ def test_quick_run_reports_what_the_records_say(tmp_path):
     assert result["clips_tried"]["chosen"] in (4, 8)
     costs = result["decode_costs"]
     assert costs["keyframes"] < costs["frames"] and costs["glimpse_sparse_frames"] <= costs["glimpse_seek_frames"]
+    windows = seed["windows"]
+    assert windows["agent"]["windows"] == windows["classifier"]["windows"] > 0
+    assert windows["agent"]["scored"] <= windows["agent"]["windows"] == windows["classifier"]["scored"]
+    assert 0 <= windows["same_segments"] <= 1 and result["windows_speedup"] == pytest.approx(windows["speedup"])
     md = out.read_text()
     assert f"{result['speedup']:.2f}x" in md and "Where the agent's time goes" in md
