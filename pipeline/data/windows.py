@@ -57,6 +57,12 @@ class Windows:
                     f"{self.window:g} s would be scored")  # fmt: skip
         return None
 
+    def cannot_place(self, duration: float, fps: float) -> str | None:
+        """Why a video of `duration` seconds at `fps` cannot be scored in these windows (None: it can)."""
+        if why := self.too_short(duration):
+            return why
+        return "unknown frame rate: cannot place windows in seconds" if fps <= 0 else None
+
     def spans(self, num_frames: int, fps: float) -> list[tuple[int, int]]:
         """Frame spans [a, b) of the windows over `num_frames` frames at `fps`."""
         if fps <= 0:
@@ -134,11 +140,8 @@ def decode_windows(
         return
     with reader, ThreadPoolExecutor(1, thread_name_prefix="window-transform") as transforms:
         m = reader.meta
-        if why := windows.too_short(m.duration):
+        if why := windows.cannot_place(m.duration, m.fps):
             yield FailedVideo(path, why)
-            return
-        if m.fps <= 0:
-            yield FailedVideo(path, "unknown frame rate: cannot place windows in seconds")
             return
         spans = windows.spans(m.num_frames, m.fps)
         yield VideoStart(path, m.num_frames, m.fps, reader.backend, len(spans), first)

@@ -85,11 +85,8 @@ def agent_windows(
     try:
         with SparseReader(path) as reader, torch.inference_mode():
             m = reader.meta
-            if why := windows.too_short(m.duration):
+            if why := windows.cannot_place(m.duration, m.fps):
                 yield FailedVideo(path, why)
-                return
-            if m.fps <= 0:
-                yield FailedVideo(path, "unknown frame rate: cannot place windows in seconds")
                 return
             spans = windows.spans(m.num_frames, m.fps)
             done = look(reader, model=model, transform=transform, offsets=offsets, step=step, classes=classes)
