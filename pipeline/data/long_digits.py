@@ -380,17 +380,17 @@ def make_long(
             rows = [x for x, job in zip(clip_lines, clip_jobs, strict=True) if job[2] == split]
             write_atomic(out / f"clips_{split}.txt", "".join(rows))
         write_atomic(out / "clip_classes.txt", "".join(f"{c}\n" for c in CLIP_CLASSES))
-        events = list(track(pool.map(_write_long, jobs), total=len(jobs), description="moving-digits-long videos",
-                            disable=not progress))  # fmt: skip
-    truth: dict[str, Any] = {split: {} for split in counts}
-    lines: dict[str, list[str]] = {split: [] for split in counts}
-    for (_, _, split, i, *_), event in zip(jobs, events, strict=True):
-        rel = Path("videos") / split / f"long_{i:03d}.mp4"
-        lines[split].append(f"{rel} {event.label}\n")
-        truth[split][rel.name] = {"start": event.start / FPS, "end": event.end / FPS,
-                                  "label": CLASSES[event.label]}  # fmt: skip
-    for split, rows in lines.items():
-        write_atomic(out / f"{split}.txt", "".join(rows))
+        truth: dict[str, Any] = {split: {} for split in counts}
+        lines: dict[str, list[str]] = {split: [] for split in counts}
+        done = track(pool.map(_write_long, jobs), total=len(jobs), description="moving-digits-long videos",
+                     disable=not progress)  # fmt: skip
+        for (_, _, split, i, *_), event in zip(jobs, done, strict=True):
+            rel = Path("videos") / split / f"long_{i:03d}.mp4"
+            lines[split].append(f"{rel} {event.label}\n")
+            truth[split][rel.name] = {"start": event.start / FPS, "end": event.end / FPS,
+                                      "label": CLASSES[event.label]}  # fmt: skip
+            if len(lines[split]) == counts[split]:  # a split's list as soon as its videos are all made: step 2
+                write_atomic(out / f"{split}.txt", "".join(lines[split]))  # can train while the tests are made
     write_atomic(out / "truth.json", json.dumps(truth, indent=1) + "\n")
     write_atomic(manifest, json.dumps(params) + "\n")
     making.unlink(missing_ok=True)

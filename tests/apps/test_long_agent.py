@@ -172,3 +172,26 @@ def test_a_killed_make_goes_on_where_it_stopped_and_remakes_the_same_bytes(tmp_p
         (tmp_path / "other").mkdir()
         (tmp_path / "other" / "mine.txt").write_text("x")
         make_long(tmp_path / "other", **args)
+
+
+def test_a_splits_list_is_written_once_its_videos_are_made_before_the_rest(tmp_path) -> None:
+    import shutil
+
+    from pipeline.data.long_digits import make_long
+
+    args = {"num_train": 2, "num_val": 1, "num_test": 1, "train_seconds": (10, 11), "test_seconds": (10, 11),
+            "train_size": "64x36", "test_sizes": ("64x36",), "clip_size": "64x36", "num_train_clips": 3,
+            "num_val_clips": 2, "progress": False}  # fmt: skip
+    out = make_long(tmp_path / "d", **args)
+    lists = {split: (out / f"{split}.txt").read_text() for split in ("train", "val", "test_64x36")}
+    (out / ".making.json").write_text((out / "manifest.json").read_text())
+    (out / "manifest.json").unlink()
+    for split in lists:
+        (out / f"{split}.txt").unlink()
+    shutil.rmtree(out / "videos" / "test_64x36")
+    (out / "videos" / "test_64x36").write_text("in the way: the test video cannot be written")
+    with pytest.raises(OSError):
+        make_long(out, **args)
+    # step 2 can train while the test videos are still being made
+    assert (out / "train.txt").read_text() == lists["train"] and (out / "val.txt").read_text() == lists["val"]
+    assert not (out / "test_64x36.txt").exists() and not (out / "manifest.json").exists()
