@@ -7,7 +7,8 @@ A video is a timeline of T candidate slots, one per `step` seconds (T grows with
 is convolutional in time, so one agent serves every length). Its first look is the keyframes alone, the
 frames that cost nothing else to decode: each keyframe's per-frame features sit in the slot it falls in.
 
-    map M (B, T, 2m + 2): [look(keyframe features) (m), keyframe here (1), memory (m), seen (1)]
+    map M (B, T, 2m + 2): [look(keyframe features, its class probabilities) (m), keyframe here (1),
+                           memory (m), seen (1)]
     step k: slot s_k ~ Categorical(conv1d(relu(conv1d(M) + W h)))   over the unseen slots
             glimpse: the frozen classifier on the short clip at s_k -> (embedding, class probabilities) x
             -> LSTM core -> h_k;  memory[s_k] += W x;  answer logits_k = W h_k
@@ -180,8 +181,13 @@ class LongGlimpseModel(nn.Module):
 
     @torch.no_grad()
     def frame_features(self, frames: torch.Tensor) -> torch.Tensor:
-        """Keyframes (K, C, H, W) -> their per-frame features (K, D)."""
-        return self.classifier.frame_features(frames[None])[0]  # (K, D)
+        """Keyframes (K, C, H, W) -> what the first look keeps of each, (K, D + K'): its per-frame features
+        and the classifier's class probabilities for it alone (the head over a one-frame clip), which say
+        directly whether something shows there. Without them REINFORCE had to find that cue in 1280
+        MobileNetV2 features from 100 videos, and did not: chance (0.2) on validation after 70 epochs."""
+        feats = self.classifier.frame_features(frames[None])  # (1, K, D)
+        probs = self.classifier.head(rearrange(feats, "1 k d -> k 1 d")).logits.softmax(-1)  # (K, K')
+        return torch.cat([feats[0], probs], dim=1)  # (K, D + K')
 
     @torch.no_grad()
     def clip_features(self, clips: torch.Tensor) -> torch.Tensor:
@@ -199,4 +205,6 @@ class LongGlimpseModel(nn.Module):
         with torch.no_grad():
             x = torch.zeros(1, clip_len, 3, *size, dtype=torch.uint8)
             out = classifier.eval()(x)
-            return classifier.frame_features(x[:, :1]).shape[-1], out.embedding.shape[-1] + out.logits.shape[-1]
+            return classifier.frame_features(x[:, :1]).shape[-1] + out.logits.shape[-1], out.embedding.shape[
+                -1
+            ] + out.logits.shape[-1]

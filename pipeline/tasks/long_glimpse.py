@@ -11,6 +11,7 @@ record holds the classifier's architecture and preprocessing, the agent's argume
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -23,6 +24,7 @@ from pipeline.errors import ConfigError
 from pipeline.models.checkpoint import checkpoint_record, load_model
 from pipeline.models.glimpse_video import episode_loss
 from pipeline.models.long_glimpse import FirstLook, LongGlimpseModel, LongVideoGlimpseAgent, place_keyframes
+from pipeline.tasks.feature_cache import cache_key, cached
 
 AGENT_NAME = "long_video_glimpse"
 
@@ -49,11 +51,14 @@ class LongGlimpseTask(L.LightningModule):
         entropy_weight: float = 0.01,
         lr: float = 3e-3,
         halt_threshold: float = 0.5,
+        feature_cache: str | None = None,
     ) -> None:
         """`features_from`: the short-clip classifier's checkpoint (`features`: its record, kept in this
         task's checkpoint so that `--ckpt_path` needs no other file). `glimpse_cost`: the reward given up
         per glimpse (more: fewer glimpses). `halt_threshold`: in validation and scoring the agent stops
-        once its halting probability exceeds it."""
+        once its halting probability exceeds it. `feature_cache`: a folder where the decoded features of
+        each split are kept, so that the next run with the same classifier and videos (another seed,
+        another glimpse cost) skips decoding them (`pipeline.tasks.feature_cache`)."""
         super().__init__()
         if num_classes < 2:
             raise ConfigError(f"model.num_classes must be at least 2, got {num_classes} (it is set from the data)")
@@ -96,7 +101,14 @@ class LongGlimpseTask(L.LightningModule):
         for split in splits:
             if split in self.cache or not dm.videos(split)[0]:
                 continue
-            self.cache[split] = self._features(dm, split, transform)
+            if self.hparams.feature_cache is None:
+                self.cache[split] = self._features(dm, split, transform)
+                continue
+            slots = {"step": dm.step_seconds, "offsets": self.offsets.tolist(), "transform": repr(transform),
+                     "first_look": "features+probs"}  # what `LongGlimpseModel.frame_features` keeps
+            key = cache_key(self.model.classifier, self.hparams.features["preprocessing"], dm.videos(split)[0], slots)
+            self.cache[split] = cached(Path(self.hparams.feature_cache) / f"{split}-{key}.pt",
+                                       lambda split=split: self._features(dm, split, transform))  # fmt: skip
 
     @torch.no_grad()
     def _features(self, dm: Any, split: str, transform: Any) -> list[dict[str, torch.Tensor]]:

@@ -84,7 +84,7 @@ def train_agent(seed: int, data: Path, work: Path, classifier: Path, epochs: int
         return Path(json.loads(done.read_text())["checkpoint"])
     out, _ = vap("train", "--config", str(CONFIGS / "moving_digits_long_glimpse.yaml"),
                  "--model.features_from", str(classifier), "--data.train", str(data / "train.txt"),
-                 "--data.val", str(data / "val.txt"), *_epochs(epochs),
+                 "--data.val", str(data / "val.txt"), *_epochs(epochs), "--model.feature_cache", str(work / "features"),
                  "--trainer.default_root_dir", str(work / f"agent{seed}"), *_common(seed), cwd=work)  # fmt: skip
     write_atomic(done, json.dumps({"checkpoint": str(best_checkpoint(out))}) + "\n")
     return best_checkpoint(out)
