@@ -155,7 +155,7 @@ def _mean(values: Any) -> float | None:
     return round(statistics.mean(got), 4) if got else None
 
 
-def decode_costs(videos: Path, truth: dict[str, Any], glimpses: int = 8) -> dict[str, Any]:
+def decode_costs(videos: Path, truth: dict[str, Any], count: int | None = None, glimpses: int = 8) -> dict[str, Any]:
     """What each way of reading the test videos costs (PyAV, one thread, this process): every frame; the
     keyframes alone; `glimpses` clips (8 frames, 3 apart) at random slots, decoded from the keyframe before
     each by a plain seek and by `SparseReader.sparse`. And how often an event holds a keyframe (the first
@@ -167,7 +167,7 @@ def decode_costs(videos: Path, truth: dict[str, Any], glimpses: int = 8) -> dict
     from pipeline.data.sparse_reader import SparseReader
 
     rows = []
-    for path in sorted(videos.glob("*.mp4")):
+    for path in sorted(videos.glob("*.mp4"))[:count]:
         start = time.perf_counter()
         with av.open(str(path)) as c:
             c.streams.video[0].thread_count = 1
@@ -193,7 +193,7 @@ def decode_costs(videos: Path, truth: dict[str, Any], glimpses: int = 8) -> dict
                      "glimpse_seek_frames": seek_n / glimpses, "glimpse_seek_s": seek_s / glimpses,
                      "glimpse_sparse_frames": sparse_n / glimpses, "glimpse_sparse_s": sparse_s / glimpses,
                      "event_has_keyframe": inside})  # fmt: skip
-    return {k: _mean(r[k] for r in rows) for k in rows[0]}
+    return {k: _mean(r[k] for r in rows) for k in rows[0]} | {"videos": len(rows)}
 
 
 def choose_clips(classifier: Path, data: Path, small: str, work: Path, counts: list[int], workers: int,
@@ -225,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--clips", type=int, nargs="+", default=[16, 32, 64, 128], help="uniform clip counts to try")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument(
+        "--cost-videos", type=int, default=None, help="test videos to measure reading costs on (default: all)"
+    )
     p.add_argument("--window", type=float, default=2.0, help="seconds of the windows of the --window comparison")
     p.add_argument("--quick", action="store_true", help="a tiny dataset and few epochs (the test's)")
     p.add_argument("--out", type=Path, default=REPO / "docs" / "bench" / "long_agent.md")
@@ -236,12 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     big, small = max(tests, key=_pixels), min(tests, key=_pixels)
     truth = truth_all[big]  # the same events at every size
     results: dict[str, Any] = {"data": str(args.data), "test": big, "seeds": {}}
-    results["decode_costs"] = decode_costs(args.data / "videos" / big, truth)
+    results["decode_costs"] = decode_costs(args.data / "videos" / big, truth, args.cost_videos)
     clips = None
     classifier_seeds = args.classifier_seeds or args.seeds
     results["classifier_seeds"] = {
         seed: classifier_seeds[i % len(classifier_seeds)] for i, seed in enumerate(args.seeds)
     }
+    once: dict[tuple[Path, str], dict[str, Any]] = {}  # a classifier shared by several seeds is scored once
     for i, seed in enumerate(args.seeds):
         classifier = train_classifier(classifier_seeds[i % len(classifier_seeds)], args.data, args.work, args.epochs)
         agent = train_agent(seed, args.data, args.work, classifier, args.agent_epochs)
@@ -250,19 +254,26 @@ def main(argv: list[str] | None = None) -> int:
             results["clips_tried"] = {"size": small, "seed": seed, "top1": tried, "chosen": clips}
         videos = args.data / "videos" / big
         w = args.workers
-        uniform = summary(*score(classifier, videos, args.work / f"uniform{seed}.jsonl", "--clips", str(clips),
-                                 workers=w), truth)  # fmt: skip
+        tag = classifier_seeds[i % len(classifier_seeds)]  # the classifier's runs are made once per classifier
+        if (classifier, "uniform") not in once:
+            once[classifier, "uniform"] = summary(*score(classifier, videos, args.work / f"uniform{tag}.jsonl",
+                                                         "--clips", str(clips), workers=w), truth)  # fmt: skip
+        uniform = once[classifier, "uniform"]
         looking = summary(*score(agent, videos, args.work / f"agent{seed}.jsonl", workers=w), truth)
         same = max(1, round(looking["glimpses"]))
         few = summary(*score(classifier, videos, args.work / f"few{seed}.jsonl", "--clips", str(same), workers=w),
                       truth)  # fmt: skip
-        counted = summary(*score(classifier, videos, args.work / f"pyav{seed}.jsonl", "--clips", str(clips),
-                                 "--backend", "pyav", workers=w), truth)  # fmt: skip
+        if (classifier, "pyav") not in once:
+            once[classifier, "pyav"] = summary(*score(classifier, videos, args.work / f"pyav{tag}.jsonl", "--clips",
+                                                      str(clips), "--backend", "pyav", workers=w), truth)  # fmt: skip
+        counted = once[classifier, "pyav"]
         windowed = {}
         for name, ckpt, extra in (("classifier", classifier, ["--backend", "pyav"]), ("agent", agent, [])):
-            records, seconds = score(ckpt, videos, args.work / f"windows_{name}{seed}.jsonl", "--window",
-                                     str(args.window), *extra, workers=w)  # fmt: skip
-            windowed[name] = window_summary(records, seconds, truth)
+            if (ckpt, "windows") not in once:
+                records, seconds = score(ckpt, videos, args.work / f"windows_{name}{seed}.jsonl", "--window",
+                                         str(args.window), *extra, workers=w)  # fmt: skip
+                once[ckpt, "windows"] = window_summary(records, seconds, truth)
+            windowed[name] = once[ckpt, "windows"]
         a, c = windowed["agent"], windowed["classifier"]
         windowed["same_segments"] = _mean(float(a["per_video"][k] == c["per_video"][k]) for k in c["per_video"])
         windowed["speedup"] = a["videos_per_s"] / c["videos_per_s"]
@@ -324,7 +335,7 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> str:
         f"{next(iter(seeds.values()))['uniform']['videos']} held-out videos of real footage, "
         f"{next(iter(seeds.values()))['uniform']['frames'] / 25:.0f} s on average, one 3-5 s moving digit each.",
         "",
-        "## What reading costs (mean per test video, PyAV, one thread)",
+        f"## What reading costs (mean over {d.get('videos')} test videos, PyAV, one thread)",
         "",
         *costs,
         "",
