@@ -52,3 +52,8 @@ class ConfigError(ValueError):
 
 class UnknownNameError(ConfigError, KeyError):
     """A name that is not in a registry. A KeyError too, for callers that look names up."""
+
+
+def one_line(e: BaseException) -> str:
+    """A library's own exception (a decoder's, mostly) as the one-line reason a record or error line shows."""
+    return " ".join(f"{type(e).__name__}: {e}".split())

@@ -16,7 +16,7 @@ import torch
 from pipeline.data.backends import open_video
 from pipeline.data.samplers import ClipSampler, build_sampler
 from pipeline.data.transforms import Compose, build_transforms, default_transforms
-from pipeline.errors import ConfigError, VideoError
+from pipeline.errors import ConfigError, VideoError, one_line
 
 
 @dataclass
@@ -81,7 +81,7 @@ def decode_clips(
     except VideoError as e:
         return FailedVideo(path, e.reason)
     except (RuntimeError, OSError, ValueError, IndexError) as e:  # a decoder's own failure
-        return FailedVideo(path, " ".join(f"{type(e).__name__}: {e}".split()))
+        return FailedVideo(path, one_line(e))
     j, t = indices.shape
     clips = frames.reshape(j, t, *frames.shape[1:])  # (J, T, C, H, W)
     rng = np.random.default_rng(0)  # evaluation transforms are deterministic; the rng is unused

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from pipeline.errors import one_line
+
 
 @dataclass
 class Outcome:
@@ -62,7 +64,7 @@ def _serve(pickled: bytes, conn: Connection) -> None:
                     result = None
                 conn.send(("ok", result))
             except Exception as e:  # report, keep serving
-                conn.send(("error", " ".join(f"{type(e).__name__}: {e}".split())))
+                conn.send(("error", one_line(e)))
     except (EOFError, BrokenPipeError, ConnectionResetError):
         return  # the parent is gone (killed, or stopped by a signal): nothing to report to, end quietly
 

@@ -61,16 +61,16 @@ class SparseReader(PyAVReader):
         return order, self._stack(out, order)
 
     def sparse(self, indices: np.ndarray) -> torch.Tensor:
-        """Frames at `indices` (sorted, unique, near each other: one glimpse) as uint8 (T, C, H, W),
-        decoding from the keyframe before the first and skipping what no frame refers to until `LEAD`
-        frames before it."""
+        """Frames at `indices` (near each other: one glimpse; any order, repeats allowed) as uint8
+        (T, C, H, W), decoding from the keyframe before the first and skipping what no frame refers to
+        until `LEAD` frames before it."""
         idx = np.asarray(indices, dtype=np.int64)
         if not self.indexed or idx.size == 0 or idx.max() >= self.meta.num_frames:
             return self.get_frames(idx)
         import av
 
         try:
-            out = self._decode_skipping(idx)
+            out = self._decode_skipping(np.unique(idx))
         except (_Lost, av.error.FFmpegError):
             out = {}
         finally:

@@ -28,7 +28,7 @@ from pipeline.data.backends import open_video
 from pipeline.data.clips import FailedVideo
 from pipeline.data.samplers import ClipSampler
 from pipeline.data.transforms import Compose
-from pipeline.errors import ConfigError, VideoError
+from pipeline.errors import ConfigError, VideoError, one_line
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def decode_windows(
         yield FailedVideo(path, e.reason)
         return
     except (RuntimeError, OSError, ValueError) as e:  # a decoder's own failure
-        yield FailedVideo(path, " ".join(f"{type(e).__name__}: {e}".split()))
+        yield FailedVideo(path, one_line(e))
         return
     with reader, ThreadPoolExecutor(1, thread_name_prefix="window-transform") as transforms:
         m = reader.meta
@@ -158,7 +158,7 @@ def decode_windows(
                 stopped = f"window {k} ({a / m.fps:.2f} s): {e.reason}"
                 break
             except (RuntimeError, OSError, ValueError, IndexError) as e:
-                stopped = f"window {k} ({a / m.fps:.2f} s): " + " ".join(f"{type(e).__name__}: {e}".split())
+                stopped = f"window {k} ({a / m.fps:.2f} s): " + one_line(e)
                 break
             if (n := reader.meta.num_frames) < m.num_frames and indices.max() >= n:  # clamped: past the end
                 stopped = f"frames from {n} ({n / m.fps:.2f} s) on do not decode"

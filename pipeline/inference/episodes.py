@@ -20,7 +20,7 @@ from pipeline.data.backends import open_video
 from pipeline.data.clips import FailedVideo
 from pipeline.data.samplers import ClipSampler
 from pipeline.data.transforms import Compose
-from pipeline.errors import VideoError
+from pipeline.errors import VideoError, one_line
 
 
 class FramesOnDemand:
@@ -77,7 +77,7 @@ def agent_episode(
     except VideoError as e:
         return FailedVideo(path, e.reason)
     except (RuntimeError, OSError, ValueError, IndexError) as e:  # a decoder's own failure
-        return FailedVideo(path, " ".join(f"{type(e).__name__}: {e}".split()))
+        return FailedVideo(path, one_line(e))
     viewed = int(out.viewed[0])
     looked = [int(positions[f]) for f in out.frames[0, :viewed].tolist()]
     probs = torch.sigmoid(out.logits[0]) if multilabel else out.logits[0].softmax(-1)  # (K,)

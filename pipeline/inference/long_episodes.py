@@ -20,7 +20,7 @@ from pipeline.data.clips import FailedVideo
 from pipeline.data.long_videos import timeline
 from pipeline.data.sparse_reader import SparseReader
 from pipeline.data.transforms import Compose
-from pipeline.errors import VideoError
+from pipeline.errors import VideoError, one_line
 from pipeline.inference.episodes import AgentEpisode
 from pipeline.models.long_glimpse import FirstLook, LongGlimpseModel, place_keyframes
 
@@ -61,8 +61,7 @@ def look(reader: SparseReader, *, model: LongGlimpseModel, transform: Compose, o
             start = int(line.starts[int(slots[0])])
             idx = np.minimum(start + offsets, m.num_frames - 1)
             a = perf_counter()
-            unique = np.unique(idx)  # the last clip of a video may repeat its last frame
-            clip = reader.sparse(unique)[np.searchsorted(unique, idx)]  # (L, C, H, W)
+            clip = reader.sparse(idx)  # (L, C, H, W); the last clip of a video may repeat its last frame
             b = perf_counter()
             x = model.clip_features(transform(clip, rng)[None])  # (1, D' + K')
             seconds["glimpse_decode"] += b - a
@@ -90,12 +89,7 @@ def long_episode(
     except VideoError as e:
         return FailedVideo(path, e.reason)
     except (RuntimeError, OSError, ValueError, IndexError) as e:  # a decoder's own failure
-        return FailedVideo(path, decoder_failure(e))
+        return FailedVideo(path, one_line(e))
     frames = done.keyframes + [min(s + int(o), m.num_frames - 1) for s in done.starts for o in offsets]
     return AgentEpisode(path, done.logits.softmax(-1), done.starts, done.slots, m.num_frames, m.fps, "pyav", frames,
                         codec, seconds=done.seconds)  # fmt: skip
-
-
-def decoder_failure(e: Exception) -> str:
-    """A decoder's own exception as one line."""
-    return " ".join(f"{type(e).__name__}: {e}".split())

@@ -25,8 +25,8 @@ from pipeline.data.samplers import ClipSampler
 from pipeline.data.sparse_reader import SparseReader
 from pipeline.data.transforms import Compose
 from pipeline.data.windows import VideoEnd, VideoStart, WindowPart, Windows
-from pipeline.errors import VideoError
-from pipeline.inference.long_episodes import decoder_failure, look
+from pipeline.errors import VideoError, one_line
+from pipeline.inference.long_episodes import look
 from pipeline.models.long_glimpse import LongGlimpseModel
 
 
@@ -94,8 +94,7 @@ def agent_windows(
             def score(k: int) -> torch.Tensor:
                 a, b = spans[k]
                 idx = np.minimum(sampler(b - a, training=False, fps=m.fps) + a, m.num_frames - 1)  # (J, T)
-                unique = np.unique(idx)
-                frames = reader.sparse(unique)[np.searchsorted(unique, idx.reshape(-1))]  # (J*T, C, H, W)
+                frames = reader.sparse(idx.reshape(-1))  # (J*T, C, H, W)
                 clips = frames.reshape(*idx.shape, *frames.shape[1:])  # (J, T, C, H, W)
                 x = torch.stack([window_transform(c, rng) for c in clips])  # (J, [V,] T, C, h, w)
                 return model.classifier(x).logits.softmax(-1).mean(0)  # (K',)
@@ -108,7 +107,7 @@ def agent_windows(
         yield FailedVideo(path, e.reason)
         return
     except (RuntimeError, OSError, ValueError, IndexError) as e:  # a decoder's own failure
-        yield FailedVideo(path, decoder_failure(e))
+        yield FailedVideo(path, one_line(e))
         return
     yield VideoStart(path, m.num_frames, m.fps, "pyav", len(spans), first)
     for k in range(first, len(spans)):

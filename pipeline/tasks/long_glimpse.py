@@ -104,8 +104,12 @@ class LongGlimpseTask(L.LightningModule):
             if self.hparams.feature_cache is None:
                 self.cache[split] = self._features(dm, split, transform)
                 continue
-            slots = {"step": dm.step_seconds, "offsets": self.offsets.tolist(), "transform": repr(transform),
-                     "first_look": "features+probs"}  # what `LongGlimpseModel.frame_features` keeps
+            slots = {
+                "step": dm.step_seconds,
+                "offsets": self.offsets.tolist(),
+                "transform": repr(transform),
+                "first_look": "features+probs",
+            }  # what `LongGlimpseModel.frame_features` keeps
             key = cache_key(self.model.classifier, self.hparams.features["preprocessing"], dm.videos(split)[0], slots)
             self.cache[split] = cached(Path(self.hparams.feature_cache) / f"{split}-{key}.pt",
                                        lambda split=split: self._features(dm, split, transform))  # fmt: skip

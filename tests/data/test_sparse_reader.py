@@ -51,6 +51,16 @@ def test_a_glimpse_is_exact_and_decodes_no_more_than_from_the_keyframe_before(lo
         assert sparse.codec_frames <= idx[-1] - key + 1
 
 
+def test_repeated_and_unordered_frames_come_back_in_the_order_asked(long_gop) -> None:
+    path, numbers, _ = long_gop
+    idx = np.array([299, 296, 299, 299, 293])  # the last clip of a video: clamped to its last frame
+    with SparseReader(path) as sparse, SparseReader(path) as ordered:
+        got = sparse.sparse(idx)
+        assert [read_number(f) for f in got] == [numbers[i] for i in idx]
+        ordered.sparse(np.unique(idx))
+        assert sparse.codec_frames == ordered.codec_frames  # the same skipping decode, not a fallback
+
+
 def test_a_far_glimpse_skips_most_b_frames(tmp_path: Path) -> None:
     """One 300-frame group of pictures (no scene cut): a glimpse 200 frames in decodes about the reference
     frames before it (x264's default three B-frames: 1 in 4 is P) and every frame of the last `LEAD`."""
