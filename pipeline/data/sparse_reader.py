@@ -9,6 +9,9 @@ undecoded on the way, and the keyframes alone need nothing else. So, with FFmpeg
     keyframes()     every keyframe and nothing else (`skip_frame = NONKEY`): a few percent of the frames,
                     a view of the whole video at its cuts and at least every 250 frames (x264's default
                     interval)
+    reference_frames(starts)
+                    from the first frame, the reference frames only (`NONREF`): for each start, the first
+                    at or after it (the long-video agent's second look, `SecondLook`)
     sparse(idx)     frames `idx` (a glimpse's clip): seek to the keyframe before the first one, decode
                     the reference frames only (`NONREF`) up to `LEAD` frames before it, then every frame
 
@@ -20,6 +23,8 @@ an index (AVI, MPEG-PS) are served by `get_frames` throughout (their keyframes: 
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -59,6 +64,38 @@ class SparseReader(PyAVReader):
             return first, self.get_frames(first)
         order = np.array(sorted(out), dtype=np.int64)
         return order, self._stack(out, order)
+
+    def reference_frames(self, starts: np.ndarray) -> Iterator[tuple[int, int, torch.Tensor]]:
+        """For each of the sorted frame indices `starts`, the first reference frame at or after it, as
+        (position in `starts`, frame index, uint8 (C, H, W)), in order, decoded from the first frame with
+        the frames nothing refers to skipped. A caller may stop early; a broken stream ends the sweep.
+        Containers without an index decode every frame (`get_frames`)."""
+        starts = np.asarray(starts, dtype=np.int64)
+        if not self.indexed:
+            for s, i in enumerate(starts.tolist()):
+                yield s, int(i), self.get_frames(np.array([i]))[0]
+            return
+        import av
+
+        self._open()
+        self._stream.codec_context.skip_frame = "NONREF"
+        s = 0
+        try:
+            for frame in self._container.decode(self._stream):
+                self.codec_frames += 1
+                i = int(np.searchsorted(self._pts, frame.pts)) if frame.pts is not None else len(self._pts)
+                if i >= len(self._pts) or self._pts[i] != frame.pts or i < starts[s]:
+                    continue
+                image = self._stack({i: self._to_rgb(frame)}, np.array([i]))[0]  # (C, H, W)
+                while s < len(starts) and starts[s] <= i:
+                    yield s, i, image
+                    s += 1
+                if s == len(starts):
+                    return
+        except av.error.FFmpegError:
+            return  # a truncated or broken file: the frames before the break
+        finally:
+            self._open()  # a fresh decoder, decoding every frame again
 
     def sparse(self, indices: np.ndarray) -> torch.Tensor:
         """Frames at `indices` (near each other: one glimpse; any order, repeats allowed) as uint8

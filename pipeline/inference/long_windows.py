@@ -1,8 +1,11 @@
 """`vap score --window` with a long-video agent: the windows it judges empty are skipped, not decoded.
 
-    video -> the agent's episode (`long_episodes.look`: the keyframes, then its few glimpses)
+    video -> the agent's episode (`long_episodes.look`: the keyframes, the reference frames where they
+       showed nothing, then its few glimpses)
     -> seeds: the windows a glimpse saw something in (the classifier's best class for the glimpse's clip
-       is not an "empty" class: a clip class that is no video's class, such as `background`)
+       is not an "empty" class: a clip class that is no video's class, such as `background`); the window
+       of the glimpse that saw a video class most surely, even below an empty one (an event seen at its
+       edge); and those of the frames of both looks that showed a video class at `sure` or more
     -> each seed scored as `vap score --window` scores a classifier's windows (its evaluation clips
        inside the window, their probabilities averaged), then its neighbours on both sides, one by one,
        until a window's best class is empty again: a segment ends where scoring every window ends it
@@ -26,7 +29,7 @@ from pipeline.data.sparse_reader import SparseReader
 from pipeline.data.transforms import Compose
 from pipeline.data.windows import VideoEnd, VideoStart, WindowPart, Windows
 from pipeline.errors import VideoError, one_line
-from pipeline.inference.long_episodes import look
+from pipeline.inference.long_episodes import Looked, look
 from pipeline.models.long_glimpse import LongGlimpseModel
 
 
@@ -63,6 +66,25 @@ def windows_to_score(
     return scored
 
 
+def seeds(done: Looked, middle: int, empty: set[int], sure: float) -> list[tuple[int, int]]:
+    """More places worth a window's score than the glimpses' best classes, as `(frame, video class)`:
+    the glimpse that showed a video class most surely, and every frame of the looks showing one at
+    `sure` or more."""
+    out = []
+    if done.seen and len(empty) < len(done.seen[0]):
+        video = torch.stack(done.seen).clone()  # (G, K')
+        video[:, list(empty)] = -1.0
+        p, c = video.max(1)
+        g = int(p.argmax())
+        out.append((done.starts[g] + middle, int(c[g])))
+    for frame, probs in done.marks:
+        video = probs.clone()
+        video[list(empty)] = -1.0
+        if float(video.max()) >= sure:
+            out.append((frame, int(video.argmax())))
+    return out
+
+
 def agent_windows(
     path: str,
     *,
@@ -75,11 +97,13 @@ def agent_windows(
     window_transform: Compose,
     empty: set[int],
     classes: int,
+    sure: float = 0.9,
     starts: dict[str, int] | None = None,
 ) -> Iterator[WindowPart | JudgedWindow]:
     """`VideoStart`, a `JudgedWindow` per window (from `starts[path]` on) and `VideoEnd` for one video; a
     file that cannot be read is one `FailedVideo`. `transform` prepares what the agent reads, `sampler` and
-    `window_transform` a scored window's clips (the classifier's evaluation settings)."""
+    `window_transform` a scored window's clips (the classifier's evaluation settings); `sure`: how sure of a
+    video class a frame of the agent's looks must be to make its window worth scoring."""
     first = (starts or {}).get(path, 0)
     rng = np.random.default_rng(0)  # evaluation transforms are fixed
     try:
@@ -101,7 +125,7 @@ def agent_windows(
 
             middle = int(offsets[len(offsets) // 2])
             seen = [(s + middle, int(p.argmax())) for s, p in zip(done.starts, done.seen, strict=True)]
-            scored = windows_to_score(spans, seen, score, empty)
+            scored = windows_to_score(spans, seen + seeds(done, middle, empty, sure), score, empty)
             codec = reader.codec_frames
     except VideoError as e:
         yield FailedVideo(path, e.reason)

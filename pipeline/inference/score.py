@@ -321,7 +321,8 @@ class LongAgentScorer(AgentScorer):
             return partial(agent_windows, model=self.model, transform=self.transform, offsets=self.offsets,
                            step=self.step, windows=self.windows, sampler=self.window_sampler,
                            window_transform=self.window_transform, empty=self.empty,
-                           classes=len(self.clip_classes), starts=starts or None)  # fmt: skip
+                           classes=len(self.clip_classes), sure=getattr(self.model.agent.second_look, "sure", 0.9),
+                           starts=starts or None)  # fmt: skip
         from pipeline.inference.long_episodes import long_episode
 
         return partial(long_episode, model=self.model, transform=self.transform, offsets=self.offsets, step=self.step)

@@ -51,14 +51,18 @@ class LongGlimpseTask(L.LightningModule):
         entropy_weight: float = 0.01,
         lr: float = 3e-3,
         halt_threshold: float = 0.5,
+        second_look_below: float | None = 0.99,
+        second_look_sure: float = 0.9,
         feature_cache: str | None = None,
     ) -> None:
         """`features_from`: the short-clip classifier's checkpoint (`features`: its record, kept in this
         task's checkpoint so that `--ckpt_path` needs no other file). `glimpse_cost`: the reward given up
         per glimpse (more: fewer glimpses). `halt_threshold`: in validation and scoring the agent stops
-        once its halting probability exceeds it. `feature_cache`: a folder where the decoded features of
-        each split are kept, so that the next run with the same classifier and videos (another seed,
-        another glimpse cost) skips decoding them (`pipeline.tasks.feature_cache`)."""
+        once its halting probability exceeds it. `second_look_below`, `second_look_sure`: where no keyframe
+        shows a video class at `below` or more, the agent reads one reference frame per slot until two in
+        a row show one at `sure` (`SecondLook`); None: the keyframes alone. `feature_cache`: a folder where
+        the decoded features of each split are kept, so that the next run with the same classifier and
+        videos (another seed, another glimpse cost) skips decoding them (`pipeline.tasks.feature_cache`)."""
         super().__init__()
         if num_classes < 2:
             raise ConfigError(f"model.num_classes must be at least 2, got {num_classes} (it is set from the data)")
@@ -85,13 +89,20 @@ class LongGlimpseTask(L.LightningModule):
         self.offsets = clip_offsets(features["preprocessing"])
         size = int(features["preprocessing"]["size"])
         feature_dim, glimpse_dim = LongGlimpseModel.dims(classifier, (size, size), len(self.offsets))
+        clip_classes = list(features["class_names"])
+        empty = [i for i, c in enumerate(clip_classes) if c not in set(self.class_names)]
+        second = None
+        if second_look_below is not None and empty:
+            second = {"empty": empty, "classes": len(clip_classes), "below": second_look_below,
+                      "sure": second_look_sure}  # fmt: skip
         self.agent_args = {
             "num_classes": num_classes, "feature_dim": feature_dim, "glimpse_dim": glimpse_dim,
             "max_glimpses": max_glimpses, "min_glimpses": min_glimpses, "hidden": hidden, "memory": memory,
-            "kernel": kernel, "dropout": dropout, "halt_threshold": halt_threshold,
+            "kernel": kernel, "dropout": dropout, "halt_threshold": halt_threshold, "second_look": second,
         }  # fmt: skip
         self.model = LongGlimpseModel(classifier, LongVideoGlimpseAgent(**self.agent_args))
         self.cache: dict[str, list[dict[str, torch.Tensor]]] = {}
+        self.maps: dict[str, list[tuple[torch.Tensor, torch.Tensor] | None]] = {}
 
     # --- features, once per video ---------------------------------------------------------------
     def setup(self, stage: str) -> None:
@@ -108,11 +119,26 @@ class LongGlimpseTask(L.LightningModule):
                 "step": dm.step_seconds,
                 "offsets": self.offsets.tolist(),
                 "transform": repr(transform),
-                "first_look": "features+probs",
-            }  # what `LongGlimpseModel.frame_features` keeps
+                "first_look": "features+probs",  # what `LongGlimpseModel.frame_features` keeps
+                "frames": "each slot's first",  # the second look's
+            }
             key = cache_key(self.model.classifier, self.hparams.features["preprocessing"], dm.videos(split)[0], slots)
             self.cache[split] = cached(Path(self.hparams.feature_cache) / f"{split}-{key}.pt",
                                        lambda split=split: self._features(dm, split, transform))  # fmt: skip
+        for split in splits:
+            self.maps[split] = [self._map(it) for it in self.cache.get(split, [])]
+
+    def _map(self, item: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """A video's first look (T, D), (T,), and its second where the agent's rule takes one: the rule
+        applied to every slot's first frame, as scoring applies it to the reference frames it reads."""
+        if not item:
+            return None
+        rule = self.model.agent.second_look
+        look, key = item["look"], item["keyframe"]
+        if rule is None or not rule.wanted(look, key):
+            return look, key
+        n = rule.stop(item["frames"][:, -rule.classes :])
+        return rule.place(look, key, item["frames"][: len(key) if n is None else n])
 
     @torch.no_grad()
     def _features(self, dm: Any, split: str, transform: Any) -> list[dict[str, torch.Tensor]]:
@@ -127,14 +153,16 @@ class LongGlimpseTask(L.LightningModule):
                 continue
             clips = item["clips"]  # (T, L, C, H, W)
             glimpses = torch.cat([model.clip_features(c) for c in clips.split(64)])  # (T, G)
+            frames = torch.cat([model.frame_features(c) for c in clips[:, 0].split(64)])  # (T, D)
             keys = model.frame_features(item["keyframes"])  # (K, D)
             look, first = place_keyframes(keys, item["key_slot"], item["keyframe"])  # (T, D), (T,)
-            out[i] = {"look": look, "keyframe": first, "glimpses": glimpses}
+            out[i] = {"look": look, "keyframe": first, "glimpses": glimpses, "frames": frames}
         return out
 
     def _batch(self, split: str, index: torch.Tensor) -> tuple[FirstLook, torch.Tensor, torch.Tensor]:
         """The first look (padded to the longest video), every slot's glimpse (B, T, G) and which rows decoded."""
         items = [self.cache[split][int(i)] for i in index]
+        maps = [self.maps[split][int(i)] for i in index]
         ok = torch.tensor([bool(it) for it in items], device=index.device)
         t = max((len(it["glimpses"]) for it in items if it), default=1)
         d = self.agent_args["feature_dim"]
@@ -143,15 +171,10 @@ class LongGlimpseTask(L.LightningModule):
         key = torch.zeros(len(items), t)
         valid = torch.zeros(len(items), t, dtype=torch.bool)
         glimpses = torch.zeros(len(items), t, g)
-        for r, it in enumerate(items):
-            if it:
+        for r, (it, m) in enumerate(zip(items, maps, strict=True)):
+            if m is not None:
                 n = len(it["glimpses"])
-                look[r, :n], key[r, :n], valid[r, :n], glimpses[r, :n] = (
-                    it["look"],
-                    it["keyframe"],
-                    True,
-                    it["glimpses"],
-                )
+                look[r, :n], key[r, :n], valid[r, :n], glimpses[r, :n] = m[0], m[1], True, it["glimpses"]
         dev = index.device
         return FirstLook(look.to(dev), key.to(dev), valid.to(dev)), glimpses.to(dev), ok
 

@@ -118,6 +118,7 @@ def summary(records: list[dict[str, Any]], seconds: float, truth: dict[str, Any]
         out["glimpses"] = _mean(len(r["glimpse_frames"]) for r in ok)
         out["looked_at"] = _mean(r["frames_decoded"] for r in ok)
         out["time_split"] = {k: _mean(r["seconds"][k] for r in ok) for k in ok[0]["seconds"]}
+        out["second_look"] = _mean(float(r["seconds"].get("second_look", 0) > 0) for r in ok)
     return out
 
 
@@ -157,7 +158,7 @@ def _mean(values: Any) -> float | None:
 
 def decode_costs(videos: Path, truth: dict[str, Any], count: int | None = None, glimpses: int = 8) -> dict[str, Any]:
     """What each way of reading the test videos costs (PyAV, one thread, this process): every frame; the
-    keyframes alone; `glimpses` clips (8 frames, 3 apart) at random slots, decoded from the keyframe before
+    keyframes alone; the reference frames alone, one a second read (the whole second look); `glimpses` clips (8 frames, 3 apart) at random slots, decoded from the keyframe before
     each by a plain seek and by `SparseReader.sparse`. And how often an event holds a keyframe (the first
     look then shows it)."""
     import av
@@ -182,6 +183,10 @@ def decode_costs(videos: Path, truth: dict[str, Any], count: int | None = None, 
             for s0 in starts:
                 sparse.sparse(s0 + np.arange(8) * 3)
             sparse_s, sparse_n = time.perf_counter() - start, sparse.codec_frames - key_n
+            before, start = sparse.codec_frames, time.perf_counter()
+            for _ in sparse.reference_frames(np.arange(0, full - 24, 25)):  # the whole second look, a frame a second
+                pass
+            ref_s, ref_n = time.perf_counter() - start, sparse.codec_frames - before
         with PyAVReader(path) as plain:
             start = time.perf_counter()
             for s0 in starts:
@@ -192,7 +197,7 @@ def decode_costs(videos: Path, truth: dict[str, Any], count: int | None = None, 
         rows.append({"frames": full, "full_s": full_s, "keyframes": len(keys), "keyframes_s": key_s,
                      "glimpse_seek_frames": seek_n / glimpses, "glimpse_seek_s": seek_s / glimpses,
                      "glimpse_sparse_frames": sparse_n / glimpses, "glimpse_sparse_s": sparse_s / glimpses,
-                     "event_has_keyframe": inside})  # fmt: skip
+                     "reference": ref_n, "reference_s": ref_s, "event_has_keyframe": inside})  # fmt: skip
     return {k: _mean(r[k] for r in rows) for k in rows[0]} | {"videos": len(rows)}
 
 
@@ -326,6 +331,8 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> str:
         f"{d['glimpse_seek_s']:.3f} | {d['glimpse_seek_s'] / d['full_s']:.1%} |",
         f"| the same, non-reference frames skipped up to 16 before (`SparseReader.sparse`) | "
         f"{d['glimpse_sparse_frames']:.1f} | {d['glimpse_sparse_s']:.3f} | {d['glimpse_sparse_s'] / d['full_s']:.1%} |",
+        f"| the reference frames alone (`NONREF`), one a second read: a whole second look | {d['reference']:.0f} | "
+        f"{d['reference_s']:.2f} | {d['reference_s'] / d['full_s']:.1%} |",
     ]
     lines = [
         "# The long-video glimpse agent against uniform clips",
@@ -381,6 +388,10 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> str:
         "## Where the agent's time goes (mean per video, in its worker)",
         "",
         *[f"- {k}: {v:.3f} s ({v / total:.0%})" for k, v in split.items()],
+        "",
+        "Videos given a second look (no keyframe showed a digit), by seed: "
+        + ", ".join(f"{seed}: {x['agent'].get('second_look', 0):.2f}" for seed, x in seeds.items())
+        + ".",
         "",
         f"Machine: {r['machine']}.",
         "",

@@ -91,11 +91,32 @@ def test_the_checkpoint_stands_alone_and_scores_records_what_was_decoded(long_ru
         glimpses = r["glimpse_frames"]
         assert 1 <= len(glimpses) <= 3 and len(set(glimpses)) == len(glimpses)
         assert r["frames_decoded"] > 8 * len(glimpses)  # the keyframes, then 8 frames per glimpse
-        assert r["frames_decoded"] <= r["codec_frames"] < r["frames"]
-        assert set(r["seconds"]) == {"first_look", "glimpse_decode", "model"}
+        assert r["frames_decoded"] <= r["codec_frames"]
+        assert set(r["seconds"]) == {"first_look", "second_look", "glimpse_decode", "model"}
     again = tmp_path / "again.jsonl"
     assert main(["score", "--checkpoint", str(long_run["agent"]), str(videos[0]), "--out", str(again)]) == 0
     assert json.loads(again.read_text())["probs"] == records[videos[0].name]["probs"]  # deterministic
+
+
+def test_the_second_look_reads_one_reference_frame_per_slot_only_where_the_rule_says(long_run, tmp_path) -> None:
+    video = sorted((long_run["data"] / "videos" / "test_128x72").glob("*.mp4"))[0]
+    raw = torch.load(long_run["agent"], map_location="cpu", weights_only=True)
+    rule = raw["vap"]["agent"]["args"]["second_look"]
+    assert rule["empty"] == [raw["vap"]["clip_classes"].index("background")] and rule["classes"] == 11
+    runs = {}
+    for name, second in (("off", None), ("always", rule | {"below": 2.0, "sure": 2.0})):
+        raw["vap"]["agent"]["args"]["second_look"] = second  # always: every keyframe shows too little, never sure
+        ckpt = tmp_path / f"{name}.ckpt"
+        torch.save(raw, ckpt)
+        out = tmp_path / f"{name}.jsonl"
+        assert main(["score", "--checkpoint", str(ckpt), str(video), "--out", str(out)]) == 0
+        runs[name] = json.loads(out.read_text())
+    off, always = runs["off"], runs["always"]
+    slots = int((always["frames"] - 24) // 25) + 1  # one per second, for clips of 8 frames 3 apart
+    assert off["seconds"]["second_look"] == 0 and always["seconds"]["second_look"] > 0
+    glimpsed = 8 * len(always["glimpse_frames"])
+    assert always["frames_decoded"] - glimpsed - (off["frames_decoded"] - 8 * len(off["glimpse_frames"])) == slots
+    assert off["codec_frames"] < off["frames"] / 2 < always["codec_frames"] - glimpsed < off["frames"]
 
 
 def test_in_windows_the_agent_scores_as_its_classifier_where_it_looks_and_skips_the_rest(long_run, tmp_path,

@@ -4,6 +4,7 @@ the frames a sequential decode presents, while the codec decodes fewer of them."
 from __future__ import annotations
 
 import subprocess
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,26 @@ def test_repeated_and_unordered_frames_come_back_in_the_order_asked(long_gop) ->
         assert sparse.codec_frames == ordered.codec_frames  # the same skipping decode, not a fallback
 
 
+def test_reference_frames_are_exact_skip_the_frames_nothing_refers_to_and_may_stop_early(long_gop) -> None:
+    path, numbers, _ = long_gop
+    starts = np.arange(0, 300, 25)
+    with SparseReader(path) as reader:
+        got = list(reader.reference_frames(starts))
+        assert [s for s, _, _ in got] == list(range(len(starts)))
+        frames = [i for _, i, _ in got]
+        assert all(s <= i < s + 4 for s, i in zip(starts, frames, strict=True))  # the first at or after each start
+        assert [read_number(f) for _, _, f in got] == [numbers[i] for i in frames]
+        assert reader.codec_frames < 0.7 * 300  # most B-frames were never decoded
+        before = reader.codec_frames
+        with closing(reader.reference_frames(starts)) as sweep:
+            for s, _, _ in sweep:
+                if s == 2:
+                    break
+        assert reader.codec_frames - before < 80  # stopped after the third slot
+        idx = np.array([101, 102, 103])  # the decoder decodes every frame again
+        assert [read_number(f) for f in reader.sparse(idx)] == [numbers[i] for i in idx]
+
+
 def test_a_far_glimpse_skips_most_b_frames(tmp_path: Path) -> None:
     """One 300-frame group of pictures (no scene cut): a glimpse 200 frames in decodes about the reference
     frames before it (x264's default three B-frames: 1 in 4 is P) and every frame of the last `LEAD`."""
@@ -84,6 +105,8 @@ def test_other_containers_give_the_frames_of_a_sequential_decode(corpus, name: s
         index, frames = reader.keyframes()
         idx = np.array([20, 23, 26, 29])
         got = reader.sparse(idx)
+        swept = [i for _, i, _ in reader.reference_frames(np.array([0, 20, 40]))]
+        assert swept[0] >= 0 and 20 <= swept[1] < 24 and 40 <= swept[2] < 44
         with PyAVReader(path) as plain:
             assert index[0] == 0 and torch.equal(frames, plain.get_frames(index))
             assert torch.equal(got, plain.get_frames(idx))

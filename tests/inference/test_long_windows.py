@@ -52,3 +52,17 @@ def test_two_events_grow_separately() -> None:
     score, calls = scorer({1, 2, 7})
     got = windows_to_score(SPANS, [(60, 1), (360, 1)], score, EMPTY)
     assert sorted(got) == [0, 1, 2, 3, 6, 7, 8] and sorted(calls) == sorted(got)
+
+
+def test_seeds_are_the_surest_glimpse_of_a_video_class_and_the_frames_sure_of_one() -> None:
+    from pipeline.inference.long_episodes import Looked
+    from pipeline.inference.long_windows import seeds
+
+    seen = [torch.tensor([0.9, 0.1, 0.0]), torch.tensor([0.6, 0.0, 0.4])]  # both best at "empty"
+    marks = [(10, torch.tensor([0.05, 0.95, 0.0])), (20, torch.tensor([0.5, 0.5, 0.0])),
+             (30, torch.tensor([1.0, 0.0, 0.0]))]  # fmt: skip
+    done = Looked(torch.zeros(2), [100, 200], seen, [10, 30], [20], marks, 10, {})
+    # the second glimpse saw class 2 at its edge (0.4), frame 10 showed class 1 surely; frame 20 not surely
+    assert seeds(done, 12, EMPTY, 0.9) == [(212, 2), (10, 1)]
+    assert seeds(done, 12, EMPTY, 0.99) == [(212, 2)]
+    assert seeds(Looked(torch.zeros(2), [], [], [], [], [], 10, {}), 12, EMPTY, 0.9) == []

@@ -8,7 +8,18 @@ import pytest
 import torch
 
 from pipeline.models.glimpse_video import episode_loss
-from pipeline.models.long_glimpse import FirstLook, LongVideoGlimpseAgent, place_keyframes
+from pipeline.models.long_glimpse import FirstLook, LongVideoGlimpseAgent, SecondLook, place_keyframes
+
+BACKGROUND = 3  # in the tests of the second look: classes 0-2 are the video's, 3 means nothing happens
+
+
+def _probs(*rows: tuple[int, float]) -> torch.Tensor:
+    """Class probabilities (n, 4), row i putting p on class c and the rest on background."""
+    out = torch.zeros(len(rows), 4)
+    for i, (c, p) in enumerate(rows):
+        out[i, c] += p
+        out[i, BACKGROUND] += 1 - p
+    return out
 
 
 def test_place_keyframes_puts_the_first_keyframe_of_each_slot_in_it() -> None:
@@ -89,3 +100,27 @@ def test_reinforce_learns_to_glimpse_where_the_first_look_points(seed: int) -> N
     top1 = (out.logits.argmax(1) == labels).float().mean().item()
     assert found_first > 0.8, found_first
     assert top1 > 0.8, top1
+
+
+def test_the_second_look_runs_only_where_no_keyframe_shows_a_video_class() -> None:
+    rule = SecondLook(empty=(BACKGROUND,), classes=4, below=0.99, sure=0.9)
+    feats = torch.cat([torch.randn(3, 5), _probs((0, 0.6), (1, 0.98), (2, 0.2))], 1)  # (K=3, D=5+4)
+    look, flag = place_keyframes(feats, torch.tensor([0, 4, 7]), torch.tensor([1, 0, 0, 0, 1, 0, 0, 1, 0]).bool())
+    assert rule.wanted(look, flag)  # footage alone reaches 0.98 on one keyframe
+    look[4, -4:] = _probs((1, 0.995))[0]
+    assert not rule.wanted(look, flag)  # a keyframe shows digit 1
+    assert rule.wanted(torch.zeros(9, 9), torch.zeros(9))  # no keyframe at all
+    assert not SecondLook(empty=(), classes=4).wanted(look * 0, flag)  # no class for "nothing": never
+
+
+def test_the_sweep_stops_at_two_slots_in_a_row_sure_of_one_class_and_fills_the_slots_it_read() -> None:
+    rule = SecondLook(empty=(BACKGROUND,), classes=4, below=0.99, sure=0.9)
+    assert rule.stop(_probs((0, 0.1), (1, 0.95), (2, 0.95), (2, 0.5))) is None  # a change of class, one sure slot
+    assert rule.stop(_probs((0, 0.1), (1, 0.95), (2, 0.95), (2, 0.93), (0, 0.99))) == 4  # slots 2 and 3
+    assert rule.stop(_probs((0, 0.1))) is None and rule.stop(torch.zeros(0, 4)) is None
+    look = torch.zeros(6, 2)
+    look[2] = 7.0
+    flag = torch.tensor([0, 0, 1, 0, 0, 0.0])
+    placed, now = rule.place(look, flag, torch.ones(4, 2))  # the sweep read slots 0-3
+    assert placed[:, 0].tolist() == [1, 1, 7, 1, 0, 0] and now.tolist() == [1, 1, 1, 1, 0, 0]
+    assert look[0, 0] == 0 and flag[0] == 0  # the first look is left as it was
