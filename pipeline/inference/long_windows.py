@@ -68,8 +68,8 @@ def windows_to_score(
 
 def seeds(done: Looked, middle: int, empty: set[int], sure: float) -> list[tuple[int, int]]:
     """More places worth a window's score than the glimpses' best classes, as `(frame, video class)`:
-    the glimpse that showed a video class most surely, and every frame of the looks showing one at
-    `sure` or more."""
+    the glimpse that showed a video class most surely, and every frame of the looks showing any video
+    class at `sure` or more."""
     out = []
     if done.seen and len(empty) < len(done.seen[0]):
         video = torch.stack(done.seen).clone()  # (G, K')
@@ -80,7 +80,7 @@ def seeds(done: Looked, middle: int, empty: set[int], sure: float) -> list[tuple
     for frame, probs in done.marks:
         video = probs.clone()
         video[list(empty)] = -1.0
-        if float(video.max()) >= sure:
+        if 1.0 - float(probs[list(empty)].sum()) >= sure:  # a video class, whichever (as `SecondLook.stop`)
             out.append((frame, int(video.argmax())))
     return out
 

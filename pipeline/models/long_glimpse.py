@@ -7,7 +7,7 @@ A video is a timeline of T candidate slots, one per `step` seconds (T grows with
 is convolutional in time, so one agent serves every length). Its first look is the keyframes alone, the
 frames that cost nothing else to decode: each keyframe's per-frame features sit in the slot it falls in.
 Where no keyframe shows a video class, a second look (`SecondLook`) reads one reference frame per slot
-from the start, until two slots in a row show the same class, and places those frames too.
+from the start, until two slots in a row show one, and places those frames too.
 
     map M (B, T, 2m + 2): [look(frame features, its class probabilities) (m), a frame here (1),
                            memory (m), seen (1)]
@@ -57,15 +57,17 @@ class SecondLook:
     test videos. The frames nothing refers to are left undecoded (`SparseReader.reference_frames`,
     about half the codec frames and 60% of a full decode's time on x264's defaults), one frame per slot
     is read by the classifier's frame model, and the sweep stops at the first two slots in a row that
-    show the same video class at `sure` or more. It runs only where the keyframes show no video class
-    at `below` or more: single frames of footage alone reach 0.6-0.99. The rule is the same in training
-    (on every slot's first frame, decoded once) and in scoring, so the policy learns on the maps it
-    will be given."""
+    show a video class at `sure` or more (any: single frames of an event often disagree on which). It
+    runs only where the keyframes show no video class at `below` or more (single frames of footage alone
+    reach 0.6-0.99). On the training videos, 0.995 and 0.95 sweep 39 of 100 (all 22 whose event holds no
+    keyframe) and stop inside the event in all 39, reading 17% of all the slots. The rule is the
+    same in training (on every slot's first frame, decoded once) and in scoring, so the policy learns on
+    the maps it will be given."""
 
     empty: tuple[int, ...]  # the classifier's classes that mean nothing happens (`background`)
     classes: int  # K', the classifier's class count: the last K' columns of a frame's features
-    below: float = 0.99
-    sure: float = 0.9
+    below: float = 0.995
+    sure: float = 0.95
 
     def wanted(self, look: torch.Tensor, keyframe: torch.Tensor) -> bool:
         """Whether a first look (T, D) with keyframes in the slots `keyframe` (T,) shows no video class."""
@@ -77,13 +79,11 @@ class SecondLook:
 
     def stop(self, probs: torch.Tensor) -> int | None:
         """How many slots a sweep keeps, from its frames' class probabilities so far (n, K'): up to the
-        first slot that, with the one before it, shows the same video class at `sure` or more; None:
-        go on."""
-        video = probs.clone()
-        video[:, list(self.empty)] = 0.0
-        p, c = video.max(1)  # (n,), (n,)
-        hit = p >= self.sure
-        both = (hit[1:] & hit[:-1] & (c[1:] == c[:-1])).nonzero()
+        first slot that, with the one before it, shows a video class (any: single frames of an event
+        disagree on which) at `sure` or more; None: go on."""
+        shows = 1.0 - probs[:, list(self.empty)].sum(1)  # (n,)
+        hit = shows >= self.sure
+        both = (hit[1:] & hit[:-1]).nonzero()
         return int(both[0]) + 2 if len(both) else None
 
     def place(

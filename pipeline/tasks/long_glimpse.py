@@ -51,8 +51,8 @@ class LongGlimpseTask(L.LightningModule):
         entropy_weight: float = 0.01,
         lr: float = 3e-3,
         halt_threshold: float = 0.5,
-        second_look_below: float | None = 0.99,
-        second_look_sure: float = 0.9,
+        second_look_below: float | None = 0.995,
+        second_look_sure: float = 0.95,
         feature_cache: str | None = None,
     ) -> None:
         """`features_from`: the short-clip classifier's checkpoint (`features`: its record, kept in this

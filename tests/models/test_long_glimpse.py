@@ -113,10 +113,10 @@ def test_the_second_look_runs_only_where_no_keyframe_shows_a_video_class() -> No
     assert not SecondLook(empty=(), classes=4).wanted(look * 0, flag)  # no class for "nothing": never
 
 
-def test_the_sweep_stops_at_two_slots_in_a_row_sure_of_one_class_and_fills_the_slots_it_read() -> None:
+def test_the_sweep_stops_at_two_slots_in_a_row_sure_of_a_video_class_and_fills_the_slots_it_read() -> None:
     rule = SecondLook(empty=(BACKGROUND,), classes=4, below=0.99, sure=0.9)
-    assert rule.stop(_probs((0, 0.1), (1, 0.95), (2, 0.95), (2, 0.5))) is None  # a change of class, one sure slot
-    assert rule.stop(_probs((0, 0.1), (1, 0.95), (2, 0.95), (2, 0.93), (0, 0.99))) == 4  # slots 2 and 3
+    assert rule.stop(_probs((0, 0.1), (1, 0.95), (2, 0.5), (2, 0.95))) is None  # never two sure slots in a row
+    assert rule.stop(_probs((0, 0.1), (1, 0.95), (2, 0.95), (2, 0.93), (0, 0.99))) == 3  # slots 1 and 2: any class
     assert rule.stop(_probs((0, 0.1))) is None and rule.stop(torch.zeros(0, 4)) is None
     look = torch.zeros(6, 2)
     look[2] = 7.0
