@@ -98,8 +98,13 @@ def _common(seed: int) -> list[str]:
     return ["--trainer.enable_progress_bar", "false", "--seed_everything", str(seed), "--data.make", "null"]
 
 
-def score(ckpt: Path, videos: Path, out: Path, *extra: str, workers: int) -> tuple[list[dict[str, Any]], float]:
-    out.unlink(missing_ok=True)
+def score(ckpt: Path, videos: Path, out: Path, *extra: str, workers: int,
+          fresh: bool = True) -> tuple[list[dict[str, Any]], float]:  # fmt: skip
+    """`vap score` into `out`: from nothing when `fresh` (a timed run; also when the checkpoint changed since
+    the last), else resumed (what is already scored with the same checkpoint and settings is kept)."""
+    if fresh:
+        out.unlink(missing_ok=True)
+        out.with_name(out.name + ".run.json").unlink(missing_ok=True)
     _, seconds = vap("score", "--checkpoint", str(ckpt), str(videos), "--out", str(out), "--workers", str(workers),
                      "--all-scores", *extra, cwd=out.parent)  # fmt: skip
     return [json.loads(line) for line in out.read_text().splitlines()], seconds
@@ -206,8 +211,11 @@ def choose_clips(classifier: Path, data: Path, small: str, work: Path, counts: l
     """The number of uniformly placed clips that gives the classifier its best top-1 (on the small copies)."""
     acc = {}
     for n in counts:
-        records, seconds = score(classifier, data / "videos" / small, work / f"choose_{n}.jsonl", "--clips", str(n),
-                                 workers=workers)  # fmt: skip
+        out = work / f"choose_{n}.jsonl"  # untimed: a finished run with the same classifier is kept
+        mine = out.with_name(out.name + ".run.json")
+        fresh = not mine.exists() or json.loads(mine.read_text()).get("checkpoint") != str(classifier)
+        records, seconds = score(classifier, data / "videos" / small, out, "--clips", str(n), workers=workers,
+                                 fresh=fresh)  # fmt: skip
         acc[n] = summary(records, seconds, truth)["top1"]
     best = max(acc.values())
     return min(n for n, a in acc.items() if a == best), acc  # the fewest clips at the best accuracy
