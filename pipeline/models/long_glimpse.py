@@ -69,20 +69,22 @@ class SecondLook:
     below: float = 0.995
     sure: float = 0.95
 
+    def shows(self, probs: torch.Tensor) -> torch.Tensor:
+        """How surely class probabilities (..., K') show a video class: 1 - their empty classes' sum, (...)."""
+        return 1.0 - probs[..., list(self.empty)].sum(-1)
+
     def wanted(self, look: torch.Tensor, keyframe: torch.Tensor) -> bool:
         """Whether a first look (T, D) with keyframes in the slots `keyframe` (T,) shows no video class."""
         probs = look[keyframe.bool(), -self.classes :]  # (K, K')
         if not self.empty or not len(probs):
             return bool(self.empty)
-        shows = 1.0 - probs[:, list(self.empty)].sum(1)  # (K,)
-        return bool(shows.max() < self.below)
+        return bool(self.shows(probs).max() < self.below)
 
     def stop(self, probs: torch.Tensor) -> int | None:
         """How many slots a sweep keeps, from its frames' class probabilities so far (n, K'): up to the
         first slot that, with the one before it, shows a video class (any: single frames of an event
         disagree on which) at `sure` or more; None: go on."""
-        shows = 1.0 - probs[:, list(self.empty)].sum(1)  # (n,)
-        hit = shows >= self.sure
+        hit = self.shows(probs) >= self.sure  # (n,)
         both = (hit[1:] & hit[:-1]).nonzero()
         return int(both[0]) + 2 if len(both) else None
 
@@ -133,14 +135,20 @@ class LongVideoGlimpseAgent(nn.Module):
         dropout: float = 0.0,
         halt_threshold: float = 0.5,
         second_look: dict[str, Any] | None = None,
+        halt_on_sight: bool = False,
     ) -> None:
         """`second_look`: `SecondLook`'s fields (kept in the checkpoint with the other arguments); None: the
-        keyframes alone."""
+        keyframes alone. `halt_on_sight`: the agent may halt only after a glimpse whose clip the classifier
+        read as a video class more than as nothing (needs `second_look`'s empty classes); with it, a policy
+        that halted after one glimpse beside the event, answering from the first look alone, goes on."""
         super().__init__()
         if not 1 <= min_glimpses <= max_glimpses:
             raise ValueError(f"need 1 <= min_glimpses ({min_glimpses}) <= max_glimpses ({max_glimpses})")
         self.max_glimpses, self.min_glimpses, self.hidden = max_glimpses, min_glimpses, hidden
         self.halt_threshold = halt_threshold
+        if halt_on_sight and second_look is None:
+            raise ValueError("halt_on_sight needs second_look: the classes that mean nothing happens")
+        self.halt_on_sight = halt_on_sight
         self.second_look = None
         if second_look is not None:
             self.second_look = SecondLook(**(second_look | {"empty": tuple(second_look["empty"])}))
@@ -213,6 +221,10 @@ class LongVideoGlimpseAgent(nn.Module):
             p_halt, stop_now, lp = halting(torch.sigmoid(self.halt(state)).squeeze(1), step=step,
                                            min_glimpses=self.min_glimpses, threshold=self.halt_threshold,
                                            sample=sample)  # fmt: skip
+            if self.halt_on_sight:  # no halting (and no decision to learn) after a glimpse that saw nothing
+                rule = self.second_look
+                may = (rule.shows(x[:, x.shape[1] - rule.classes :]) >= 0.5).float()  # (B,)
+                p_halt, stop_now, lp = p_halt * may, stop_now * may, lp * may
             out["halt"].append(p_halt)
             out["lp"][-1] = out["lp"][-1] + lp * alive
             alive = alive & (stop_now < 0.5)

@@ -53,6 +53,7 @@ class LongGlimpseTask(L.LightningModule):
         halt_threshold: float = 0.5,
         second_look_below: float | None = 0.995,
         second_look_sure: float = 0.95,
+        halt_on_sight: bool = True,
         feature_cache: str | None = None,
     ) -> None:
         """`features_from`: the short-clip classifier's checkpoint (`features`: its record, kept in this
@@ -60,7 +61,8 @@ class LongGlimpseTask(L.LightningModule):
         per glimpse (more: fewer glimpses). `halt_threshold`: in validation and scoring the agent stops
         once its halting probability exceeds it. `second_look_below`, `second_look_sure`: where no keyframe
         shows a video class at `below` or more, the agent reads one reference frame per slot until two in
-        a row show one at `sure` (`SecondLook`); None: the keyframes alone. `feature_cache`: a folder where
+        a row show one at `sure` (`SecondLook`); None: the keyframes alone. `halt_on_sight`: halt only after
+        a glimpse that saw a video class (needs the second look's empty class). `feature_cache`: a folder where
         the decoded features of each split are kept, so that the next run with the same classifier and
         videos (another seed, another glimpse cost) skips decoding them (`pipeline.tasks.feature_cache`)."""
         super().__init__()
@@ -99,6 +101,7 @@ class LongGlimpseTask(L.LightningModule):
             "num_classes": num_classes, "feature_dim": feature_dim, "glimpse_dim": glimpse_dim,
             "max_glimpses": max_glimpses, "min_glimpses": min_glimpses, "hidden": hidden, "memory": memory,
             "kernel": kernel, "dropout": dropout, "halt_threshold": halt_threshold, "second_look": second,
+            "halt_on_sight": halt_on_sight and second is not None,
         }  # fmt: skip
         self.model = LongGlimpseModel(classifier, LongVideoGlimpseAgent(**self.agent_args))
         self.cache: dict[str, list[dict[str, torch.Tensor]]] = {}

@@ -124,3 +124,31 @@ def test_the_sweep_stops_at_two_slots_in_a_row_sure_of_a_video_class_and_fills_t
     placed, now = rule.place(look, flag, torch.ones(4, 2))  # the sweep read slots 0-3
     assert placed[:, 0].tolist() == [1, 1, 7, 1, 0, 0] and now.tolist() == [1, 1, 1, 1, 0, 0]
     assert look[0, 0] == 0 and flag[0] == 0  # the first look is left as it was
+
+
+def test_halting_on_sight_goes_on_until_a_glimpse_shows_a_video_class() -> None:
+    torch.manual_seed(0)
+    rule = {"empty": [BACKGROUND], "classes": 4, "below": 0.99, "sure": 0.9}
+    event = 7  # the only slot whose clip the classifier reads as a video class
+
+    def glimpse(rows: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+        probs = torch.stack([_probs((1, 0.9 if int(s) == event else 0.1))[0] for s in slots])  # (A, 4)
+        return torch.cat([torch.zeros(len(rows), 2), probs], 1)  # (A, 2 + 4)
+
+    first = FirstLook(torch.zeros(2, 10, 5), torch.zeros(2, 10), torch.ones(2, 10, dtype=torch.bool))
+    for on_sight in (False, True):
+        agent = LongVideoGlimpseAgent(3, feature_dim=5, glimpse_dim=6, max_glimpses=10, halt_threshold=-1.0,
+                                      second_look=rule, halt_on_sight=on_sight).eval()  # fmt: skip
+        out = agent(first, glimpse, sample=False)  # a halting unit that always wants to stop
+        if not on_sight:
+            assert out.viewed.tolist() == [1, 1]
+            continue
+        assert out.frames[0, out.viewed[0] - 1] == event  # it stopped on the glimpse that saw the event
+        assert (out.halt_prob[0, : out.viewed[0] - 1] == 0).all()
+        sampled = LongVideoGlimpseAgent(3, feature_dim=5, glimpse_dim=6, max_glimpses=10, second_look=rule,
+                                        halt_on_sight=True)(first, glimpse, sample=True)  # fmt: skip
+        for row in range(2):
+            seen = sampled.frames[row, : sampled.viewed[row]].tolist()
+            assert seen[-1] == event or len(seen) == 10  # halted only on sight
+    with pytest.raises(ValueError, match="second_look"):
+        LongVideoGlimpseAgent(3, feature_dim=5, glimpse_dim=6, halt_on_sight=True)
