@@ -66,17 +66,22 @@ def windows_to_score(
     return scored
 
 
+GLIMPSED = 0.1  # below this share of video classes, even the surest glimpse saw footage alone
+
+
 def seeds(done: Looked, middle: int, empty: set[int], sure: float) -> list[tuple[int, int]]:
     """More places worth a window's score than the glimpses' best classes, as `(frame, video class)`:
-    the glimpse that showed a video class most surely, and every frame of the looks showing any video
-    class at `sure` or more."""
+    the glimpse that showed a video class most surely (if at `GLIMPSED` or more), and every frame of the
+    looks showing any video class at `sure` or more."""
     out = []
     if done.seen and len(empty) < len(done.seen[0]):
-        video = torch.stack(done.seen).clone()  # (G, K')
+        seen = torch.stack(done.seen)  # (G, K')
+        video = seen.clone()
         video[:, list(empty)] = -1.0
         p, c = video.max(1)
         g = int(p.argmax())
-        out.append((done.starts[g] + middle, int(c[g])))
+        if 1.0 - float(seen[g, list(empty)].sum()) >= GLIMPSED:
+            out.append((done.starts[g] + middle, int(c[g])))
     for frame, probs in done.marks:
         video = probs.clone()
         video[list(empty)] = -1.0

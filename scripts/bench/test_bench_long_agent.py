@@ -26,6 +26,8 @@ def test_quick_run_reports_what_the_records_say(tmp_path):
     assert result["clips_tried"]["chosen"] in (4, 8)
     costs = result["decode_costs"]
     assert costs["keyframes"] < costs["frames"] and costs["glimpse_sparse_frames"] <= costs["glimpse_seek_frames"]
+    assert costs["keyframes"] < costs["reference"] < costs["frames"]  # the second look skips what nothing refers to
+    assert seed["agent"]["second_look"] == pytest.approx(sum(r["seconds"]["second_look"] > 0 for r in agent) / 4)
     windows = seed["windows"]
     assert windows["agent"]["windows"] == windows["classifier"]["windows"] > 0
     assert windows["agent"]["scored"] <= windows["agent"]["windows"] == windows["classifier"]["scored"]

@@ -106,6 +106,7 @@ def test_the_second_look_reads_one_reference_frame_per_slot_only_where_the_rule_
     runs = {}
     for name, second in (("off", None), ("always", rule | {"below": 2.0, "sure": 2.0})):
         raw["vap"]["agent"]["args"]["second_look"] = second  # always: every keyframe shows too little, never sure
+        raw["vap"]["agent"]["args"]["halt_on_sight"] = second is not None  # it needs the empty class
         ckpt = tmp_path / f"{name}.ckpt"
         torch.save(raw, ckpt)
         out = tmp_path / f"{name}.jsonl"

@@ -66,3 +66,5 @@ def test_seeds_are_the_surest_glimpse_of_a_video_class_and_the_frames_sure_of_on
     assert seeds(done, 12, EMPTY, 0.9) == [(212, 2), (10, 1)]
     assert seeds(done, 12, EMPTY, 0.99) == [(212, 2)]
     assert seeds(Looked(torch.zeros(2), [], [], [], [], [], 10, {}), 12, EMPTY, 0.9) == []
+    calm = Looked(torch.zeros(2), [100], [torch.tensor([0.95, 0.05, 0.0])], [], [], [], 10, {})
+    assert seeds(calm, 12, EMPTY, 0.9) == []  # 5% on a video class: footage alone
