@@ -57,7 +57,8 @@ def look(reader: SparseReader, *, model: LongGlimpseModel, transform: Compose, o
         line = timeline(m.num_frames, m.fps, keys, step, int(offsets[-1]) + 1)
         t1 = perf_counter()
         feats = model.frame_features(transform(key_frames, rng))  # (K, D)
-        marks = [(int(k), f[f.shape[0] - classes :]) for k, f in zip(keys, feats, strict=True)] if classes else []
+        probs = lambda f: f[:, f.shape[1] - classes :]  # noqa: E731 - (n, D + K') -> the classifier's (n, K')
+        marks = list(zip(keys.tolist(), probs(feats), strict=True)) if classes else []
         placed, flag = place_keyframes(feats, torch.from_numpy(line.key_slot), torch.from_numpy(line.keyframe))
         seconds["first_look"] += t1 - t0
         seconds["model"] += perf_counter() - t1
@@ -65,7 +66,7 @@ def look(reader: SparseReader, *, model: LongGlimpseModel, transform: Compose, o
         if rule is not None and rule.wanted(placed, flag):
             frames, swept = sweep(reader, line.starts, rule, lambda x: model.frame_features(transform(x, rng)), seconds)
             placed, flag = rule.place(placed, flag, frames)
-            marks += [(i, f[f.shape[0] - classes :]) for i, f in zip(swept, frames, strict=True)] if classes else []
+            marks += list(zip(swept, probs(frames), strict=True)) if classes else []
         first = FirstLook(placed[None], flag[None], torch.ones(1, len(flag), dtype=torch.bool))
 
         def glimpse(rows: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:

@@ -75,19 +75,23 @@ def seeds(done: Looked, middle: int, empty: set[int], sure: float) -> list[tuple
     looks showing any video class at `sure` or more."""
     out = []
     if done.seen and len(empty) < len(done.seen[0]):
-        seen = torch.stack(done.seen)  # (G, K')
-        video = seen.clone()
-        video[:, list(empty)] = -1.0
-        p, c = video.max(1)
-        g = int(p.argmax())
-        if 1.0 - float(seen[g, list(empty)].sum()) >= GLIMPSED:
-            out.append((done.starts[g] + middle, int(c[g])))
-    for frame, probs in done.marks:
-        video = probs.clone()
-        video[list(empty)] = -1.0
-        if 1.0 - float(probs[list(empty)].sum()) >= sure:  # a video class, whichever (as `SecondLook.stop`)
-            out.append((frame, int(video.argmax())))
+        shows, best, top = _video_classes(torch.stack(done.seen), empty)  # (G,) each
+        g = int(top.argmax())
+        if float(shows[g]) >= GLIMPSED:
+            out.append((done.starts[g] + middle, int(best[g])))
+    if done.marks:  # a video class, whichever (as `SecondLook.stop`)
+        shows, best, _ = _video_classes(torch.stack([p for _, p in done.marks]), empty)  # (N,) each
+        out += [(f, int(c)) for (f, _), s, c in zip(done.marks, shows, best, strict=True) if float(s) >= sure]
     return out
+
+
+def _video_classes(probs: torch.Tensor, empty: set[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Class probabilities (N, K') -> how surely each shows a video class (1 - the empty classes' sum), its
+    likeliest video class and that class's probability, (N,) each."""
+    video = probs.clone()
+    video[:, list(empty)] = -1.0
+    top, best = video.max(1)
+    return 1.0 - probs[:, list(empty)].sum(1), best, top
 
 
 def agent_windows(
